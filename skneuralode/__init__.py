@@ -1,0 +1,15 @@
+"""skneuralode: neural ODEs trained by simultaneous collocation (Pyomo + IPOPT)."""
+
+from ._estimator import CollocationNeuralODE
+from ._solver import available_solvers
+from .exceptions import SolverError, SolverNotAvailableError
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CollocationNeuralODE",
+    "SolverError",
+    "SolverNotAvailableError",
+    "available_solvers",
+    "__version__",
+]

@@ -1,0 +1,570 @@
+"""CollocationNeuralODE: parameters, constraints, fit / predict / score. No mathematics here:
+it validates, discretizes, builds, solves, keeps arrays and simulates, by calling the
+modules that do each step."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from . import _mlp
+from ._collocation import SCHEMES, build_discretization
+from ._init import smooth_trajectory, time_scale
+from ._simulate import VectorField, simulate
+from ._solver import SOLVERS, STOPPED, find_solver, solve_model
+from ._validation import check_inputs, check_states, check_times, check_trajectory, check_x0
+from .exceptions import SolverError
+
+INTEGRATORS = {"RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA"}
+
+
+class CollocationNeuralODE(RegressorMixin, BaseEstimator):
+    """Neural ODE ``dx/dt = f_theta(x, u)`` trained as one collocation NLP solved by IPOPT.
+
+    The states of every trajectory are discretized by direct collocation and become
+    decision variables next to the network weights; the whole training problem is one
+    nonlinear program built with Pyomo and solved by IPOPT (simultaneous approach,
+    Shapovalova & Tsay 2025). ``predict`` integrates the learned ODE with
+    :func:`scipy.integrate.solve_ivp` and needs neither Pyomo nor IPOPT.
+
+    Following scikit-learn's naming, the times ``t`` play the role of ``X`` and the
+    observed states play the role of ``y``: ``fit(t, X)`` and ``GridSearchCV(...).fit(t, X)``
+    split samples consistently.
+
+    Parameters
+    ----------
+    width : int, default=32
+        Units in each hidden layer of ``f_theta``.
+    depth : int, default=1
+        Number of hidden layers.
+    activation : {"tanh", "sigmoid", "softplus", "identity"}, default="tanh"
+        Hidden-layer activation. ``"identity"`` makes ``f_theta`` affine (a linear ODE).
+    degree : int, default=3
+        Collocation points per finite element (``"radau"``, ``"legendre"``); ignored by
+        ``"chebyshev"``.
+    scheme : {"radau", "legendre", "chebyshev"}, default="radau"
+        - ``"radau"``: finite elements with Radau IIA points (right end included);
+        - ``"legendre"``: finite elements with Gauss-Legendre points plus continuity
+          equations for the element end values;
+        - ``"chebyshev"``: one global polynomial per trajectory on Chebyshev-Gauss-Lobatto
+          nodes (the paper's scheme; dense Jacobian, meant for a few hundred samples).
+    n_elements : int, default=None
+        Finite elements per trajectory, spread uniformly over its span; ``None`` puts one
+        element on every interval between samples. For ``"chebyshev"``, the degree of the
+        global polynomial (``None``: samples - 1, i.e. nodes = samples). Data are always
+        matched at their own times through the collocation polynomial.
+    alpha : float, default=1e-3
+        L2 penalty on the network weights (biases are not penalized), in scaled units.
+    tol : float, default=1e-6
+        IPOPT's convergence tolerance (``tol``).
+    max_iter : int, default=3000
+        IPOPT's iteration limit. Reaching it raises a ``ConvergenceWarning`` and keeps
+        the last iterate.
+    max_cpu_time : float, default=None
+        IPOPT's CPU-time limit in seconds (``None``: no limit).
+    solver : {"auto", "ipopt", "cyipopt"}, default="auto"
+        - ``"auto"``: an ``ipopt`` executable on PATH if present, else cyipopt;
+        - ``"ipopt"``: force the executable (Pyomo's NL-file interface);
+        - ``"cyipopt"``: force cyipopt through Pyomo's PyNumero interface.
+    solver_options : dict, default=None
+        Any other IPOPT options, e.g. ``{"hessian_approximation": "limited-memory",
+        "linear_solver": "ma57"}``. They override the options above.
+    smoothing : {"auto", "none"} or float, default="auto"
+        How the initial states are obtained from the data: ``"auto"`` fits a cubic
+        smoothing spline per state with its penalty chosen by generalized
+        cross-validation; a float fixes that penalty; ``"none"`` interpolates linearly.
+        Smoothing also sets the time scale.
+    state_bound : float, default=None
+        If set, every scaled (standardized) state is bounded to ``[-state_bound, state_bound]``.
+    weight_bound : float, default=None
+        If set, every network parameter is bounded to ``[-weight_bound, weight_bound]``.
+    integrator : {"LSODA", "RK45", "RK23", "DOP853", "Radau", "BDF"}, default="LSODA"
+        :func:`scipy.integrate.solve_ivp` method used by ``predict`` and ``score``
+        (implicit methods get the network's exact Jacobian).
+    integrator_options : dict, default=None
+        Extra ``solve_ivp`` keywords; ``rtol=1e-7, atol=1e-9`` unless given.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Glorot initialization of the weights.
+    verbose : int, default=0
+        ``>= 1`` streams IPOPT's iteration log to stdout.
+    warm_start : bool, default=False
+        Start the next ``fit`` from this fit's weights (and its collocation states when the
+        discretization has the same size).
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        Weight matrices, ``coefs_[l]`` of shape (n_in, n_out), acting on *scaled*
+        coordinates: inputs ``(x - x_mean_) / x_scale_`` (then ``(u - u_mean_) / u_scale_``),
+        output ``dx_scaled/dtau`` with ``tau = t / t_scale_``. :meth:`vector_field` returns
+        ``dx/dt`` in user units.
+    intercepts_ : list of ndarray
+        Bias vectors, ``intercepts_[l]`` of shape (n_out,), scaled coordinates as above.
+    x_mean_, x_scale_ : ndarray of shape (n_states,)
+        State standardization.
+    u_mean_, u_scale_ : ndarray of shape (n_inputs,) or None
+        Input standardization (None without inputs).
+    t_scale_ : float
+        Time unit of the scaled problem.
+    n_features_in_ : int
+        Always 1 (the time column).
+    n_states_ : int
+        Number of state variables.
+    n_inputs_ : int
+        Number of exogenous inputs (0 without ``u``).
+    initial_states_ : ndarray of shape (n_trajectories, n_states)
+        Fitted initial state of each training trajectory (user units).
+    collocation_times_ : ndarray of shape (n_nodes,)
+        Times of all collocation nodes (user units).
+    collocation_states_ : ndarray of shape (n_nodes, n_states)
+        Fitted states at the nodes (user units).
+    collocation_trajectory_ : ndarray of shape (n_nodes,)
+        Trajectory number (order of first appearance) of each node.
+    n_iter_ : int
+        IPOPT iterations.
+    solver_ : str
+        IPOPT route used, ``"ipopt"`` or ``"cyipopt"``.
+    solver_status_ : str
+        Pyomo termination condition: ``"optimal"``, ``"maxIterations"``, ...
+    solver_message_ : str
+        IPOPT's own exit message.
+    converged_ : bool
+        Whether IPOPT met its tolerances.
+    objective_ : float
+        Final objective (scaled data misfit + penalty).
+    train_mse_ : float
+        Mean squared error between the collocation trajectory and the data, in scaled units.
+    constraint_violation_ : float
+        Largest absolute collocation/continuity residual at the solution, scaled units.
+    n_variables_, n_constraints_ : int
+        Size of the NLP.
+    fit_time_, build_time_, solve_time_ : float
+        Wall-clock seconds: whole fit, Pyomo model building, IPOPT (incl. NL writing).
+
+    See Also
+    --------
+    ADMMNeuralODE : the same model trained by consensus ADMM over data batches.
+
+    Notes
+    -----
+    With states standardized per component and time scaled by ``t_scale_``, the NLP is
+
+    .. math::
+
+        \\min_{\\theta, x}\\; \\frac{1}{n d} \\sum_{i=1}^{n} \\lVert \\hat x(t_i) - x_i \\rVert^2
+        + \\alpha \\lVert W \\rVert^2
+
+    subject to, at every collocation point ``j`` of every element ``k`` of length ``h_k``,
+    ``sum_l D[j, l] x_{k,l} = h_k f_theta(x_{k,j}, u_{k,j})``, and continuity between
+    elements. ``x_hat(t_i)`` is the collocation polynomial evaluated at the sample time.
+    Exogenous inputs ``u`` are interpolated linearly between samples (at collocation
+    nodes and during simulation).
+
+    References
+    ----------
+    .. [1] M. Shapovalova and C. Tsay, "Training Neural ODEs Using Fully Discretized
+       Simultaneous Optimization", arXiv:2502.15642, 2025.
+
+    Examples
+    --------
+    >>> from skneuralode import CollocationNeuralODE
+    >>> from skneuralode.datasets import van_der_pol
+    >>> t, X = van_der_pol(n_samples=100, t_span=(0, 10))
+    >>> model = CollocationNeuralODE(width=16, random_state=0).fit(t, X)
+    >>> X_sim = model.predict(t, X[0])
+    """
+
+    _parameter_constraints: dict = {
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(_mlp.ACTIVATIONS))],
+        "degree": [Interval(Integral, 1, None, closed="left")],
+        "scheme": [StrOptions(set(SCHEMES))],
+        "n_elements": [Interval(Integral, 1, None, closed="left"), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "max_cpu_time": [Interval(Real, 0, None, closed="neither"), None],
+        "solver": [StrOptions(set(SOLVERS))],
+        "solver_options": [dict, None],
+        "smoothing": [StrOptions({"auto", "none"}), Interval(Real, 0, None, closed="left")],
+        "state_bound": [Interval(Real, 0, None, closed="neither"), None],
+        "weight_bound": [Interval(Real, 0, None, closed="neither"), None],
+        "integrator": [StrOptions(INTEGRATORS)],
+        "integrator_options": [dict, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        width=32,
+        depth=1,
+        activation="tanh",
+        degree=3,
+        scheme="radau",
+        n_elements=None,
+        alpha=1e-3,
+        tol=1e-6,
+        max_iter=3000,
+        max_cpu_time=None,
+        solver="auto",
+        solver_options=None,
+        smoothing="auto",
+        state_bound=None,
+        weight_bound=None,
+        integrator="LSODA",
+        integrator_options=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.width = width
+        self.depth = depth
+        self.activation = activation
+        self.degree = degree
+        self.scheme = scheme
+        self.n_elements = n_elements
+        self.alpha = alpha
+        self.tol = tol
+        self.max_iter = max_iter
+        self.max_cpu_time = max_cpu_time
+        self.solver = solver
+        self.solver_options = solver_options
+        self.smoothing = smoothing
+        self.state_bound = state_bound
+        self.weight_bound = weight_bound
+        self.integrator = integrator
+        self.integrator_options = integrator_options
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, t, X, u=None, trajectory=None):
+        """Train the network and the collocation states on trajectory data.
+
+        Parameters
+        ----------
+        t : array-like of shape (n_samples,)
+            Sample times; strictly increasing within each trajectory, any spacing.
+        X : array-like of shape (n_samples, n_states)
+            Observed states.
+        u : array-like of shape (n_samples, n_inputs), default=None
+            Exogenous inputs sampled with the states; they become extra network inputs,
+            interpolated linearly in time between samples.
+        trajectory : array-like of shape (n_samples,), default=None
+            Trajectory id of each sample. Each trajectory gets its own free initial state
+            and collocation chain; the network is shared. ``None``: one trajectory.
+
+        Returns
+        -------
+        self : CollocationNeuralODE
+            The fitted estimator.
+        """
+        start = time.perf_counter()
+        solver = find_solver(self.solver)
+        data, info = self._prepare(t, X, u, trajectory)
+        from ._pyomo_model import build_model, read_solution
+
+        model = build_model(data)
+        self.build_time_ = time.perf_counter() - start
+        result = solve_model(model, solver, self._ipopt_options(), tee=self.verbose > 0)
+        self._check_result(result)
+        theta, states = read_solution(model)
+        self._store(theta, states, data, info, result)
+        self.n_variables_ = model.nvariables()
+        self.n_constraints_ = model.nconstraints()
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def build_model(self, t, X, u=None, trajectory=None):
+        """The Pyomo model that :meth:`fit` would solve, built but not solved.
+
+        Add constraints or inspect it, then solve it with any Pyomo solver. Its variables
+        are in scaled units: ``x[n, i]`` states at the nodes, ``theta[p]`` the flat
+        network parameters (layout of ``coefs_``/``intercepts_`` layer by layer, weights
+        row-major then biases); the Params ``x_mean``, ``x_scale`` and ``t_scale`` convert.
+
+        Parameters
+        ----------
+        t, X, u, trajectory
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        model : pyomo.environ.ConcreteModel
+        """
+        self._validate_params()
+        import pyomo.environ as pyo
+
+        from ._pyomo_model import build_model
+
+        data, info = self._prepare(t, X, u, trajectory)
+        model = build_model(data)
+        d = range(len(info["x_mean"]))
+        model.x_mean = pyo.Param(d, initialize=dict(enumerate(info["x_mean"])))
+        model.x_scale = pyo.Param(d, initialize=dict(enumerate(info["x_scale"])))
+        model.t_scale = pyo.Param(initialize=info["t_scale"])
+        return model
+
+    def _prepare(self, t, X, u, trajectory):
+        """Validate, scale, discretize and pick the initial point -> (NLPData, info)."""
+        from ._pyomo_model import NLPData
+
+        t = check_times(t)
+        X = check_states(X, len(t))
+        u = check_inputs(u, len(t))
+        groups = check_trajectory(trajectory, t, self._min_samples())
+        x_mean, x_scale = _standardize(X)
+        Xs = (X - x_mean) / x_scale
+        smoothers = [smooth_trajectory(t[g], Xs[g], self.smoothing) for g in groups]
+        t_scale = time_scale(t, Xs, groups, smoothers)
+        disc = build_discretization(
+            t / t_scale, groups, self.scheme, self.degree, self.n_elements
+        )
+        node_t = disc.node_times * t_scale
+        states0 = _evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
+        u_mean = u_scale = node_u = None
+        if u is not None:
+            u_mean, u_scale = _standardize(u)
+            node_u = _interpolate_inputs(t, (u - u_mean) / u_scale, groups, disc, node_t)
+        n_inputs = 0 if u is None else u.shape[1]
+        sizes = _mlp.layer_sizes(X.shape[1] + n_inputs, X.shape[1], self.width, self.depth)
+        theta0, states0 = self._initial_point(sizes, states0, x_mean, x_scale)
+        data = NLPData(
+            disc=disc,
+            targets=Xs,
+            node_inputs=node_u,
+            sizes=sizes,
+            activation=self.activation,
+            alpha=self.alpha,
+            weight_mask=_mlp.weight_mask(sizes),
+            theta0=theta0,
+            states0=states0,
+            state_bound=self.state_bound,
+            weight_bound=self.weight_bound,
+        )
+        info = dict(
+            x_mean=x_mean, x_scale=x_scale, u_mean=u_mean, u_scale=u_scale, t_scale=t_scale
+        )
+        return data, info
+
+    def _min_samples(self) -> int:
+        return 2
+
+    def _initial_point(self, sizes, states0, x_mean, x_scale):
+        """Glorot weights (seeded) or, with ``warm_start``, the previous solution."""
+        previous = getattr(self, "coefs_", None) if self.warm_start else None
+        if previous is not None and [c.shape for c in self.coefs_] == [
+            (a, b) for a, b in zip(sizes[:-1], sizes[1:])
+        ]:
+            theta0 = _mlp.pack(self.coefs_, self.intercepts_)
+            if self.collocation_states_.shape == states0.shape:
+                states0 = (self.collocation_states_ - x_mean) / x_scale
+            return theta0, states0
+        rng = check_random_state(self.random_state)
+        return _mlp.init_parameters(sizes, rng), states0
+
+    def _ipopt_options(self) -> dict:
+        options = {
+            "tol": float(self.tol),
+            "max_iter": int(self.max_iter),
+            "print_level": 5 if self.verbose > 0 else 0,
+            "sb": "yes",
+        }
+        if self.max_cpu_time is not None:
+            options["max_cpu_time"] = float(self.max_cpu_time)
+        options.update(self.solver_options or {})
+        return options
+
+    def _check_result(self, result) -> None:
+        """Raise on a failed solve, warn on a stopped one."""
+        if result.converged:
+            return
+        if result.status in STOPPED:
+            warnings.warn(
+                f"IPOPT stopped before converging after {result.n_iter} iterations "
+                f"(status {result.status!r}: {result.message}). The model holds the last "
+                f"iterate; consider increasing or relaxing `{STOPPED[result.status]}`.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+            return
+        raise SolverError(
+            f"IPOPT failed with status {result.status!r}: {result.message}. No model was "
+            "fitted. Try another `random_state`, a larger `alpha`, `state_bound`/"
+            "`weight_bound`, or `smoothing`."
+        )
+
+    def _store(self, theta, states, data, info, result) -> None:
+        """Keep only numpy arrays and plain values from the solve."""
+        from ._collocation import Discretization  # noqa: F401  (documentation aid)
+
+        disc = data.disc
+        self.coefs_, self.intercepts_ = (
+            [c.copy() for c in part] for part in _mlp.unpack(theta, data.sizes)
+        )
+        self.x_mean_, self.x_scale_ = info["x_mean"], info["x_scale"]
+        self.u_mean_, self.u_scale_ = info["u_mean"], info["u_scale"]
+        self.t_scale_ = float(info["t_scale"])
+        self.n_features_in_ = 1
+        self.n_states_ = data.sizes[-1]
+        self.n_inputs_ = data.sizes[0] - self.n_states_
+        self.collocation_times_ = disc.node_times * self.t_scale_
+        self.collocation_states_ = states * self.x_scale_ + self.x_mean_
+        self.collocation_trajectory_ = disc.node_trajectory.copy()
+        self.initial_states_ = self.collocation_states_[disc.initial_nodes]
+        fit = disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets
+        self.train_mse_ = float(np.mean(fit**2))
+        self.constraint_violation_ = _constraint_violation(theta, states, data)
+        penalty = data.alpha * float(np.sum(theta[data.weight_mask] ** 2))
+        self.objective_ = self.train_mse_ + penalty
+        self.solver_ = result.solver
+        self.solver_status_ = result.status
+        self.solver_message_ = result.message
+        self.converged_ = bool(result.converged)
+        self.n_iter_ = int(result.n_iter)
+        self.solve_time_ = float(result.solve_time)
+
+    # ------------------------------------------------------------ predict
+    def vector_field(self):
+        """The learned right-hand side ``f(x, u) -> dx/dt`` in user units (numpy only).
+
+        Returns
+        -------
+        field : callable
+            ``field(X)`` or ``field(X, U)`` with ``X`` of shape (n, n_states) returns the
+            time derivatives, shape (n, n_states); ``field.jacobian(x)`` gives d f / d x.
+        """
+        check_is_fitted(self)
+        return VectorField(
+            coefs=self.coefs_,
+            intercepts=self.intercepts_,
+            activation=self.activation,
+            x_mean=self.x_mean_,
+            x_scale=self.x_scale_,
+            t_scale=self.t_scale_,
+            u_mean=self.u_mean_,
+            u_scale=self.u_scale_,
+        )
+
+    def predict(self, t, x0, u=None):
+        """Simulate the learned ODE from ``x0`` at ``t[0]``.
+
+        Parameters
+        ----------
+        t : array-like of shape (n_times,)
+            Strictly increasing output times; the simulation starts at ``t[0]``.
+        x0 : array-like of shape (n_states,)
+            State at ``t[0]``.
+        u : array-like of shape (n_times, n_inputs) or callable, default=None
+            Exogenous inputs, required when the model was fitted with ``u``: samples at
+            ``t`` (interpolated linearly) or a function ``u(time) -> (n_inputs,)``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_times, n_states)
+            Simulated states. Rows after an integration failure are NaN (with a warning).
+        """
+        check_is_fitted(self)
+        t = check_times(t)
+        check_trajectory(None, t, min_samples=1)
+        x0 = check_x0(x0, self.n_states_)
+        if not callable(u):
+            u = check_inputs(u, len(t), self.n_inputs_)
+        elif self.n_inputs_ == 0:
+            raise ValueError("This model was fitted without exogenous inputs; got a callable `u`.")
+        return simulate(
+            self.vector_field(), t, x0, u, self.integrator, self.integrator_options
+        )
+
+    def score(self, t, X, u=None, trajectory=None):
+        """R² of every trajectory simulated from its first sample, over all states.
+
+        Parameters
+        ----------
+        t, X, u, trajectory
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        score : float
+            :func:`sklearn.metrics.r2_score` (uniform average over states); ``-inf`` when
+            a simulation diverges.
+        """
+        check_is_fitted(self)
+        t = check_times(t)
+        X = check_states(X, len(t))
+        u = check_inputs(u, len(t), self.n_inputs_)
+        groups = check_trajectory(trajectory, t, min_samples=1)
+        pred = np.empty_like(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for g in groups:
+                pred[g] = self.predict(t[g], X[g[0]], None if u is None else u[g])
+        if not np.all(np.isfinite(pred)):
+            return -np.inf
+        return float(r2_score(X, pred))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.regressor_tags.poor_score = True
+        return tags
+
+
+def _standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = A.mean(axis=0)
+    scale = A.std(axis=0)
+    scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+    return mean, scale
+
+
+def _evaluate_smoothers(smoothers, node_t, node_traj) -> np.ndarray:
+    d = len(smoothers[0])
+    out = np.empty((len(node_t), d))
+    for k, spl in enumerate(smoothers):
+        sel = node_traj == k
+        for i, s in enumerate(spl):
+            out[sel, i] = s(node_t[sel])
+    return out
+
+
+def _interpolate_inputs(t, us, groups, disc, node_t) -> np.ndarray:
+    out = np.empty((disc.n_nodes, us.shape[1]))
+    for k, g in enumerate(groups):
+        sel = disc.node_trajectory == k
+        for j in range(us.shape[1]):
+            out[sel, j] = np.interp(node_t[sel], t[g], us[g, j])
+    return out
+
+
+def _constraint_violation(theta, states, data) -> float:
+    """Max |residual| of the collocation and continuity equations, in numpy."""
+    disc = data.disc
+    coefs, intercepts = _mlp.unpack(theta, data.sizes)
+    inputs = states[disc.colloc_node]
+    if data.node_inputs is not None:
+        inputs = np.hstack([inputs, data.node_inputs[disc.colloc_node]])
+    f = _mlp.forward(coefs, intercepts, inputs, data.activation)
+    lhs = disc.apply(disc.colloc_idx, disc.colloc_w, states)
+    worst = float(np.max(np.abs(lhs - disc.colloc_h[:, None] * f)))
+    if len(disc.cont_node):
+        end = disc.apply(disc.cont_idx, disc.cont_w, states)
+        worst = max(worst, float(np.max(np.abs(states[disc.cont_node] - end))))
+    return worst

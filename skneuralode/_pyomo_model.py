@@ -1,0 +1,168 @@
+"""Build the collocation NLP as a Pyomo model from arrays. Never solves.
+
+Components of the returned ``ConcreteModel`` (all in scaled units):
+
+- ``x[n, i]``: state component ``i`` at collocation node ``n``;
+- ``theta[p]``: the network parameters, flat (layout of ``_mlp.pack``);
+- ``hidden[l, c, j]``: named expression, unit ``j`` of hidden layer ``l`` at
+  collocation equation ``c`` (shared by all outputs, so the NL writer keeps it
+  as one common subexpression);
+- ``collocation[c, i]``: ``sum_l D[c, l] x[idx_l, i] = h_c * f_theta(x_c, u_c)[i]``;
+- ``continuity[k, i]``: Gauss-Legendre element end values (absent otherwise);
+- ``data_fit``, ``regularization``, ``proximal``: named expressions whose sum is
+  the objective ``obj``. ``proximal`` is ``rho/2 * ||theta - prox_center||^2``
+  with mutable parameters ``rho`` and ``prox_center`` (zero unless ADMM sets them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from ._collocation import Discretization
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + pyo.exp(-z))
+
+
+def _softplus(z):
+    return pyo.log(1.0 + pyo.exp(z))
+
+
+ACTIVATIONS = {
+    "tanh": pyo.tanh,
+    "sigmoid": _sigmoid,
+    "softplus": _softplus,
+    "identity": lambda z: z,
+}
+
+
+@dataclass
+class NLPData:
+    """Everything the builder needs, as arrays and plain values."""
+
+    disc: Discretization
+    targets: np.ndarray  # (n_samples, d) scaled observations
+    node_inputs: np.ndarray | None  # (n_nodes, m) scaled exogenous inputs at nodes
+    sizes: list[int]
+    activation: str
+    alpha: float
+    weight_mask: np.ndarray  # (n_params,) True where alpha applies
+    theta0: np.ndarray
+    states0: np.ndarray  # (n_nodes, d)
+    state_bound: float | None = None
+    weight_bound: float | None = None
+
+
+def _row_sum(idx, w, var, i):
+    return sum(float(wl) * var[int(n), i] for n, wl in zip(idx, w) if wl != 0.0)
+
+
+def _network_outputs(m, data: NLPData, c: int, node: int, hidden_exprs: list):
+    """Pyomo expressions of f_theta at one collocation equation (one per state)."""
+    sizes, d = data.sizes, data.sizes[-1]
+    act = ACTIVATIONS[data.activation]
+    inputs = [m.x[node, i] for i in range(d)]
+    if data.node_inputs is not None:
+        inputs += [float(v) for v in data.node_inputs[node]]
+    pos = 0
+    for layer, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        outs = []
+        for j in range(b):
+            z = sum(m.theta[pos + k * b + j] * inputs[k] for k in range(a))
+            outs.append(z + m.theta[pos + a * b + j])
+        pos += (a + 1) * b
+        if layer == len(sizes) - 2:
+            return outs
+        for j, z in enumerate(outs):
+            hidden_exprs.append(((layer, c, j), act(z)))
+        inputs = [m.hidden[layer, c, j] for j in range(b)]
+
+
+def build_model(data: NLPData) -> pyo.ConcreteModel:
+    """Build the collocation NLP (see the module docstring for its components)."""
+    disc, d = data.disc, data.sizes[-1]
+    m = pyo.ConcreteModel(name="skneuralode_collocation")
+    m.NODES = pyo.RangeSet(0, disc.n_nodes - 1)
+    m.STATES = pyo.RangeSet(0, d - 1)
+    m.PARAMS = pyo.RangeSet(0, len(data.theta0) - 1)
+    sb, wb = data.state_bound, data.weight_bound
+    m.x = pyo.Var(
+        m.NODES,
+        m.STATES,
+        bounds=(None if sb is None else -sb, sb),
+        initialize=lambda _, n, i: float(data.states0[n, i]),
+    )
+    m.theta = pyo.Var(
+        m.PARAMS,
+        bounds=(None if wb is None else -wb, wb),
+        initialize=lambda _, p: float(data.theta0[p]),
+    )
+    m.hidden = pyo.Expression(pyo.Any)
+    _add_collocation(m, data)
+    _add_continuity(m, data)
+    _add_objective(m, data)
+    return m
+
+
+def _add_collocation(m, data: NLPData) -> None:
+    disc, d = data.disc, data.sizes[-1]
+    rhs = []
+    for c, node in enumerate(disc.colloc_node):
+        hidden = []
+        outs = _network_outputs(m, data, c, int(node), hidden)
+        for key, expr in hidden:
+            m.hidden[key] = expr
+        rhs.append(outs)
+    m.COLLOC = pyo.RangeSet(0, len(disc.colloc_node) - 1)
+
+    def rule(m, c, i):
+        lhs = _row_sum(disc.colloc_idx[c], disc.colloc_w[c], m.x, i)
+        return lhs - float(disc.colloc_h[c]) * rhs[c][i] == 0
+
+    m.collocation = pyo.Constraint(m.COLLOC, m.STATES, rule=rule)
+
+
+def _add_continuity(m, data: NLPData) -> None:
+    disc = data.disc
+    if len(disc.cont_node) == 0:
+        return
+    m.CONT = pyo.RangeSet(0, len(disc.cont_node) - 1)
+
+    def rule(m, k, i):
+        end = _row_sum(disc.cont_idx[k], disc.cont_w[k], m.x, i)
+        return m.x[int(disc.cont_node[k]), i] - end == 0
+
+    m.continuity = pyo.Constraint(m.CONT, m.STATES, rule=rule)
+
+
+def _add_objective(m, data: NLPData) -> None:
+    disc, d = data.disc, data.sizes[-1]
+    n = len(data.targets)
+    residuals = (
+        _row_sum(disc.obs_idx[s], disc.obs_w[s], m.x, i) - float(data.targets[s, i])
+        for s in range(n)
+        for i in range(d)
+    )
+    m.data_fit = pyo.Expression(expr=sum(r**2 for r in residuals) / (n * d))
+    penalized = np.flatnonzero(data.weight_mask)
+    m.alpha = pyo.Param(initialize=float(data.alpha), mutable=True)
+    m.regularization = pyo.Expression(
+        expr=m.alpha * sum(m.theta[int(p)] ** 2 for p in penalized)
+    )
+    m.rho = pyo.Param(initialize=0.0, mutable=True)
+    m.prox_center = pyo.Param(m.PARAMS, initialize=0.0, mutable=True)
+    m.proximal = pyo.Expression(
+        expr=m.rho / 2 * sum((m.theta[p] - m.prox_center[p]) ** 2 for p in m.PARAMS)
+    )
+    m.obj = pyo.Objective(expr=m.data_fit + m.regularization + m.proximal)
+
+
+def read_solution(m) -> tuple[np.ndarray, np.ndarray]:
+    """Return (theta, states) from a solved model as numpy arrays."""
+    theta = np.array([pyo.value(m.theta[p]) for p in m.PARAMS])
+    states = np.array([[pyo.value(m.x[n, i]) for i in m.STATES] for n in m.NODES])
+    return theta, states
