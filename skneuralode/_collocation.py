@@ -74,11 +74,10 @@ def interpolation_matrix(nodes: np.ndarray, points: np.ndarray, atol: float = 1e
     w = barycentric_weights(nodes)
     diff = points[:, None] - nodes[None, :]
     on_node = np.abs(diff) <= atol * max(1.0, float(np.ptp(nodes)))
-    safe = np.where(on_node, 1.0, diff)
-    terms = w[None, :] / safe
-    L = terms / terms.sum(axis=1, keepdims=True)
     hit = on_node.any(axis=1)
-    L[hit] = on_node[hit].astype(float)
+    L = on_node.astype(float)
+    terms = w[None, :] / diff[~hit]
+    L[~hit] = terms / terms.sum(axis=1, keepdims=True)
     return L
 
 

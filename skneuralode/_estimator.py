@@ -21,7 +21,14 @@ from ._collocation import SCHEMES, build_discretization
 from ._init import smooth_trajectory, time_scale
 from ._simulate import VectorField, simulate
 from ._solver import SOLVERS, STOPPED, find_solver, solve_model
-from ._validation import check_inputs, check_states, check_times, check_trajectory, check_x0
+from ._validation import (
+    check_inputs,
+    check_states,
+    check_target_given,
+    check_times,
+    check_trajectory,
+    check_x0,
+)
 from .exceptions import SolverError
 
 INTEGRATORS = {"RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA"}
@@ -142,7 +149,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     objective_ : float
         Final objective (scaled data misfit + penalty).
     train_mse_ : float
-        Mean squared error between the collocation trajectory and the data, in scaled units.
+        Mean squared error between the fitted collocation trajectory and the data, in
+        user units (a simulation from ``initial_states_`` reproduces it up to the
+        discretization error).
     constraint_violation_ : float
         Largest absolute collocation/continuity residual at the solution, scaled units.
     n_variables_, n_constraints_ : int
@@ -323,6 +332,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         """Validate, scale, discretize and pick the initial point -> (NLPData, info)."""
         from ._pyomo_model import NLPData
 
+        check_target_given(X)
         t = check_times(t)
         X = check_states(X, len(t))
         u = check_inputs(u, len(t))
@@ -410,8 +420,6 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
     def _store(self, theta, states, data, info, result) -> None:
         """Keep only numpy arrays and plain values from the solve."""
-        from ._collocation import Discretization  # noqa: F401  (documentation aid)
-
         disc = data.disc
         self.coefs_, self.intercepts_ = (
             [c.copy() for c in part] for part in _mlp.unpack(theta, data.sizes)
@@ -426,11 +434,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.collocation_states_ = states * self.x_scale_ + self.x_mean_
         self.collocation_trajectory_ = disc.node_trajectory.copy()
         self.initial_states_ = self.collocation_states_[disc.initial_nodes]
-        fit = disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets
-        self.train_mse_ = float(np.mean(fit**2))
+        residual = disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets
+        self.train_mse_ = float(np.mean((residual * self.x_scale_) ** 2))
         self.constraint_violation_ = _constraint_violation(theta, states, data)
         penalty = data.alpha * float(np.sum(theta[data.weight_mask] ** 2))
-        self.objective_ = self.train_mse_ + penalty
+        self.objective_ = float(np.mean(residual**2)) + penalty
         self.solver_ = result.solver
         self.solver_status_ = result.status
         self.solver_message_ = result.message
@@ -460,7 +468,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             u_scale=self.u_scale_,
         )
 
-    def predict(self, t, x0, u=None):
+    def predict(self, t, x0=None, u=None):
         """Simulate the learned ODE from ``x0`` at ``t[0]``.
 
         Parameters
@@ -481,6 +489,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         t = check_times(t)
         check_trajectory(None, t, min_samples=1)
+        if x0 is None:
+            raise ValueError(
+                "`x0` (the state at t[0]) is required: predict simulates the learned ODE "
+                "from it. `initial_states_` holds the fitted initial states."
+            )
         x0 = check_x0(x0, self.n_states_)
         if not callable(u):
             u = check_inputs(u, len(t), self.n_inputs_)
@@ -520,8 +533,6 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
-        tags.input_tags.two_d_array = False
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         tags.regressor_tags.poor_score = True

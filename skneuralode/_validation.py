@@ -20,10 +20,20 @@ def check_times(t, name: str = "t") -> np.ndarray:
     return arr
 
 
+def check_target_given(X, name: str = "X") -> None:
+    """The states are scikit-learn's ``y``: say so in scikit-learn's words when missing."""
+    if X is None:
+        raise ValueError(
+            f"CollocationNeuralODE requires y to be passed, but the target y is None: pass "
+            f"the observed states as `{name}`."
+        )
+
+
 def check_states(X, n_samples: int, name: str = "X") -> np.ndarray:
     """States as a float array of shape (n_samples, n_states); 1-D means one state."""
-    if X is None:
-        raise ValueError(f"`{name}` (the observed states) is required; got None.")
+    check_target_given(X, name)
+    if np.ndim(X) > 2:
+        raise ValueError(f"`{name}` must be 2-D (n_samples, n_states); got shape {np.shape(X)}.")
     arr = check_array(X, ensure_2d=False, dtype=np.float64, input_name=name, copy=True)
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -81,7 +91,8 @@ def check_trajectory(trajectory, t: np.ndarray, min_samples: int = 2) -> list[np
         labels = labels[order]
         groups = [np.flatnonzero(ids == lab) for lab in labels]
     for lab, idx in zip(labels, groups):
-        where = "" if lab is None else f" in trajectory {lab!r}"
+        label = lab.item() if isinstance(lab, np.generic) else lab
+        where = "" if lab is None else f" in trajectory {label!r}"
         if len(idx) < min_samples:
             raise ValueError(
                 f"Each trajectory needs at least {min_samples} samples; got {len(idx)}{where}."
