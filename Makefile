@@ -1,0 +1,31 @@
+# Developer entry points. Every target (except clean) first runs
+# scripts/bootstrap.sh, which sets up .venv and is quick when nothing changed.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+BOOTSTRAP := bash scripts/bootstrap.sh
+LINT_PATHS := $(wildcard skneuralode tests examples benchmarks)
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap demo test lint clean
+
+bootstrap:
+	@$(BOOTSTRAP)
+
+demo: bootstrap
+	$(PY) examples/van_der_pol.py
+
+# The exit status of pytest itself is also left in $(VENV)/.pytest-status (make
+# reports any failing recipe as 2), so that .ci/run can tell "no tests" (5) apart.
+test: bootstrap
+	@rm -f $(VENV)/.pytest-status
+	@$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; echo $$rc > $(VENV)/.pytest-status; exit $$rc
+
+lint: bootstrap
+	@$(VENV)/bin/ruff --version >/dev/null 2>&1 || $(VENV)/bin/pip install -q ruff
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache docs/_build
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
