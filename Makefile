@@ -7,7 +7,7 @@ BOOTSTRAP := bash scripts/bootstrap.sh
 LINT_PATHS := $(wildcard skneuralode tests examples benchmarks)
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap demo test lint clean
+.PHONY: bootstrap demo test lint docs clean
 
 bootstrap:
 	@$(BOOTSTRAP)
@@ -25,6 +25,13 @@ lint: bootstrap
 	@$(VENV)/bin/ruff --version >/dev/null 2>&1 || $(VENV)/bin/pip install -q ruff
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+# HTML site in docs/_build/html; warnings are errors. The docs extra is installed
+# on first use (bootstrap.sh installs only ipopt,test,examples).
+docs: bootstrap
+	@$(PY) -c "import sphinx, numpydoc, sphinx_gallery, pydata_sphinx_theme" 2>/dev/null \
+		|| $(VENV)/bin/pip install -q -e ".[docs]"
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache docs/_build

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _mlp
 from ._collocation import SCHEMES, build_discretization
-from ._init import smooth_trajectory, time_scale
+from ._init import fit_scaling, smooth_trajectory
 from ._simulate import VectorField, simulate
 from ._solver import SOLVERS, STOPPED, find_solver, solve_model
 from ._validation import (
@@ -284,7 +284,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         solver = find_solver(self.solver)
-        data, info = self._prepare(t, X, u, trajectory)
+        data, scaling = self._prepare(t, X, u, trajectory)
         from ._pyomo_model import build_model, read_solution
 
         model = build_model(data)
@@ -292,7 +292,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         result = solve_model(model, solver, self._ipopt_options(), tee=self.verbose > 0)
         self._check_result(result)
         theta, states = read_solution(model)
-        self._store(theta, states, data, info, result)
+        self._store_network(theta, data.sizes, scaling)
+        self._store_solution(theta, states, data, result)
         self.n_variables_ = model.nvariables()
         self.n_constraints_ = model.nconstraints()
         self.fit_time_ = time.perf_counter() - start
@@ -320,40 +321,47 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
         from ._pyomo_model import build_model
 
-        data, info = self._prepare(t, X, u, trajectory)
+        data, scaling = self._prepare(t, X, u, trajectory)
         model = build_model(data)
-        d = range(len(info["x_mean"]))
-        model.x_mean = pyo.Param(d, initialize=dict(enumerate(info["x_mean"])))
-        model.x_scale = pyo.Param(d, initialize=dict(enumerate(info["x_scale"])))
-        model.t_scale = pyo.Param(initialize=info["t_scale"])
+        d = range(len(scaling.x_mean))
+        model.x_mean = pyo.Param(d, initialize=dict(enumerate(scaling.x_mean)))
+        model.x_scale = pyo.Param(d, initialize=dict(enumerate(scaling.x_scale)))
+        model.t_scale = pyo.Param(initialize=scaling.t_scale)
         return model
 
     def _prepare(self, t, X, u, trajectory):
-        """Validate, scale, discretize and pick the initial point -> (NLPData, info)."""
-        from ._pyomo_model import NLPData
+        """Validate, scale, discretize and pick the initial point -> (NLPData, Scaling)."""
+        t, X, u, groups = self._validate_data(t, X, u, trajectory)
+        scaling = fit_scaling(t, X, u, groups, self.smoothing)
+        return self._nlp_data(t, X, u, groups, scaling), scaling
 
+    def _validate_data(self, t, X, u, trajectory):
         check_target_given(X)
         t = check_times(t)
         X = check_states(X, len(t))
         u = check_inputs(u, len(t))
         groups = check_trajectory(trajectory, t, self._min_samples())
-        x_mean, x_scale = _standardize(X)
-        Xs = (X - x_mean) / x_scale
-        smoothers = [smooth_trajectory(t[g], Xs[g], self.smoothing) for g in groups]
-        t_scale = time_scale(t, Xs, groups, smoothers)
+        return t, X, u, groups
+
+    def _nlp_data(self, t, X, u, groups, scaling, theta0=None):
+        """Discretize the (validated) data and choose the initial point, in ``scaling``."""
+        from ._pyomo_model import NLPData
+
+        Xs = scaling.states(X)
         disc = build_discretization(
-            t / t_scale, groups, self.scheme, self.degree, self.n_elements
+            t / scaling.t_scale, groups, self.scheme, self.degree, self.n_elements
         )
-        node_t = disc.node_times * t_scale
+        node_t = disc.node_times * scaling.t_scale
+        smoothers = [smooth_trajectory(t[g], Xs[g], self.smoothing) for g in groups]
         states0 = _evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
-        u_mean = u_scale = node_u = None
+        node_u = None
         if u is not None:
-            u_mean, u_scale = _standardize(u)
-            node_u = _interpolate_inputs(t, (u - u_mean) / u_scale, groups, disc, node_t)
+            node_u = _interpolate_inputs(t, scaling.inputs(u), groups, disc, node_t)
         n_inputs = 0 if u is None else u.shape[1]
         sizes = _mlp.layer_sizes(X.shape[1] + n_inputs, X.shape[1], self.width, self.depth)
-        theta0, states0 = self._initial_point(sizes, states0, x_mean, x_scale)
-        data = NLPData(
+        if theta0 is None:
+            theta0, states0 = self._initial_point(sizes, states0, scaling)
+        return NLPData(
             disc=disc,
             targets=Xs,
             node_inputs=node_u,
@@ -366,15 +374,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             state_bound=self.state_bound,
             weight_bound=self.weight_bound,
         )
-        info = dict(
-            x_mean=x_mean, x_scale=x_scale, u_mean=u_mean, u_scale=u_scale, t_scale=t_scale
-        )
-        return data, info
 
     def _min_samples(self) -> int:
         return 2
 
-    def _initial_point(self, sizes, states0, x_mean, x_scale):
+    def _initial_point(self, sizes, states0, scaling):
         """Glorot weights (seeded) or, with ``warm_start``, the previous solution."""
         previous = getattr(self, "coefs_", None) if self.warm_start else None
         if previous is not None and [c.shape for c in self.coefs_] == [
@@ -382,7 +386,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         ]:
             theta0 = _mlp.pack(self.coefs_, self.intercepts_)
             if self.collocation_states_.shape == states0.shape:
-                states0 = (self.collocation_states_ - x_mean) / x_scale
+                states0 = scaling.states(self.collocation_states_)
             return theta0, states0
         rng = check_random_state(self.random_state)
         return _mlp.init_parameters(sizes, rng), states0
@@ -418,25 +422,28 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             "`weight_bound`, or `smoothing`."
         )
 
-    def _store(self, theta, states, data, info, result) -> None:
-        """Keep only numpy arrays and plain values from the solve."""
-        disc = data.disc
+    def _store_network(self, theta, sizes, scaling) -> None:
+        """The network and the scaling: all that ``predict`` needs (numpy only)."""
         self.coefs_, self.intercepts_ = (
-            [c.copy() for c in part] for part in _mlp.unpack(theta, data.sizes)
+            [c.copy() for c in part] for part in _mlp.unpack(theta, sizes)
         )
-        self.x_mean_, self.x_scale_ = info["x_mean"], info["x_scale"]
-        self.u_mean_, self.u_scale_ = info["u_mean"], info["u_scale"]
-        self.t_scale_ = float(info["t_scale"])
+        self.x_mean_, self.x_scale_ = scaling.x_mean, scaling.x_scale
+        self.u_mean_, self.u_scale_ = scaling.u_mean, scaling.u_scale
+        self.t_scale_ = float(scaling.t_scale)
         self.n_features_in_ = 1
-        self.n_states_ = data.sizes[-1]
-        self.n_inputs_ = data.sizes[0] - self.n_states_
+        self.n_states_ = sizes[-1]
+        self.n_inputs_ = sizes[0] - self.n_states_
+
+    def _store_solution(self, theta, states, data, result) -> None:
+        """Collocation trajectory and solver statistics of one solve."""
+        disc = data.disc
         self.collocation_times_ = disc.node_times * self.t_scale_
         self.collocation_states_ = states * self.x_scale_ + self.x_mean_
         self.collocation_trajectory_ = disc.node_trajectory.copy()
         self.initial_states_ = self.collocation_states_[disc.initial_nodes]
         residual = disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets
         self.train_mse_ = float(np.mean((residual * self.x_scale_) ** 2))
-        self.constraint_violation_ = _constraint_violation(theta, states, data)
+        self.constraint_violation_ = constraint_violation(theta, states, data)
         penalty = data.alpha * float(np.sum(theta[data.weight_mask] ** 2))
         self.objective_ = float(np.mean(residual**2)) + penalty
         self.solver_ = result.solver
@@ -539,13 +546,6 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         return tags
 
 
-def _standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = A.mean(axis=0)
-    scale = A.std(axis=0)
-    scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
-    return mean, scale
-
-
 def _evaluate_smoothers(smoothers, node_t, node_traj) -> np.ndarray:
     d = len(smoothers[0])
     out = np.empty((len(node_t), d))
@@ -565,7 +565,7 @@ def _interpolate_inputs(t, us, groups, disc, node_t) -> np.ndarray:
     return out
 
 
-def _constraint_violation(theta, states, data) -> float:
+def constraint_violation(theta, states, data) -> float:
     """Max |residual| of the collocation and continuity equations, in numpy."""
     disc = data.disc
     coefs, intercepts = _mlp.unpack(theta, data.sizes)

@@ -2,8 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.interpolate import make_smoothing_spline
+
+
+@dataclass
+class Scaling:
+    """User units -> scaled units: ``(x - x_mean) / x_scale``, ``tau = t / t_scale``."""
+
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    t_scale: float
+    u_mean: np.ndarray | None = None
+    u_scale: np.ndarray | None = None
+
+    def states(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.x_mean) / self.x_scale
+
+    def inputs(self, U: np.ndarray) -> np.ndarray:
+        return (U - self.u_mean) / self.u_scale
+
+
+def standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where a column is constant)."""
+    mean = A.mean(axis=0)
+    scale = A.std(axis=0)
+    scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+    return mean, scale
+
+
+def fit_scaling(t, X, u, groups, smoothing) -> Scaling:
+    """Standardize states and inputs; pick the time unit from the smoothed states."""
+    x_mean, x_scale = standardize(X)
+    Xs = (X - x_mean) / x_scale
+    smoothers = [smooth_trajectory(t[g], Xs[g], smoothing) for g in groups]
+    u_mean, u_scale = standardize(u) if u is not None else (None, None)
+    return Scaling(x_mean, x_scale, time_scale(t, Xs, groups, smoothers), u_mean, u_scale)
 
 
 def smooth_trajectory(t: np.ndarray, X: np.ndarray, smoothing) -> list:
