@@ -29,7 +29,7 @@ lint: bootstrap
 # HTML site in docs/_build/html; warnings are errors. The docs extra is installed
 # on first use (bootstrap.sh installs only ipopt,test,examples).
 docs: bootstrap
-	@$(PY) -c "import sphinx, numpydoc, sphinx_gallery, pydata_sphinx_theme" 2>/dev/null \
+	@$(PY) -c "import sphinx, numpydoc, sphinx_gallery, pydata_sphinx_theme, myst_parser" 2>/dev/null \
 		|| $(VENV)/bin/pip install -q -e ".[docs]"
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 

@@ -288,12 +288,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         from ._pyomo_model import build_model, read_solution
 
         model = build_model(data)
-        self.build_time_ = time.perf_counter() - start
+        build_time = time.perf_counter() - start
         result = solve_model(model, solver, self._ipopt_options(), tee=self.verbose > 0)
         self._check_result(result)
         theta, states = read_solution(model)
         self._store_network(theta, data.sizes, scaling)
         self._store_solution(theta, states, data, result)
+        self.build_time_ = build_time
         self.n_variables_ = model.nvariables()
         self.n_constraints_ = model.nconstraints()
         self.fit_time_ = time.perf_counter() - start

@@ -157,7 +157,10 @@ def test_solver_crash_raises_and_leaves_no_model(small_data):
     est = CollocationNeuralODE(width=4, solver_options={"not_an_ipopt_option": 1})
     with pytest.raises(SolverError, match="IPOPT"):
         est.fit(t, X)
-    assert not hasattr(est, "coefs_")
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        est.predict(t, X[0])
 
 
 def test_verbose_streams_the_ipopt_log(small_data, capfd):
