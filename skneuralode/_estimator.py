@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _mlp
 from ._collocation import SCHEMES, build_discretization
-from ._init import fit_scaling, smooth_trajectory
+from ._init import fit_output_layer, fit_scaling, smooth_trajectory
 from ._simulate import VectorField, simulate
 from ._solver import SOLVERS, STOPPED, find_solver, solve_model
 from ._validation import (
@@ -90,6 +90,15 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         smoothing spline per state with its penalty chosen by generalized
         cross-validation; a float fixes that penalty; ``"none"`` interpolates linearly.
         Smoothing also sets the time scale.
+    init : {"lstsq", "random"}, default="lstsq"
+        Initial network weights (the initial states always come from ``smoothing``):
+
+        - ``"lstsq"``: Glorot-random hidden layers (seeded by ``random_state``), then
+          the output layer by ridge least squares so that the network reproduces the
+          smoothed data's rates at the collocation nodes. The start nearly satisfies the
+          collocation equations, which keeps IPOPT away from long stretches of
+          inertia-corrected steps (``benchmarks/init_strategies.py``);
+        - ``"random"``: Glorot-random weights in every layer, zero biases.
     state_bound : float, default=None
         If set, every scaled (standardized) state is bounded to ``[-state_bound, state_bound]``.
     weight_bound : float, default=None
@@ -206,6 +215,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "solver": [StrOptions(set(SOLVERS))],
         "solver_options": [dict, None],
         "smoothing": [StrOptions({"auto", "none"}), Interval(Real, 0, None, closed="left")],
+        "init": [StrOptions({"lstsq", "random"})],
         "state_bound": [Interval(Real, 0, None, closed="neither"), None],
         "weight_bound": [Interval(Real, 0, None, closed="neither"), None],
         "integrator": [StrOptions(INTEGRATORS)],
@@ -230,6 +240,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         solver="auto",
         solver_options=None,
         smoothing="auto",
+        init="lstsq",
         state_bound=None,
         weight_bound=None,
         integrator="LSODA",
@@ -251,6 +262,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.solver = solver
         self.solver_options = solver_options
         self.smoothing = smoothing
+        self.init = init
         self.state_bound = state_bound
         self.weight_bound = weight_bound
         self.integrator = integrator
@@ -361,7 +373,14 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         n_inputs = 0 if u is None else u.shape[1]
         sizes = _mlp.layer_sizes(X.shape[1] + n_inputs, X.shape[1], self.width, self.depth)
         if theta0 is None:
-            theta0, states0 = self._initial_point(sizes, states0, scaling)
+            theta0, states0, fresh = self._initial_point(sizes, states0, scaling)
+            if fresh and self.init == "lstsq":
+                rates = _evaluate_smoothers(smoothers, node_t, disc.node_trajectory, True)
+                cn = disc.colloc_node
+                inputs = states0[cn] if node_u is None else np.hstack([states0[cn], node_u[cn]])
+                theta0 = fit_output_layer(
+                    theta0, sizes, self.activation, inputs, rates[cn] * scaling.t_scale
+                )
         return NLPData(
             disc=disc,
             targets=Xs,
@@ -380,7 +399,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         return 2
 
     def _initial_point(self, sizes, states0, scaling):
-        """Glorot weights (seeded) or, with ``warm_start``, the previous solution."""
+        """Glorot weights (seeded) or, with ``warm_start``, the previous solution.
+
+        Returns (theta0, states0, fresh); ``fresh`` is False for a warm start.
+        """
         previous = getattr(self, "coefs_", None) if self.warm_start else None
         if previous is not None and [c.shape for c in self.coefs_] == [
             (a, b) for a, b in zip(sizes[:-1], sizes[1:])
@@ -388,9 +410,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             theta0 = _mlp.pack(self.coefs_, self.intercepts_)
             if self.collocation_states_.shape == states0.shape:
                 states0 = scaling.states(self.collocation_states_)
-            return theta0, states0
+            return theta0, states0, False
         rng = check_random_state(self.random_state)
-        return _mlp.init_parameters(sizes, rng), states0
+        return _mlp.init_parameters(sizes, rng), states0, True
 
     def _ipopt_options(self) -> dict:
         options = {
@@ -507,9 +529,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             u = check_inputs(u, len(t), self.n_inputs_)
         elif self.n_inputs_ == 0:
             raise ValueError("This model was fitted without exogenous inputs; got a callable `u`.")
-        return simulate(
-            self.vector_field(), t, x0, u, self.integrator, self.integrator_options
-        )
+        return simulate(self.vector_field(), t, x0, u, self.integrator, self.integrator_options)
 
     def score(self, t, X, u=None, trajectory=None):
         """R² of every trajectory simulated from its first sample, over all states.
@@ -547,13 +567,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         return tags
 
 
-def _evaluate_smoothers(smoothers, node_t, node_traj) -> np.ndarray:
+def _evaluate_smoothers(smoothers, node_t, node_traj, derivative=False) -> np.ndarray:
     d = len(smoothers[0])
     out = np.empty((len(node_t), d))
     for k, spl in enumerate(smoothers):
         sel = node_traj == k
         for i, s in enumerate(spl):
-            out[sel, i] = s(node_t[sel])
+            out[sel, i] = (s.derivative() if derivative else s)(node_t[sel])
     return out
 
 

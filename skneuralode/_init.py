@@ -92,3 +92,26 @@ def time_scale(t: np.ndarray, X: np.ndarray, groups, smoothers) -> float:
     fallback = float(np.median(np.concatenate([np.diff(t[idx]) for idx in groups])))
     value = float(np.median(ratios)) if ratios else fallback
     return value if np.isfinite(value) and value > 0 else fallback
+
+
+def fit_output_layer(theta, sizes, activation, inputs, rates, ridge: float = 1e-2):
+    """Least-squares output layer: with the hidden layers of ``theta`` fixed, choose the
+    last layer so the network reproduces the smoothed rates ``rates`` at ``inputs``.
+
+    A ridge-regularized linear regression on the random hidden features; it puts the
+    initial point close to the collocation equations, which spares IPOPT many
+    regularized (inertia-corrected) iterations.
+    """
+    from ._mlp import ACTIVATIONS, pack, unpack
+
+    coefs, intercepts = unpack(theta.copy(), sizes)
+    act = ACTIVATIONS[activation][0]
+    h = inputs
+    for W, b in zip(coefs[:-1], intercepts[:-1]):
+        h = act(h @ W + b)
+    H = np.hstack([h, np.ones((len(h), 1))])
+    reg = ridge * len(h) * np.eye(H.shape[1])
+    reg[-1, -1] = 0.0  # the bias is not shrunk
+    beta = np.linalg.solve(H.T @ H + reg, H.T @ rates)
+    coefs[-1], intercepts[-1] = beta[:-1], beta[-1]
+    return pack(coefs, intercepts)
