@@ -1,5 +1,6 @@
 """skneuralode: neural ODEs trained by simultaneous collocation (Pyomo + IPOPT)."""
 
+from ._admm import ADMMNeuralODE
 from ._estimator import CollocationNeuralODE
 from ._solver import available_solvers
 from .exceptions import SolverError, SolverNotAvailableError
@@ -7,6 +8,7 @@ from .exceptions import SolverError, SolverNotAvailableError
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ADMMNeuralODE",
     "CollocationNeuralODE",
     "SolverError",
     "SolverNotAvailableError",

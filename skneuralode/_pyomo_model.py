@@ -109,7 +109,7 @@ def build_model(data: NLPData) -> pyo.ConcreteModel:
 
 
 def _add_collocation(m, data: NLPData) -> None:
-    disc, d = data.disc, data.sizes[-1]
+    disc = data.disc
     rhs = []
     for c, node in enumerate(disc.colloc_node):
         hidden = []
@@ -150,9 +150,7 @@ def _add_objective(m, data: NLPData) -> None:
     m.data_fit = pyo.Expression(expr=sum(r**2 for r in residuals) / (n * d))
     penalized = np.flatnonzero(data.weight_mask)
     m.alpha = pyo.Param(initialize=float(data.alpha), mutable=True)
-    m.regularization = pyo.Expression(
-        expr=m.alpha * sum(m.theta[int(p)] ** 2 for p in penalized)
-    )
+    m.regularization = pyo.Expression(expr=m.alpha * sum(m.theta[int(p)] ** 2 for p in penalized))
     m.rho = pyo.Param(initialize=0.0, mutable=True)
     m.prox_center = pyo.Param(m.PARAMS, initialize=0.0, mutable=True)
     m.proximal = pyo.Expression(

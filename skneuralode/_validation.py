@@ -38,9 +38,7 @@ def check_states(X, n_samples: int, name: str = "X") -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(
-            f"`{name}` must be 2-D (n_samples, n_states); got shape {np.shape(X)}."
-        )
+        raise ValueError(f"`{name}` must be 2-D (n_samples, n_states); got shape {np.shape(X)}.")
     if arr.shape[0] != n_samples:
         raise ValueError(
             f"`{name}` has {arr.shape[0]} rows but `t` has {n_samples} samples; they must "
@@ -64,9 +62,7 @@ def check_inputs(u, n_samples: int, n_inputs: int | None = None, name: str = "u"
                 f"This model was fitted without exogenous inputs; got `{name}` with "
                 f"{arr.shape[1]} column(s). Refit with `u` or drop it."
             )
-        raise ValueError(
-            f"`{name}` must have {n_inputs} column(s) as in fit; got {arr.shape[1]}."
-        )
+        raise ValueError(f"`{name}` must have {n_inputs} column(s) as in fit; got {arr.shape[1]}.")
     return arr
 
 
@@ -83,8 +79,7 @@ def check_trajectory(trajectory, t: np.ndarray, min_samples: int = 2) -> list[np
         ids = np.asarray(trajectory)
         if ids.ndim != 1 or len(ids) != n:
             raise ValueError(
-                f"`trajectory` must be 1-D with one id per sample ({n}); got shape "
-                f"{ids.shape}."
+                f"`trajectory` must be 1-D with one id per sample ({n}); got shape {ids.shape}."
             )
         labels, first = np.unique(ids, return_index=True)
         order = np.argsort(first)

@@ -87,8 +87,15 @@ def van_der_pol(
         force = forcing_amplitude * np.cos(forcing_frequency * s)
         return [x[1], mu * (1.0 - x[0] ** 2) * x[1] - x[0] + force]
 
-    sol = solve_ivp(rhs, (t[0], t[-1]), np.asarray(x0, float), method="DOP853",
-                    t_eval=t, rtol=1e-10, atol=1e-12)
+    sol = solve_ivp(
+        rhs,
+        (t[0], t[-1]),
+        np.asarray(x0, float),
+        method="DOP853",
+        t_eval=t,
+        rtol=1e-10,
+        atol=1e-12,
+    )
     X_true = sol.y.T
     rng = check_random_state(random_state)
     X = X_true + noise * rng.standard_normal(X_true.shape) if noise > 0 else X_true.copy()

@@ -57,8 +57,9 @@ def test_van_der_pol_unforced():
 def test_paper_setting(paper_data, scheme):
     """Forced VdP, 200 Chebyshev points on [0, 15], noise 0.1; forcing unknown to the model."""
     train, truth = paper_data
-    est = _fit(CollocationNeuralODE(width=32, alpha=1e-3, scheme=scheme, random_state=0),
-               train.t, train.X)
+    est = _fit(
+        CollocationNeuralODE(width=32, alpha=1e-3, scheme=scheme, random_state=0), train.t, train.X
+    )
     pred = est.predict(truth.t, truth.X_true[0])
     assert span_mse(pred, truth.X_true, truth.t <= 15) < PAPER_TRAIN_MSE
     assert span_mse(pred, truth.X_true, truth.t > 15) < PAPER_TEST_MSE
@@ -66,8 +67,12 @@ def test_paper_setting(paper_data, scheme):
 
 def test_paper_setting_with_forcing_as_input(paper_data):
     train, truth = paper_data
-    est = _fit(CollocationNeuralODE(width=32, alpha=1e-3, scheme="chebyshev", random_state=0),
-               train.t, train.X, u=train.u)
+    est = _fit(
+        CollocationNeuralODE(width=32, alpha=1e-3, scheme="chebyshev", random_state=0),
+        train.t,
+        train.X,
+        u=train.u,
+    )
     assert est.n_inputs_ == 1
     pred = est.predict(truth.t, truth.X_true[0], u=truth.u)
     assert span_mse(pred, truth.X_true, truth.t > 15) < PAPER_TEST_MSE_WITH_U
@@ -84,8 +89,9 @@ def test_linear_ode_recovered_with_identity_activation():
 
     t = np.linspace(0, 4, 80)
     X = np.array([expm(A * s) @ [1.0, 0.5] for s in t])
-    est = _fit(CollocationNeuralODE(width=2, activation="identity", alpha=0.0, random_state=0),
-               t, X)
+    est = _fit(
+        CollocationNeuralODE(width=2, activation="identity", alpha=0.0, random_state=0), t, X
+    )
     J = est.vector_field().jacobian(np.array([0.3, -0.2]))
     np.testing.assert_allclose(J, A, atol=1e-3)
 
@@ -102,15 +108,19 @@ def test_linear_ode_recovered_with_identity_activation():
 )
 def test_every_scheme_and_degree_fits(small_data, scheme, degree, min_score):
     t, X = small_data
-    est = _fit(CollocationNeuralODE(width=8, scheme=scheme, degree=degree, alpha=1e-4,
-                                    random_state=0), t, X)
+    est = _fit(
+        CollocationNeuralODE(width=8, scheme=scheme, degree=degree, alpha=1e-4, random_state=0),
+        t,
+        X,
+    )
     assert est.score(t, X) > min_score
 
 
 def test_n_elements_with_data_between_nodes(small_data):
     t, X = small_data
-    est = _fit(CollocationNeuralODE(width=8, degree=3, n_elements=13, alpha=1e-4,
-                                    random_state=0), t, X)
+    est = _fit(
+        CollocationNeuralODE(width=8, degree=3, n_elements=13, alpha=1e-4, random_state=0), t, X
+    )
     assert len(est.collocation_times_) == 1 + 13 * 3
     assert est.score(t, X) > 0.98
 
@@ -123,8 +133,9 @@ def test_several_trajectories_share_the_network():
         Xs.append(X)
         ids.append(np.full(len(t), f"run{k}"))
     t, X, traj = np.concatenate(ts), np.vstack(Xs), np.concatenate(ids)
-    est = _fit(CollocationNeuralODE(width=8, degree=2, alpha=1e-5, random_state=0), t, X,
-               trajectory=traj)
+    est = _fit(
+        CollocationNeuralODE(width=8, degree=2, alpha=1e-5, random_state=0), t, X, trajectory=traj
+    )
     np.testing.assert_allclose(est.initial_states_, x0s, atol=0.05)
     assert est.score(t, X, trajectory=traj) > 0.99
     assert np.unique(est.collocation_trajectory_).tolist() == [0, 1, 2]
@@ -165,7 +176,8 @@ def test_solver_crash_raises_and_leaves_no_model(small_data):
 
 def test_verbose_streams_the_ipopt_log(small_data, capfd):
     t, X = small_data
-    CollocationNeuralODE(width=4, max_iter=5, verbose=1).fit(t[:15], X[:15])
+    with pytest.warns(ConvergenceWarning):
+        CollocationNeuralODE(width=4, max_iter=5, verbose=1).fit(t[:15], X[:15])
     out = capfd.readouterr().out
     assert "iter" in out and "objective" in out and "inf_pr" in out
 
@@ -195,8 +207,9 @@ ROUNDOFF = 1e-12
 def test_same_random_state_same_weights(small_data, small_model):
     t, X = small_data
     again = clone(small_model).fit(t, X)
-    for a, b in zip(small_model.coefs_ + small_model.intercepts_,
-                    again.coefs_ + again.intercepts_):
+    for a, b in zip(
+        small_model.coefs_ + small_model.intercepts_, again.coefs_ + again.intercepts_
+    ):
         np.testing.assert_allclose(a, b, rtol=ROUNDOFF, atol=ROUNDOFF)
     other = clone(small_model).set_params(random_state=1).fit(t, X)
     assert np.abs(other.coefs_[0] - small_model.coefs_[0]).max() > 1e-3
@@ -207,8 +220,11 @@ def test_same_random_state_same_weights(small_data, small_model):
 
 def test_grid_search_with_time_series_split():
     t, X = van_der_pol(60, (0, 8))
-    grid = GridSearchCV(CollocationNeuralODE(alpha=1e-4, random_state=0),
-                        {"width": [8, 16], "degree": [2, 3]}, cv=TimeSeriesSplit(3))
+    grid = GridSearchCV(
+        CollocationNeuralODE(alpha=1e-4, random_state=0),
+        {"width": [8, 16], "degree": [2, 3]},
+        cv=TimeSeriesSplit(3),
+    )
     grid.fit(t, X)
     assert set(grid.best_params_) == {"width", "degree"}
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
@@ -222,8 +238,11 @@ def test_group_k_fold_over_trajectories_with_metadata_routing():
         ts.append(t), Xs.append(X), ids.append(np.full(30, k))
     t, X, traj = np.concatenate(ts), np.vstack(Xs), np.concatenate(ids)
     with sklearn.config_context(enable_metadata_routing=True):
-        est = (CollocationNeuralODE(width=8, degree=2, alpha=1e-4, random_state=0)
-               .set_fit_request(trajectory=True).set_score_request(trajectory=True))
+        est = (
+            CollocationNeuralODE(width=8, degree=2, alpha=1e-4, random_state=0)
+            .set_fit_request(trajectory=True)
+            .set_score_request(trajectory=True)
+        )
         grid = GridSearchCV(est, {"alpha": [1e-4]}, cv=GroupKFold(2))
         grid.fit(t, X, groups=traj, trajectory=traj)
     # each training fold holds 2 trajectories -> 2 fitted initial states
@@ -240,8 +259,9 @@ def test_pipeline_with_a_time_transformer(small_data):
     assert pred.shape == X.shape and pipe.score(t, X) > 0.98
 
 
-def test_pickle_and_joblib_round_trip_in_a_process_without_pyomo(small_model, small_data,
-                                                                 tmp_path):
+def test_pickle_and_joblib_round_trip_in_a_process_without_pyomo(
+    small_model, small_data, tmp_path
+):
     t, X = small_data
     expected = small_model.predict(t, X[0])
     blob = pickle.dumps(small_model)
@@ -251,11 +271,11 @@ def test_pickle_and_joblib_round_trip_in_a_process_without_pyomo(small_model, sm
     np.save(tmp_path / "t.npy", t), np.save(tmp_path / "x0.npy", X[0])
     script = textwrap.dedent(f"""
         import pickle, sys, joblib, numpy as np
-        t, x0 = np.load({str(tmp_path / 't.npy')!r}), np.load({str(tmp_path / 'x0.npy')!r})
-        a = pickle.load(open({str(tmp_path / 'model.pkl')!r}, "rb")).predict(t, x0)
-        b = joblib.load({str(tmp_path / 'model.joblib')!r}).predict(t, x0)
+        t, x0 = np.load({str(tmp_path / "t.npy")!r}), np.load({str(tmp_path / "x0.npy")!r})
+        a = pickle.load(open({str(tmp_path / "model.pkl")!r}, "rb")).predict(t, x0)
+        b = joblib.load({str(tmp_path / "model.joblib")!r}).predict(t, x0)
         assert "pyomo" not in sys.modules, "predict imported pyomo"
-        np.save({str(tmp_path / 'a.npy')!r}, a), np.save({str(tmp_path / 'b.npy')!r}, b)
+        np.save({str(tmp_path / "a.npy")!r}, a), np.save({str(tmp_path / "b.npy")!r}, b)
     """)
     subprocess.run([sys.executable, "-c", script], check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), expected)

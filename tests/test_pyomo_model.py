@@ -43,7 +43,9 @@ def test_model_matches_numpy_oracle(params, with_u):
     for n in m.NODES:
         for i in m.STATES:
             m.x[n, i].set_value(states[n, i])
-    pyomo_res = np.array([[pyo.value(m.collocation[c, i].body) for i in m.STATES] for c in m.COLLOC])
+    pyomo_res = np.array(
+        [[pyo.value(m.collocation[c, i].body) for i in m.STATES] for c in m.COLLOC]
+    )
     np.testing.assert_allclose(pyomo_res, _numpy_residuals(data, theta, states), atol=ORACLE)
     disc = data.disc
     fit = disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets

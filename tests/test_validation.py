@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from skneuralode import CollocationNeuralODE, SolverNotAvailableError
-from skneuralode import _solver
+from skneuralode import CollocationNeuralODE, SolverNotAvailableError, _solver
 from skneuralode.datasets import van_der_pol
 
 
@@ -18,9 +17,11 @@ def data():
     [
         (lambda t, X: (np.r_[t[:-1], np.nan], X), "Input t contains NaN"),
         (lambda t, X: (t, np.r_[X[:-1], [[np.inf, 0]]]), "Input X contains infinity"),
-        (lambda t, X: (np.r_[t[:4], t[3], t[5:]], X),
-         r"strictly increasing within each trajectory; got t\[4\]=0.818182 after "
-         r"t\[3\]=0.818182\. Sort the samples"),
+        (
+            lambda t, X: (np.r_[t[:4], t[3], t[5:]], X),
+            r"strictly increasing within each trajectory; got t\[4\]=0.818182 after "
+            r"t\[3\]=0.818182\. Sort the samples",
+        ),
         (lambda t, X: (t[::-1], X), "strictly increasing"),
         (lambda t, X: (t, X[:, :, None]), r"`X` must be 2-D \(n_samples, n_states\)"),
         (lambda t, X: (t, X[:-1]), "`X` has 11 rows but `t` has 12 samples"),
@@ -106,16 +107,22 @@ def test_unfitted_model_raises_not_fitted():
 
 
 def test_no_solver_error_lists_what_was_looked_for(data, monkeypatch):
-    fake = {"ipopt": (False, "`ipopt` executable on PATH: not found"),
-            "cyipopt": (False, "Python package `cyipopt` (pip install cyipopt-wheels): "
-                               "not installed")}
+    fake = {
+        "ipopt": (False, "`ipopt` executable on PATH: not found"),
+        "cyipopt": (False, "Python package `cyipopt` (pip install cyipopt-wheels): not installed"),
+    }
     monkeypatch.setattr(_solver, "available_solvers", lambda: fake)
     with pytest.raises(SolverNotAvailableError) as err:
         CollocationNeuralODE().fit(*data)
     msg = str(err.value)
-    for piece in ["solver='auto'", "`ipopt` executable on PATH: not found",
-                  "pip install cyipopt-wheels", "apt-get install -y libamplsolver-dev",
-                  "python -m pyomo.contrib.pynumero.build", "conda install -c conda-forge ipopt"]:
+    for piece in [
+        "solver='auto'",
+        "`ipopt` executable on PATH: not found",
+        "pip install cyipopt-wheels",
+        "apt-get install -y libamplsolver-dev",
+        "python -m pyomo.contrib.pynumero.build",
+        "conda install -c conda-forge ipopt",
+    ]:
         assert piece in msg
 
 
@@ -127,7 +134,8 @@ def test_forcing_a_missing_route_names_it(data):
 
 
 def test_auto_prefers_the_executable(monkeypatch):
-    monkeypatch.setattr(_solver, "available_solvers",
-                        lambda: {"ipopt": (True, "x"), "cyipopt": (True, "y")})
+    monkeypatch.setattr(
+        _solver, "available_solvers", lambda: {"ipopt": (True, "x"), "cyipopt": (True, "y")}
+    )
     assert _solver.find_solver("auto") == "ipopt"
     assert _solver.find_solver("cyipopt") == "cyipopt"

@@ -1,0 +1,562 @@
+"""ADMMNeuralODE: consensus ADMM over data batches, sub-problems run through joblib.
+
+The module-level :func:`solve_batch` is what a joblib worker (loky, threads, or a Dask
+``distributed`` worker) runs: it receives a :class:`BatchTask` made of numpy arrays and
+plain values only, builds (or reuses) the batch's Pyomo model in that worker process,
+solves it and returns arrays.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from ._estimator import CollocationNeuralODE, constraint_violation
+from ._init import fit_scaling
+from ._solver import find_solver, solve_model
+from .exceptions import SolverError
+
+# ----------------------------------------------------------------- the worker
+
+#: Built models kept in each worker process, most recent last: (fit token, batch) -> model.
+_MODEL_CACHE: OrderedDict = OrderedDict()
+_MODEL_CACHE_SIZE = 32
+
+
+@dataclass
+class BatchTask:
+    """One sub-problem solve: arrays and plain values only (cheap to pickle)."""
+
+    key: tuple  # (fit token, batch index): identifies the model a worker may reuse
+    data: object  # _pyomo_model.NLPData
+    rho: float
+    center: np.ndarray  # z - u_b
+    theta: np.ndarray  # warm start
+    states: np.ndarray  # warm start
+    solver: str
+    options: dict
+    limit_threads: bool
+
+
+@dataclass
+class BatchResult:
+    theta: np.ndarray
+    states: np.ndarray
+    status: str
+    message: str
+    converged: bool
+    n_iter: int
+    build_time: float
+    solve_time: float
+    reused_model: bool
+
+
+def _model_for(task: BatchTask):
+    """The task's Pyomo model: reused from this worker's cache when it was built here."""
+    from ._pyomo_model import build_model
+
+    model = _MODEL_CACHE.pop(task.key, None)
+    reused = model is not None
+    if model is None:
+        model = build_model(task.data)
+    _MODEL_CACHE[task.key] = model
+    while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
+        _MODEL_CACHE.popitem(last=False)
+    return model, reused
+
+
+def _load_iterate(model, task: BatchTask) -> None:
+    model.rho.set_value(task.rho)
+    for p in model.PARAMS:
+        model.prox_center[p].set_value(float(task.center[p]))
+        model.theta[p].set_value(float(task.theta[p]))
+    for n in model.NODES:
+        for i in model.STATES:
+            model.x[n, i].set_value(float(task.states[n, i]))
+
+
+def solve_batch(task: BatchTask) -> BatchResult:
+    """Solve one batch NLP with its proximal term, warm-started from the task's iterate."""
+    from ._pyomo_model import read_solution
+
+    start = time.perf_counter()
+    model, reused = _model_for(task)
+    _load_iterate(model, task)
+    build_time = time.perf_counter() - start
+    limits = threadpool_limits(1) if task.limit_threads else None
+    try:
+        result = solve_model(model, task.solver, task.options)
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
+    theta, states = read_solution(model)
+    return BatchResult(
+        theta=theta,
+        states=states,
+        status=result.status,
+        message=result.message,
+        converged=result.converged,
+        n_iter=result.n_iter,
+        build_time=build_time,
+        solve_time=result.solve_time,
+        reused_model=reused,
+    )
+
+
+# -------------------------------------------------------------- the estimator
+
+
+class ADMMNeuralODE(RegressorMixin, BaseEstimator):
+    """Train a :class:`CollocationNeuralODE` by consensus ADMM over batches of the data.
+
+    The samples are split into ``n_batches`` batches. Every batch gets its own collocation
+    NLP (its own states and its own copy ``theta_b`` of the network weights); ADMM drives
+    the copies to a consensus ``z``. In each iteration all batch sub-problems are solved
+    in parallel with joblib, so any joblib backend works: processes (loky, the default),
+    or a Dask cluster through ``joblib.parallel_config(backend="dask")``.
+
+    Parameters
+    ----------
+    estimator : CollocationNeuralODE, default=None
+        The model and its solver settings (``width``, ``scheme``, ``alpha``, IPOPT
+        options, ...). It is cloned, never fitted in place. ``None``:
+        ``CollocationNeuralODE()``.
+    n_batches : int, default=2
+        Number of batches (sub-problems).
+    batching : {"time", "trajectory"}, default="time"
+        - ``"time"``: every trajectory is cut into ``n_batches`` contiguous time windows
+          of (nearly) equal sample counts; batch ``b`` holds window ``b`` of every
+          trajectory. Each window has its own free initial state; windows are not tied
+          by continuity constraints.
+        - ``"trajectory"``: whole trajectories are dealt into ``n_batches`` groups
+          (needs ``trajectory=`` in ``fit``).
+    rho : float, default=1.0
+        Initial ADMM penalty. ADMM splits the *sum* of squared (scaled) errors: batch
+        ``b`` with ``n_b`` samples of ``d`` states minimizes ``n_b d L_b(theta_b) +
+        rho/2 ||theta_b - z + u_b||^2``, so ``rho`` does not need retuning when the data
+        grow.
+    adaptive_rho : bool, default=True
+        Residual balancing: ``rho *= 2`` when the primal residual exceeds 10 times the
+        dual one, ``rho /= 2`` in the opposite case (scaled duals rescaled).
+    max_iter : int, default=50
+        Maximum number of ADMM iterations.
+    tol : float, default=1e-3
+        Absolute and relative tolerance of the stopping rule of Boyd et al. (2011,
+        §3.3.1) on the stacked batch weights (dimension ``B p``): stop when
+        ``r <= sqrt(B p) tol + tol max(||theta||, sqrt(B) ||z||)`` and
+        ``s <= sqrt(B p) tol + tol rho ||u||``.
+    n_jobs : int, default=None
+        Parallel sub-problem solves (joblib semantics: ``None`` is 1 unless inside a
+        ``joblib.parallel_config`` context, ``-1`` all cores). With more than one job,
+        each worker's BLAS/OpenMP threads are limited to 1 (threadpoolctl).
+    verbose : int, default=0
+        ``>= 1`` logs one line per ADMM iteration (``logging`` at INFO level).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the common initial weights (overrides the estimator's ``random_state``;
+        ``None`` keeps it). The initial consensus is the start the single model would
+        use on all the data (see ``init`` of :class:`CollocationNeuralODE`).
+
+    Attributes
+    ----------
+    estimator_ : CollocationNeuralODE
+        A fitted model holding the consensus weights; everything that works on a single
+        model works on it. Its ``initial_states_``/``collocation_*`` come from the
+        batches (one chain per batch window), ``n_iter_`` counts all IPOPT iterations.
+    history_ : dict of lists
+        Per ADMM iteration: ``primal_residual``, ``dual_residual`` and the thresholds
+        they are compared with, ``primal_tolerance`` and ``dual_tolerance``; ``rho``,
+        ``objective`` (sum of the batch objectives without the proximal terms),
+        ``train_mse`` (collocation trajectories vs. data, user units), ``wall_time``
+        (cumulative seconds), ``build_time`` and ``solve_time`` (summed over batches),
+        ``ipopt_iterations`` (summed over batches), ``models_reused`` (batches whose
+        worker still held the built model).
+    n_iter_ : int
+        ADMM iterations run.
+    converged_ : bool
+        Whether both residuals fell below the tolerance.
+    n_features_in_ : int
+        Always 1 (the time column).
+    fit_time_ : float
+        Wall-clock seconds of the whole fit.
+
+    See Also
+    --------
+    CollocationNeuralODE : the single-NLP model.
+
+    Notes
+    -----
+    Scaled-form consensus ADMM (Boyd et al. 2011, §7.1). With ``L_b`` the collocation
+    objective of batch ``b`` (its mean squared misfit plus ``alpha ||W||^2``) and
+    ``c_b = n_b d``, iteration ``k`` computes
+
+    .. math::
+
+        \\theta_b &\\leftarrow \\arg\\min c_b L_b(\\theta_b, x_b)
+                  + \\tfrac{\\rho}{2} \\lVert \\theta_b - z + u_b \\rVert^2, \\\\
+        z &\\leftarrow \\operatorname{mean}_b (\\theta_b + u_b), \\qquad
+        u_b \\leftarrow u_b + \\theta_b - z,
+
+    with primal residual ``r = sqrt(sum_b ||theta_b - z||^2)`` and dual residual
+    ``s = rho sqrt(B) ||z - z_prev||``. Sub-problems are warm-started from their previous
+    solution; a worker that solved batch ``b`` before reuses its Pyomo model and only
+    updates the proximal parameters and the starting point. All batches share the
+    scaling computed on the full data, so the weights mean the same in every batch.
+
+    References
+    ----------
+    .. [1] S. Boyd, N. Parikh, E. Chu, B. Peleato, J. Eckstein, "Distributed Optimization
+       and Statistical Learning via the Alternating Direction Method of Multipliers",
+       Foundations and Trends in Machine Learning 3(1), 2011.
+    .. [2] M. Shapovalova and C. Tsay, "Training Neural ODEs Using Fully Discretized
+       Simultaneous Optimization", arXiv:2502.15642, 2025.
+
+    Examples
+    --------
+    >>> from skneuralode import ADMMNeuralODE, CollocationNeuralODE
+    >>> from skneuralode.datasets import van_der_pol
+    >>> t, X = van_der_pol(n_samples=120, t_span=(0, 12))
+    >>> admm = ADMMNeuralODE(CollocationNeuralODE(width=16), n_batches=2, n_jobs=2)
+    >>> admm = admm.fit(t, X)  # doctest: +SKIP
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "n_batches": [Interval(Integral, 1, None, closed="left")],
+        "batching": [StrOptions({"time", "trajectory"})],
+        "rho": [Interval(Real, 0, None, closed="neither")],
+        "adaptive_rho": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        n_batches=2,
+        batching="time",
+        rho=1.0,
+        adaptive_rho=True,
+        max_iter=50,
+        tol=1e-3,
+        n_jobs=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.n_batches = n_batches
+        self.batching = batching
+        self.rho = rho
+        self.adaptive_rho = adaptive_rho
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, t, X, u=None, trajectory=None):
+        """Split the samples into batches and run consensus ADMM on the network weights.
+
+        Parameters
+        ----------
+        t, X, u, trajectory
+            As in :meth:`CollocationNeuralODE.fit`.
+
+        Returns
+        -------
+        self : ADMMNeuralODE
+            The fitted estimator.
+        """
+        start = time.perf_counter()
+        est = self._base_estimator()
+        solver = find_solver(est.solver)
+        t, X, u, groups = est._validate_data(t, X, u, trajectory)
+        batches = self._make_batches(groups, trajectory is not None, est._min_samples())
+        scaling = fit_scaling(t, X, u, groups, est.smoothing)
+        z = est._nlp_data(t, X, u, groups, scaling).theta0  # the single model's start
+        datas = [
+            est._nlp_data(t[idx], X[idx], None if u is None else u[idx], sub, scaling, z)
+            for idx, sub in batches
+        ]
+        state = self._run(est, datas, z, solver, scaling.x_scale, start)
+        self._finish(est, datas, scaling, state, start)
+        return self
+
+    # ------------------------------------------------------------ set-up
+    def _base_estimator(self) -> CollocationNeuralODE:
+        est = CollocationNeuralODE() if self.estimator is None else clone(self.estimator)
+        if not isinstance(est, CollocationNeuralODE):
+            raise TypeError(
+                "`estimator` must be a CollocationNeuralODE (ADMM splits its collocation NLP); "
+                f"got {type(est).__name__}."
+            )
+        if self.random_state is not None:
+            est.set_params(random_state=self.random_state)
+        est._validate_params()
+        return est
+
+    def _make_batches(self, groups, has_trajectory, min_samples):
+        """Per batch: (sample indices, sub-trajectory index arrays into those samples)."""
+        if self.batching == "trajectory":
+            if not has_trajectory:
+                raise ValueError(
+                    "batching='trajectory' needs `trajectory` ids in fit; pass trajectory=... "
+                    "or use batching='time'."
+                )
+            if self.n_batches > len(groups):
+                raise ValueError(
+                    f"n_batches={self.n_batches} is larger than the number of trajectories "
+                    f"({len(groups)}) with batching='trajectory'."
+                )
+            parts = [
+                [groups[g] for g in chunk]
+                for chunk in np.array_split(np.arange(len(groups)), self.n_batches)
+            ]
+        else:
+            shortest = min(len(g) for g in groups)
+            if self.n_batches * min_samples > shortest:
+                raise ValueError(
+                    f"n_batches={self.n_batches} is too large for batching='time': the "
+                    f"shortest trajectory has {shortest} samples and each of its "
+                    f"{self.n_batches} windows needs at least {min_samples}."
+                )
+            windows = [np.array_split(g, self.n_batches) for g in groups]
+            parts = [[w[b] for w in windows] for b in range(self.n_batches)]
+        batches = []
+        for subs in parts:
+            idx = np.concatenate(subs)
+            bounds = np.cumsum([0] + [len(s) for s in subs])
+            batches.append((idx, [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:])]))
+        return batches
+
+    # ------------------------------------------------------------ the loop
+    def _run(self, est, datas, z, solver, x_scale, start):
+        B, p = len(datas), len(z)
+        token = uuid.uuid4().hex
+        options = est._ipopt_options()
+        options["print_level"] = 0
+        limit_threads = effective_n_jobs(self.n_jobs) > 1
+        thetas = np.tile(z, (B, 1))
+        states = [d.states0 for d in datas]
+        duals = np.zeros((B, p))
+        rho = float(self.rho)
+        history = {k: [] for k in _HISTORY_KEYS}
+        # ADMM splits the sum of squared errors: batch b's objective is n_b * d times its
+        # mean misfit (+ alpha term), so its proximal weight in the model is rho / (n_b d).
+        weights = [d.targets.size for d in datas]
+        converged = False
+        results = []
+        for k in range(self.max_iter):
+            tasks = [
+                BatchTask(
+                    (token, b),
+                    datas[b],
+                    rho / weights[b],
+                    z - duals[b],
+                    thetas[b],
+                    states[b],
+                    solver,
+                    options,
+                    limit_threads,
+                )
+                for b in range(B)
+            ]
+            results = Parallel(n_jobs=self.n_jobs)(delayed(solve_batch)(task) for task in tasks)
+            _check_batches(results, k)
+            thetas = np.array([r.theta for r in results])
+            states = [r.states for r in results]
+            z_prev, z = z, (thetas + duals).mean(axis=0)
+            duals += thetas - z
+            r_norm = float(np.sqrt(np.sum((thetas - z) ** 2)))
+            s_norm = float(rho * np.sqrt(B) * np.linalg.norm(z - z_prev))
+            eps_pri, eps_dual = self._tolerances(thetas, z, duals, rho)
+            _record(history, datas, results, x_scale, r_norm, s_norm, rho, start)
+            history["primal_tolerance"].append(eps_pri)
+            history["dual_tolerance"].append(eps_dual)
+            self._log(k, history)
+            if r_norm <= eps_pri and s_norm <= eps_dual:
+                converged = True
+                break
+            if self.adaptive_rho:
+                rho, duals = _balance(rho, duals, r_norm, s_norm)
+        return dict(
+            z=z,
+            thetas=thetas,
+            states=states,
+            results=results,
+            history=history,
+            converged=converged,
+            n_iter=k + 1,
+        )
+
+    def _tolerances(self, thetas, z, duals, rho) -> tuple[float, float]:
+        """Boyd et al. (2011) §3.3.1 for the stacked consensus variable (dimension B p),
+        with eps_abs = eps_rel = tol."""
+        B = len(thetas)
+        base = np.sqrt(thetas.size) * self.tol
+        scale_pri = max(np.linalg.norm(thetas), np.sqrt(B) * np.linalg.norm(z))
+        return base + self.tol * scale_pri, base + self.tol * rho * np.linalg.norm(duals)
+
+    def _log(self, k, history) -> None:
+        if self.verbose:
+            import logging
+
+            logging.getLogger("skneuralode").info(
+                "ADMM %3d  r=%.3e  s=%.3e  rho=%.3g  obj=%.5e  %.1fs",
+                k + 1,
+                history["primal_residual"][-1],
+                history["dual_residual"][-1],
+                history["rho"][-1],
+                history["objective"][-1],
+                history["wall_time"][-1],
+            )
+
+    def _finish(self, est, datas, scaling, state, start) -> None:
+        est._store_network(state["z"], datas[0].sizes, scaling)
+        _store_batches(est, datas, state)
+        self.estimator_ = est
+        self.history_ = state["history"]
+        self.n_iter_ = state["n_iter"]
+        self.converged_ = state["converged"]
+        self.n_features_in_ = 1
+        self.fit_time_ = est.fit_time_ = time.perf_counter() - start
+        if not self.converged_:
+            h = self.history_
+            warnings.warn(
+                f"ADMM did not converge in max_iter={self.max_iter} iterations (primal "
+                f"residual {h['primal_residual'][-1]:.3g} vs {h['primal_tolerance'][-1]:.3g}, "
+                f"dual residual {h['dual_residual'][-1]:.3g} vs "
+                f"{h['dual_tolerance'][-1]:.3g}). "
+                "The model holds the current consensus; increase `max_iter` or `tol`.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    # ------------------------------------------------------------ predict
+    def predict(self, t, x0=None, u=None):
+        """Simulate the consensus model; see :meth:`CollocationNeuralODE.predict`."""
+        check_is_fitted(self)
+        return self.estimator_.predict(t, x0, u)
+
+    def score(self, t, X, u=None, trajectory=None):
+        """R² of the consensus model's simulations; see :meth:`CollocationNeuralODE.score`."""
+        check_is_fitted(self)
+        return self.estimator_.score(t, X, u, trajectory)
+
+    def vector_field(self):
+        """The consensus model's right-hand side; see :meth:`CollocationNeuralODE.vector_field`."""
+        check_is_fitted(self)
+        return self.estimator_.vector_field()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.regressor_tags.poor_score = True
+        return tags
+
+
+_HISTORY_KEYS = (
+    "primal_residual",
+    "dual_residual",
+    "primal_tolerance",
+    "dual_tolerance",
+    "rho",
+    "objective",
+    "train_mse",
+    "wall_time",
+    "build_time",
+    "solve_time",
+    "ipopt_iterations",
+    "models_reused",
+)
+
+
+def _check_batches(results, k) -> None:
+    """A failed sub-problem stops ADMM; a stopped one (max_iter, ...) is tolerated."""
+    from ._solver import STOPPED
+
+    for b, r in enumerate(results):
+        if not r.converged and r.status not in STOPPED:
+            raise SolverError(
+                f"IPOPT failed on batch {b} in ADMM iteration {k + 1} with status "
+                f"{r.status!r}: {r.message}. No model was fitted."
+            )
+
+
+def _record(history, datas, results, x_scale, r_norm, s_norm, rho, start) -> None:
+    objective, sq_err, count = 0.0, 0.0, 0
+    for data, res in zip(datas, results):
+        disc = data.disc
+        resid = disc.apply(disc.obs_idx, disc.obs_w, res.states) - data.targets
+        objective += float(np.mean(resid**2))
+        objective += data.alpha * float(np.sum(res.theta[data.weight_mask] ** 2))
+        sq_err += float(np.sum((resid * x_scale) ** 2))
+        count += resid.size
+    history["primal_residual"].append(r_norm)
+    history["dual_residual"].append(s_norm)
+    history["rho"].append(rho)
+    history["objective"].append(objective)
+    history["train_mse"].append(sq_err / count)
+    history["wall_time"].append(time.perf_counter() - start)
+    history["build_time"].append(sum(r.build_time for r in results))
+    history["solve_time"].append(sum(r.solve_time for r in results))
+    history["ipopt_iterations"].append(sum(r.n_iter for r in results))
+    history["models_reused"].append(sum(r.reused_model for r in results))
+
+
+def _balance(rho, duals, r_norm, s_norm):
+    """Residual balancing (Boyd et al. 2011, §3.4.1); scaled duals follow rho."""
+    if r_norm > 10 * s_norm:
+        return rho * 2, duals / 2
+    if s_norm > 10 * r_norm:
+        return rho / 2, duals * 2
+    return rho, duals
+
+
+def _store_batches(est, datas, state) -> None:
+    """Collocation chains and solver statistics of the batches, on ``estimator_``."""
+    times, values, chains, first = [], [], [], []
+    offset = 0
+    for data, states in zip(datas, state["states"]):
+        disc = data.disc
+        times.append(disc.node_times * est.t_scale_)
+        values.append(states * est.x_scale_ + est.x_mean_)
+        chains.append(disc.node_trajectory + offset)
+        first.append(values[-1][disc.initial_nodes])
+        offset += len(disc.initial_nodes)
+    est.collocation_times_ = np.concatenate(times)
+    est.collocation_states_ = np.vstack(values)
+    est.collocation_trajectory_ = np.concatenate(chains)
+    est.initial_states_ = np.vstack(first)
+    est.train_mse_ = state["history"]["train_mse"][-1]
+    est.constraint_violation_ = max(
+        constraint_violation(theta, states, data)
+        for theta, states, data in zip(state["thetas"], state["states"], datas)
+    )
+    est.objective_ = state["history"]["objective"][-1]
+    results = state["results"]
+    est.solver_ = find_solver(est.solver)
+    est.converged_ = bool(state["converged"] and all(r.converged for r in results))
+    worst = next((r for r in results if not r.converged), results[0])
+    est.solver_status_ = worst.status
+    est.solver_message_ = worst.message
+    est.n_iter_ = int(sum(state["history"]["ipopt_iterations"]))
+    est.solve_time_ = float(sum(state["history"]["solve_time"]))
+    est.build_time_ = float(sum(state["history"]["build_time"]))

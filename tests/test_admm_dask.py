@@ -1,0 +1,43 @@
+"""ADMM sub-problems on a Dask cluster through joblib's Dask backend."""
+
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from skneuralode import ADMMNeuralODE, CollocationNeuralODE
+from skneuralode.datasets import van_der_pol
+
+distributed = pytest.importorskip("distributed")
+
+
+def test_dask_local_cluster_gives_the_loky_weights():
+    t, X = van_der_pol(60, (0, 8))
+    admm = ADMMNeuralODE(
+        CollocationNeuralODE(width=8, degree=2, alpha=1e-4, random_state=0),
+        n_batches=2,
+        max_iter=4,
+        n_jobs=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        loky = admm.fit(t, X).estimator_.coefs_
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            with distributed.Client(cluster) as client:
+                with joblib.parallel_config(backend="dask"):
+                    dask_fit = admm.fit(t, X)
+                # the sub-problems really ran on the cluster's workers: they hold the models
+                logs = client.run(_cached_models)
+    assert sum(logs.values()) >= 2
+    for a, b in zip(loky, dask_fit.estimator_.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+
+
+def _cached_models():
+    from skneuralode import _admm
+
+    return len(_admm._MODEL_CACHE)
