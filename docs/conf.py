@@ -44,9 +44,6 @@ nitpick_ignore = [
     ("py:func", "scipy.integrate.solve_ivp"),
     ("py:func", "sklearn.metrics.r2_score"),
     ("py:class", "sklearn.utils.Bunch"),
-    # "See Also: ADMMNeuralODE" in CollocationNeuralODE's docstring; drop this entry once
-    # ADMMNeuralODE is listed in api.rst.
-    ("py:obj", "ADMMNeuralODE"),
 ]
 
 # -- HTML -----------------------------------------------------------------------

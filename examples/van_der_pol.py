@@ -24,8 +24,9 @@ from skneuralode import CollocationNeuralODE  # noqa: E402
 from skneuralode.datasets import van_der_pol  # noqa: E402
 
 SYSTEM = dict(x0=(0.0, 1.0), mu=1.0, forcing_amplitude=1.0, forcing_frequency=1.0)
-train = van_der_pol(200, (0, 15), grid="chebyshev", noise=0.1, random_state=0,
-                    return_bunch=True, **SYSTEM)
+train = van_der_pol(
+    200, (0, 15), grid="chebyshev", noise=0.1, random_state=0, return_bunch=True, **SYSTEM
+)
 truth = van_der_pol(t=np.linspace(0, 30, 801), return_bunch=True, **SYSTEM)
 
 model = CollocationNeuralODE(width=32, alpha=1e-3, scheme="chebyshev", random_state=0)
@@ -42,8 +43,10 @@ def mse(mask):
 
 
 print(f"solver            : {model.solver_} ({model.solver_status_})")
-print(f"fit time          : {elapsed:.2f} s "
-      f"(model building {model.build_time_:.2f} s, IPOPT {model.solve_time_:.2f} s)")
+print(
+    f"fit time          : {elapsed:.2f} s "
+    f"(model building {model.build_time_:.2f} s, IPOPT {model.solve_time_:.2f} s)"
+)
 print(f"IPOPT iterations  : {model.n_iter_}")
 print(f"NLP size          : {model.n_variables_} variables, {model.n_constraints_} constraints")
 print(f"train MSE (data)  : {model.train_mse_:.4f}  collocation trajectory vs noisy samples")
