@@ -288,3 +288,30 @@ def test_get_set_params_and_clone_keep_parameters():
     twin = clone(est.set_params(degree=4))
     assert twin.get_params() == est.get_params()
     assert twin.solver_options is not est.solver_options  # cloned deeply
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(activation="sigmoid"), dict(activation="softplus", alpha=1e-5), dict(depth=2, width=6)],
+)
+def test_other_activations_and_depths_fit(small_data, params):
+    t, X = small_data
+    est = _fit(
+        CollocationNeuralODE(**{"width": 8, "alpha": 1e-4, "random_state": 0, **params}), t, X
+    )
+    assert len(est.coefs_) == est.depth + 1
+    assert est.score(t, X) > 0.95
+
+
+def test_inputs_are_routed_inside_grid_search(paper_data):
+    train, _ = paper_data
+    t, X, u = train.t[:80], train.X[:80], train.u[:80]
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = (
+            CollocationNeuralODE(width=8, alpha=1e-3, random_state=0)
+            .set_fit_request(u=True)
+            .set_score_request(u=True)
+        )
+        grid = GridSearchCV(est, {"degree": [2]}, cv=TimeSeriesSplit(2)).fit(t, X, u=u)
+    assert grid.best_estimator_.n_inputs_ == 1
+    assert np.isfinite(grid.cv_results_["mean_test_score"][0])
