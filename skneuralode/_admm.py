@@ -12,7 +12,7 @@ import time
 import uuid
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,12 +26,12 @@ from threadpoolctl import threadpool_limits
 
 from ._estimator import CollocationNeuralODE, constraint_violation
 from ._init import fit_scaling
-from ._solver import find_solver, solve_model
+from ._solver import find_solver, solve_model, solve_nlp
 from .exceptions import SolverError
 
 # ----------------------------------------------------------------- the worker
 
-#: Built models kept in each worker process, most recent last: (fit token, batch) -> model.
+#: Batches kept in each worker process, most recent last: (fit token, batch) -> _CachedBatch.
 _MODEL_CACHE: OrderedDict = OrderedDict()
 _MODEL_CACHE_SIZE = 32
 
@@ -64,45 +64,89 @@ class BatchResult:
     reused_model: bool
 
 
-def _model_for(task: BatchTask):
-    """The task's Pyomo model: reused from this worker's cache when it was built here."""
-    from ._pyomo_model import build_model
+class _CachedBatch:
+    """A batch's Pyomo model, and on the cyipopt route its written NL problem (PyNumero)
+    with the positions of the variables in it: later solves only move bounds and the
+    starting point, without building or writing anything again."""
 
-    model = _MODEL_CACHE.pop(task.key, None)
-    reused = model is not None
-    if model is None:
-        model = build_model(task.data)
-    _MODEL_CACHE[task.key] = model
+    def __init__(self, task: BatchTask):
+        from ._pyomo_model import build_model
+
+        self.model = build_model(task.data)
+        self.nlp = None
+        if task.solver == "cyipopt":
+            from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+            m = self.model
+            self.nlp = PyomoNLP(m)
+            self.theta_idx = np.array(self.nlp.get_primal_indices([m.theta]))
+            self.x_idx = np.array(self.nlp.get_primal_indices([m.x]))
+            self.pinned_idx = np.array(self.nlp.get_primal_indices([m.rho, m.prox_center]))
+
+    def solve(self, task: BatchTask):
+        """-> (SolveResult, theta, states)."""
+        if self.nlp is None:
+            return self._solve_model(task)
+        nlp, pinned = self.nlp, np.r_[task.rho, task.center]
+        start = np.empty(nlp.n_primals())
+        start[self.theta_idx] = task.theta
+        start[self.x_idx] = task.states.ravel()
+        start[self.pinned_idx] = pinned
+        _overwrite(nlp.init_primals(), np.arange(len(start)), start)
+        _overwrite(nlp.primals_lb(), self.pinned_idx, pinned)
+        _overwrite(nlp.primals_ub(), self.pinned_idx, pinned)
+        result, x = solve_nlp(nlp, task.options)
+        return result, x[self.theta_idx], x[self.x_idx].reshape(task.states.shape)
+
+    def _solve_model(self, task: BatchTask):
+        from ._pyomo_model import read_solution, set_proximal
+
+        m = self.model
+        set_proximal(m, task.rho, task.center)
+        for p in m.PARAMS:
+            m.theta[p].set_value(float(task.theta[p]))
+        for (n, i), value in np.ndenumerate(task.states):
+            m.x[n, i].set_value(float(value))
+        result = solve_model(m, task.solver, task.options)
+        return (result, *read_solution(m))
+
+
+def _overwrite(array: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
+    """Write into one of PyNumero's NLP arrays (bounds, starting point) in place.
+
+    PyNumero hands out its own arrays read-only; the solve reads them from the NLP, so
+    they are changed where they live and locked again.
+    """
+    array.flags.writeable = True
+    try:
+        array[idx] = values
+    finally:
+        array.flags.writeable = False
+
+
+def _cached_batch(task: BatchTask) -> tuple[_CachedBatch, bool]:
+    """The task's batch from this worker's cache (most recent last), or a new one."""
+    entry = _MODEL_CACHE.pop(task.key, None)
+    reused = entry is not None
+    if entry is None:
+        entry = _CachedBatch(task)
+    _MODEL_CACHE[task.key] = entry
     while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
         _MODEL_CACHE.popitem(last=False)
-    return model, reused
-
-
-def _load_iterate(model, task: BatchTask) -> None:
-    model.rho.set_value(task.rho)
-    for p in model.PARAMS:
-        model.prox_center[p].set_value(float(task.center[p]))
-        model.theta[p].set_value(float(task.theta[p]))
-    for n in model.NODES:
-        for i in model.STATES:
-            model.x[n, i].set_value(float(task.states[n, i]))
+    return entry, reused
 
 
 def solve_batch(task: BatchTask) -> BatchResult:
     """Solve one batch NLP with its proximal term, warm-started from the task's iterate."""
-    from ._pyomo_model import read_solution
-
     start = time.perf_counter()
-    model, reused = _model_for(task)
-    _load_iterate(model, task)
+    entry, reused = _cached_batch(task)
     build_time = time.perf_counter() - start
     limits = threadpool_limits(1) if task.limit_threads else None
     try:
-        result = solve_model(model, task.solver, task.options)
+        result, theta, states = entry.solve(task)
     finally:
         if limits is not None:
             limits.restore_original_limits()
-    theta, states = read_solution(model)
     return BatchResult(
         theta=theta,
         states=states,
@@ -291,7 +335,10 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         scaling = fit_scaling(t, X, u, groups, est.smoothing)
         z = est._nlp_data(t, X, u, groups, scaling).theta0  # the single model's start
         datas = [
-            est._nlp_data(t[idx], X[idx], None if u is None else u[idx], sub, scaling, z)
+            replace(
+                est._nlp_data(t[idx], X[idx], None if u is None else u[idx], sub, scaling, z),
+                proximal=True,
+            )
             for idx, sub in batches
         ]
         state = self._run(est, datas, z, solver, scaling.x_scale, start)

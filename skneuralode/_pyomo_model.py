@@ -9,9 +9,11 @@ Components of the returned ``ConcreteModel`` (all in scaled units):
   as one common subexpression);
 - ``collocation[c, i]``: ``sum_l D[c, l] x[idx_l, i] = h_c * f_theta(x_c, u_c)[i]``;
 - ``continuity[k, i]``: Gauss-Legendre element end values (absent otherwise);
-- ``data_fit``, ``regularization``, ``proximal``: named expressions whose sum is
-  the objective ``obj``. ``proximal`` is ``rho/2 * ||theta - prox_center||^2``
-  with mutable parameters ``rho`` and ``prox_center`` (zero unless ADMM sets them).
+- ``data_fit``, ``regularization``: named expressions whose sum is the objective ``obj``;
+- with ``NLPData.proximal`` (ADMM sub-problems) also ``proximal``,
+  ``rho/2 * ||theta - prox_center||^2``, where ``rho`` and ``prox_center`` are variables
+  pinned by equal bounds (IPOPT treats them as parameters). Being variables, they can be
+  changed between solves in the NL-level problem without writing it again.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class NLPData:
     states0: np.ndarray  # (n_nodes, d)
     state_bound: float | None = None
     weight_bound: float | None = None
+    proximal: bool = False  # add the ADMM proximal term
 
 
 def _row_sum(idx, w, var, i):
@@ -151,12 +154,24 @@ def _add_objective(m, data: NLPData) -> None:
     penalized = np.flatnonzero(data.weight_mask)
     m.alpha = pyo.Param(initialize=float(data.alpha), mutable=True)
     m.regularization = pyo.Expression(expr=m.alpha * sum(m.theta[int(p)] ** 2 for p in penalized))
-    m.rho = pyo.Param(initialize=0.0, mutable=True)
-    m.prox_center = pyo.Param(m.PARAMS, initialize=0.0, mutable=True)
+    if not data.proximal:
+        m.obj = pyo.Objective(expr=m.data_fit + m.regularization)
+        return
+    m.rho = pyo.Var(bounds=(0.0, 0.0), initialize=0.0)
+    m.prox_center = pyo.Var(m.PARAMS, bounds=(0.0, 0.0), initialize=0.0)
     m.proximal = pyo.Expression(
         expr=m.rho / 2 * sum((m.theta[p] - m.prox_center[p]) ** 2 for p in m.PARAMS)
     )
     m.obj = pyo.Objective(expr=m.data_fit + m.regularization + m.proximal)
+
+
+def set_proximal(m, rho: float, center: np.ndarray) -> None:
+    """Pin the proximal term's ``rho`` and ``prox_center`` (by equal bounds)."""
+    m.rho.setlb(rho), m.rho.setub(rho), m.rho.set_value(rho)
+    for p in m.PARAMS:
+        value = float(center[p])
+        m.prox_center[p].setlb(value), m.prox_center[p].setub(value)
+        m.prox_center[p].set_value(value)
 
 
 def read_solution(m) -> tuple[np.ndarray, np.ndarray]:

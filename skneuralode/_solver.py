@@ -53,8 +53,9 @@ class SolveResult:
     status: str  # Pyomo termination condition, e.g. "optimal", "maxIterations"
     message: str
     n_iter: int
-    solve_time: float
+    solve_time: float  # IPOPT, plus writing the NL problem (nl_time)
     iterations: list = field(default_factory=list)  # per-iteration (obj, inf_pr, inf_du)
+    nl_time: float = 0.0  # writing the NL problem and loading it (cyipopt route)
 
     @property
     def converged(self) -> bool:
@@ -119,8 +120,52 @@ def solve_model(model, solver: str, options: dict, tee: bool = False) -> SolveRe
     return result
 
 
+# IPOPT's ApplicationReturnStatus -> the Pyomo termination-condition name used as status.
+IPOPT_STATUS = {
+    0: "optimal",  # Solve_Succeeded
+    1: "feasible",  # Solved_To_Acceptable_Level
+    2: "infeasible",  # Infeasible_Problem_Detected
+    3: "minStepLength",  # Search_Direction_Becomes_Too_Small
+    4: "unbounded",  # Diverging_Iterates
+    5: "userInterrupt",  # User_Requested_Stop
+    6: "feasible",  # Feasible_Point_Found
+    -1: "maxIterations",
+    -2: "noSolution",  # Restoration_Failed
+    -3: "solverFailure",  # Error_In_Step_Computation
+    -4: "maxTimeLimit",  # Maximum_CpuTime_Exceeded
+    -5: "maxTimeLimit",  # Maximum_WallTime_Exceeded
+    -10: "invalidProblem",  # Not_Enough_Degrees_Of_Freedom
+    -11: "invalidProblem",
+    -12: "error",  # Invalid_Option
+    -13: "internalSolverError",  # Invalid_Number_Detected
+    -100: "internalSolverError",
+    -101: "error",
+    -102: "resourceInterrupt",
+    -199: "internalSolverError",
+}
+
+
 def _solve_cyipopt(model, options: dict, tee: bool) -> SolveResult:
-    import pyomo.environ as pyo
+    """Write the NL problem once (PyNumero), solve it, load the iterate into ``model``."""
+    from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+    start = time.perf_counter()
+    nlp = PyomoNLP(model)
+    nl_time = time.perf_counter() - start
+    result, x = solve_nlp(nlp, options, tee)
+    nlp.set_primals(x)
+    nlp.load_state_into_pyomo()
+    result.nl_time = nl_time
+    return result
+
+
+def solve_nlp(nlp, options: dict, tee: bool = False):
+    """Run cyipopt on a PyNumero NLP from ``nlp.init_primals()`` -> (SolveResult, x).
+
+    The NLP object is left intact, so a caller may change its bounds and starting point
+    and solve it again without writing the problem again.
+    """
+    from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
     log = []
 
@@ -128,25 +173,26 @@ def _solve_cyipopt(model, options: dict, tee: bool) -> SolveResult:
         log.append((float(obj), float(inf_pr), float(inf_du)))
         return True
 
+    start = time.perf_counter()
+    problem = CyIpoptNLP(nlp, intermediate_callback=callback)
     try:
-        results = pyo.SolverFactory("cyipopt").solve(
-            model,
-            tee=tee,
-            load_solutions=False,
-            options=options,
-            intermediate_callback=callback,
-        )
-    except Exception as exc:  # cyipopt raises on evaluation errors and crashes
+        for key, value in options.items():
+            problem.add_option(key, value)
+        x, info = problem.solve(nlp.init_primals().copy())
+    except Exception as exc:  # unknown options, evaluation errors, crashes
         raise SolverError(f"IPOPT (cyipopt) crashed: {exc}") from exc
-    model.solutions.load_from(results)
-    return SolveResult(
+    finally:
+        problem.close()
+    message = info["status_msg"]
+    result = SolveResult(
         solver="cyipopt",
-        status=str(results.solver.termination_condition),
-        message=str(results.solver.message),
+        status=IPOPT_STATUS.get(int(info["status"]), "error"),
+        message=message.decode() if isinstance(message, bytes) else str(message),
         n_iter=max(len(log) - 1, 0),
-        solve_time=0.0,
+        solve_time=time.perf_counter() - start,
         iterations=log,
     )
+    return result, x
 
 
 def _solve_executable(model, options: dict, tee: bool) -> SolveResult:
