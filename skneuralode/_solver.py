@@ -15,6 +15,7 @@ import functools
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -63,13 +64,19 @@ class SolveResult:
 
 
 def _ipopt_executable_works() -> tuple[bool, str]:
+    """Found on PATH *and* answers ``ipopt -v`` (a broken install must not win "auto")."""
     path = shutil.which("ipopt")
     if path is None:
         return False, "`ipopt` executable on PATH: not found"
-    import pyomo.environ as pyo
+    try:
+        probe = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"`ipopt` executable at {path}: `ipopt -v` failed ({exc})"
+    if probe.returncode != 0 or "ipopt" not in probe.stdout.lower():
+        return False, f"`ipopt` executable at {path}: `ipopt -v` did not answer as IPOPT"
+    from pyomo.common import Executable
 
-    if not pyo.SolverFactory("ipopt").available(exception_flag=False):
-        return False, f"`ipopt` executable at {path}: Pyomo cannot run it"
+    Executable("ipopt").rehash()  # Pyomo caches its own lookup; make it see this PATH
     return True, f"`ipopt` executable at {path}"
 
 
@@ -195,8 +202,29 @@ def solve_nlp(nlp, options: dict, tee: bool = False):
     return result, x
 
 
+# Ipopt's AMPL result codes (AmplTNLP::finalize_solution) -> the names IPOPT_STATUS uses;
+# finer than Pyomo's reading of the .sol file (which calls "acceptable" optimal and a
+# time limit an iteration limit).
+AMPL_STATUS = {
+    0: "optimal",
+    1: "feasible",
+    2: "feasible",
+    200: "infeasible",
+    300: "unbounded",
+    400: "maxIterations",
+    401: "maxTimeLimit",
+    402: "maxTimeLimit",
+    403: "userInterrupt",
+    500: "minStepLength",
+    501: "noSolution",
+    502: "solverFailure",
+    550: "internalSolverError",
+}
+
+
 def _solve_executable(model, options: dict, tee: bool) -> SolveResult:
     import pyomo.environ as pyo
+    from pyomo.opt import SolverStatus
 
     with tempfile.TemporaryDirectory() as tmp:
         log_file = os.path.join(tmp, "ipopt.log")
@@ -207,11 +235,14 @@ def _solve_executable(model, options: dict, tee: bool) -> SolveResult:
             )
         except Exception as exc:
             raise SolverError(f"IPOPT (executable) crashed: {exc}") from exc
-        with open(log_file) as fh:
-            text = fh.read()
-    status = str(results.solver.termination_condition)
+        text = open(log_file).read() if os.path.exists(log_file) else ""
+    code = results.solver.id
+    status = AMPL_STATUS.get(code, str(results.solver.termination_condition))
     if len(results.solution) == 0:
-        raise SolverError(f"IPOPT (executable) returned no solution; status {status!r}")
+        raise SolverError(
+            f"IPOPT (executable) returned no solution (status {status!r}, result code {code})"
+        )
+    results.solver.status = SolverStatus.ok  # our own warning reports stopped solves
     model.solutions.load_from(results)
     found = re.search(r"Number of Iterations\.*:\s*(\d+)", text)
     message = re.search(r"EXIT:\s*(.*)", text)
