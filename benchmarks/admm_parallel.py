@@ -4,7 +4,7 @@ Prints one JSON line per run and a summary line with the median wall times and t
 ratio (speed-up). Both settings do the same fixed number of ADMM iterations on the same
 data and seed, and must reach the same weights.
 
-    python benchmarks/admm_parallel.py [--repeats 3] [--iterations 4]
+    python benchmarks/admm_parallel.py [--repeats 3] [--iterations 10]
 """
 
 import argparse
@@ -46,7 +46,7 @@ def run(n_jobs, iterations, t, X):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--iterations", type=int, default=4)
+    parser.add_argument("--iterations", type=int, default=10)
     args = parser.parse_args()
     b = van_der_pol(
         400,

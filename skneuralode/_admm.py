@@ -8,6 +8,7 @@ solves it and returns arrays.
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 import warnings
@@ -34,6 +35,10 @@ from .exceptions import SolverError
 #: Batches kept in each worker process, most recent last: (fit token, batch) -> _CachedBatch.
 _MODEL_CACHE: OrderedDict = OrderedDict()
 _MODEL_CACHE_SIZE = 32
+#: Memory the cache may hold in one worker. loky recycles a worker whose memory grows by
+#: 300 MB after its first task (it takes that for a leak), and a recycled worker loses
+#: every cached batch and re-imports Pyomo; staying under that is cheaper.
+_MODEL_CACHE_BYTES = 200e6
 
 
 @dataclass
@@ -124,14 +129,35 @@ def _overwrite(array: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
         array.flags.writeable = False
 
 
+def _resident_bytes() -> float:
+    try:
+        import psutil
+    except ImportError:  # then loky cannot watch memory either
+        return 0.0
+    return float(psutil.Process().memory_info().rss)
+
+
 def _cached_batch(task: BatchTask) -> tuple[_CachedBatch, bool]:
-    """The task's batch from this worker's cache (most recent last), or a new one."""
+    """The task's batch from this worker's cache (most recent last), or a new one.
+
+    Building a batch first drops the batches of other fits; then the least recently used
+    batches are dropped beyond ``_MODEL_CACHE_SIZE`` entries or ``_MODEL_CACHE_BYTES`` of
+    memory (measured when each entry was built).
+    """
     entry = _MODEL_CACHE.pop(task.key, None)
     reused = entry is not None
     if entry is None:
+        for key in [k for k in _MODEL_CACHE if k[0] != task.key[0]]:
+            del _MODEL_CACHE[key]  # batches of earlier fits will not come back
+        gc.collect()
+        before = _resident_bytes()
         entry = _CachedBatch(task)
+        entry.size = max(_resident_bytes() - before, 0.0)
     _MODEL_CACHE[task.key] = entry
-    while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
+    while len(_MODEL_CACHE) > 1 and (
+        len(_MODEL_CACHE) > _MODEL_CACHE_SIZE
+        or sum(e.size for e in _MODEL_CACHE.values()) > _MODEL_CACHE_BYTES
+    ):
         _MODEL_CACHE.popitem(last=False)
     return entry, reused
 
