@@ -258,3 +258,12 @@ def build_discretization(
         else:
             _add_finite_elements(b, tr_times, samples, traj, scheme, degree, n_elements)
     return b.finish(len(times))
+
+
+def collocation_residuals(disc: Discretization, states: np.ndarray, rates: np.ndarray):
+    """Residuals of the collocation equations, ``sum_l D x - h f``, with ``rates`` the
+    right-hand side at ``disc.colloc_node``; and of the continuity equations (Legendre)."""
+    colloc = disc.apply(disc.colloc_idx, disc.colloc_w, states) - disc.colloc_h[:, None] * rates
+    if len(disc.cont_node) == 0:
+        return colloc, np.zeros((0, states.shape[1]))
+    return colloc, states[disc.cont_node] - disc.apply(disc.cont_idx, disc.cont_w, states)

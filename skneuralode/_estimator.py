@@ -17,8 +17,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _mlp
-from ._collocation import SCHEMES, build_discretization
-from ._init import fit_output_layer, fit_scaling, smooth_trajectory
+from ._collocation import SCHEMES, build_discretization, collocation_residuals
+from ._init import (
+    evaluate_smoothers,
+    fit_output_layer,
+    fit_scaling,
+    interpolate_inputs,
+    smooth_trajectory,
+)
 from ._simulate import VectorField, simulate
 from ._solver import SOLVERS, STOPPED, find_solver, solve_model
 from ._validation import (
@@ -366,16 +372,16 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         )
         node_t = disc.node_times * scaling.t_scale
         smoothers = [smooth_trajectory(t[g], Xs[g], self.smoothing) for g in groups]
-        states0 = _evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
+        states0 = evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
         node_u = None
         if u is not None:
-            node_u = _interpolate_inputs(t, scaling.inputs(u), groups, disc, node_t)
+            node_u = interpolate_inputs(t, scaling.inputs(u), groups, disc, node_t)
         n_inputs = 0 if u is None else u.shape[1]
         sizes = _mlp.layer_sizes(X.shape[1] + n_inputs, X.shape[1], self.width, self.depth)
         if theta0 is None:
             theta0, states0, fresh = self._initial_point(sizes, states0, scaling)
             if fresh and self.init == "lstsq":
-                rates = _evaluate_smoothers(smoothers, node_t, disc.node_trajectory, True)
+                rates = evaluate_smoothers(smoothers, node_t, disc.node_trajectory, True)
                 cn = disc.colloc_node
                 inputs = states0[cn] if node_u is None else np.hstack([states0[cn], node_u[cn]])
                 theta0 = fit_output_layer(
@@ -567,36 +573,12 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         return tags
 
 
-def _evaluate_smoothers(smoothers, node_t, node_traj, derivative=False) -> np.ndarray:
-    d = len(smoothers[0])
-    out = np.empty((len(node_t), d))
-    for k, spl in enumerate(smoothers):
-        sel = node_traj == k
-        for i, s in enumerate(spl):
-            out[sel, i] = (s.derivative() if derivative else s)(node_t[sel])
-    return out
-
-
-def _interpolate_inputs(t, us, groups, disc, node_t) -> np.ndarray:
-    out = np.empty((disc.n_nodes, us.shape[1]))
-    for k, g in enumerate(groups):
-        sel = disc.node_trajectory == k
-        for j in range(us.shape[1]):
-            out[sel, j] = np.interp(node_t[sel], t[g], us[g, j])
-    return out
-
-
 def constraint_violation(theta, states, data) -> float:
-    """Max |residual| of the collocation and continuity equations, in numpy."""
+    """Largest |residual| of the collocation and continuity equations at (theta, states)."""
     disc = data.disc
-    coefs, intercepts = _mlp.unpack(theta, data.sizes)
     inputs = states[disc.colloc_node]
     if data.node_inputs is not None:
         inputs = np.hstack([inputs, data.node_inputs[disc.colloc_node]])
-    f = _mlp.forward(coefs, intercepts, inputs, data.activation)
-    lhs = disc.apply(disc.colloc_idx, disc.colloc_w, states)
-    worst = float(np.max(np.abs(lhs - disc.colloc_h[:, None] * f)))
-    if len(disc.cont_node):
-        end = disc.apply(disc.cont_idx, disc.cont_w, states)
-        worst = max(worst, float(np.max(np.abs(states[disc.cont_node] - end))))
-    return worst
+    rates = _mlp.forward(*_mlp.unpack(theta, data.sizes), inputs, data.activation)
+    colloc, cont = collocation_residuals(disc, states, rates)
+    return float(max(np.abs(colloc).max(), np.abs(cont).max(initial=0.0)))

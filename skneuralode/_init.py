@@ -115,3 +115,24 @@ def fit_output_layer(theta, sizes, activation, inputs, rates, ridge: float = 1e-
     beta = np.linalg.solve(H.T @ H + reg, H.T @ rates)
     coefs[-1], intercepts[-1] = beta[:-1], beta[-1]
     return pack(coefs, intercepts)
+
+
+def evaluate_smoothers(smoothers, node_t, node_traj, derivative=False) -> np.ndarray:
+    """Smoothed states (or their time derivatives) at the nodes, trajectory by trajectory."""
+    d = len(smoothers[0])
+    out = np.empty((len(node_t), d))
+    for k, spl in enumerate(smoothers):
+        sel = node_traj == k
+        for i, s in enumerate(spl):
+            out[sel, i] = (s.derivative() if derivative else s)(node_t[sel])
+    return out
+
+
+def interpolate_inputs(t, us, groups, disc, node_t) -> np.ndarray:
+    """Scaled inputs at the nodes: linear interpolation of each trajectory's samples."""
+    out = np.empty((disc.n_nodes, us.shape[1]))
+    for k, g in enumerate(groups):
+        sel = disc.node_trajectory == k
+        for j in range(us.shape[1]):
+            out[sel, j] = np.interp(node_t[sel], t[g], us[g, j])
+    return out
