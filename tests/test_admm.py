@@ -183,3 +183,19 @@ def test_reused_nl_problem_matches_rebuilding_the_model(admm_data, monkeypatch):
         np.testing.assert_allclose(reused.history_[key], rebuilt.history_[key], rtol=1e-7)
     for a, b in zip(reused.estimator_.coefs_, rebuilt.estimator_.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+
+
+def test_nested_inside_a_parallel_grid_search(admm_data):
+    """ADMM with n_jobs=2 inside GridSearchCV(n_jobs=2): joblib nests without
+    oversubscribing, and the result equals the sequential search."""
+    t, X = admm_data
+    grid = {"estimator__width": [6, 8]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        nested = GridSearchCV(_admm(max_iter=2, n_jobs=2), grid, cv=TimeSeriesSplit(2), n_jobs=2)
+        nested.fit(t, X)
+        serial = GridSearchCV(_admm(max_iter=2, n_jobs=1), grid, cv=TimeSeriesSplit(2))
+        serial.fit(t, X)
+    np.testing.assert_allclose(
+        nested.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"], rtol=1e-6
+    )
