@@ -46,7 +46,12 @@ apt_install() {
 # --- 1. virtualenv -----------------------------------------------------------
 if [ ! -x "$PY" ]; then
     say "creating virtualenv $VENV"
-    python3 -m venv "$VENV"
+    if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+        # Debian/Ubuntu's system Python ships venv separately.
+        rm -rf "$VENV"
+        apt_install python3-venv
+        python3 -m venv "$VENV"
+    fi
     "$PIP" install -q --upgrade pip
 fi
 
