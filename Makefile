@@ -13,7 +13,7 @@ bootstrap:
 	@$(BOOTSTRAP)
 
 demo: bootstrap
-	$(PY) examples/van_der_pol.py
+	cd $(CURDIR) && $(PY) examples/plot_paper_fit.py
 
 # The exit status of pytest itself is also left in $(VENV)/.pytest-status (make
 # reports any failing recipe as 2), so that .ci/run can tell "no tests" (5) apart.

@@ -24,6 +24,6 @@ def test_example_runs(script, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip(), "an example must report what it did"
-    if script.name == "van_der_pol.py":  # the README's `make demo`
+    if script.name == "plot_paper_fit.py":  # the README's `make demo`
         assert all(line in done.stdout for line in DEMO_LINES), done.stdout
-        assert (tmp_path / "van_der_pol.png").stat().st_size > 10_000
+        assert (tmp_path / "plot_paper_fit.png").stat().st_size > 10_000
