@@ -9,6 +9,7 @@ solves it and returns arrays.
 from __future__ import annotations
 
 import gc
+import threading
 import time
 import uuid
 import warnings
@@ -39,6 +40,7 @@ _MODEL_CACHE_SIZE = 32
 #: 300 MB after its first task (it takes that for a leak), and a recycled worker loses
 #: every cached batch and re-imports Pyomo; staying under that is cheaper.
 _MODEL_CACHE_BYTES = 200e6
+_PROCESS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -140,15 +142,13 @@ def _resident_bytes() -> float:
 def _cached_batch(task: BatchTask) -> tuple[_CachedBatch, bool]:
     """The task's batch from this worker's cache (most recent last), or a new one.
 
-    Building a batch first drops the batches of other fits; then the least recently used
-    batches are dropped beyond ``_MODEL_CACHE_SIZE`` entries or ``_MODEL_CACHE_BYTES`` of
-    memory (measured when each entry was built).
+    The least recently used batches (those of earlier fits first) are dropped beyond
+    ``_MODEL_CACHE_SIZE`` entries or ``_MODEL_CACHE_BYTES`` of memory, measured when each
+    entry was built. Call with ``_PROCESS_LOCK`` held.
     """
     entry = _MODEL_CACHE.pop(task.key, None)
     reused = entry is not None
     if entry is None:
-        for key in [k for k in _MODEL_CACHE if k[0] != task.key[0]]:
-            del _MODEL_CACHE[key]  # batches of earlier fits will not come back
         gc.collect()
         before = _resident_bytes()
         entry = _CachedBatch(task)
@@ -163,16 +163,22 @@ def _cached_batch(task: BatchTask) -> tuple[_CachedBatch, bool]:
 
 
 def solve_batch(task: BatchTask) -> BatchResult:
-    """Solve one batch NLP with its proximal term, warm-started from the task's iterate."""
-    start = time.perf_counter()
-    entry, reused = _cached_batch(task)
-    build_time = time.perf_counter() - start
-    limits = threadpool_limits(1) if task.limit_threads else None
-    try:
-        result, theta, states = entry.solve(task)
-    finally:
-        if limits is not None:
-            limits.restore_original_limits()
+    """Solve one batch NLP with its proximal term, warm-started from the task's iterate.
+
+    Within one process, solves run one at a time: the cache is shared, and neither Pyomo
+    model building nor the AMPL solver library is thread-safe. (Nested inside another
+    joblib worker, the batches run on threads of that worker: they then take turns.)
+    """
+    with _PROCESS_LOCK:
+        start = time.perf_counter()
+        entry, reused = _cached_batch(task)
+        build_time = time.perf_counter() - start
+        limits = threadpool_limits(1) if task.limit_threads else None
+        try:
+            result, theta, states = entry.solve(task)
+        finally:
+            if limits is not None:
+                limits.restore_original_limits()
     return BatchResult(
         theta=theta,
         states=states,

@@ -199,3 +199,18 @@ def test_nested_inside_a_parallel_grid_search(admm_data):
     np.testing.assert_allclose(
         nested.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"], rtol=1e-6
     )
+
+
+def test_batches_on_threads_of_one_process(admm_data):
+    """The threading backend (what nested joblib calls use inside a worker): batches of
+    one fit share a process and its cache, and give the sequential weights."""
+    import joblib
+
+    t, X = admm_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        serial = _admm(n_batches=4, n_jobs=1, max_iter=3).fit(t, X)
+        with joblib.parallel_config(backend="threading"):
+            threaded = _admm(n_batches=4, n_jobs=4, max_iter=3).fit(t, X)
+    for a, b in zip(serial.estimator_.coefs_, threaded.estimator_.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
