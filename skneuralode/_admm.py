@@ -142,13 +142,17 @@ def _resident_bytes() -> float:
 def _cached_batch(task: BatchTask) -> tuple[_CachedBatch, bool]:
     """The task's batch from this worker's cache (most recent last), or a new one.
 
-    The least recently used batches (those of earlier fits first) are dropped beyond
-    ``_MODEL_CACHE_SIZE`` entries or ``_MODEL_CACHE_BYTES`` of memory, measured when each
-    entry was built. Call with ``_PROCESS_LOCK`` held.
+    Building a batch first drops the batches of other fits (a worker process outlives a
+    fit, and freed memory is not handed back to the system, so stale batches would push
+    it over loky's recycling threshold); then the least recently used batches are dropped
+    beyond ``_MODEL_CACHE_SIZE`` entries or ``_MODEL_CACHE_BYTES`` of memory, measured when
+    each entry was built. Call with ``_PROCESS_LOCK`` held.
     """
     entry = _MODEL_CACHE.pop(task.key, None)
     reused = entry is not None
     if entry is None:
+        for key in [k for k in _MODEL_CACHE if k[0] != task.key[0]]:
+            del _MODEL_CACHE[key]
         gc.collect()
         before = _resident_bytes()
         entry = _CachedBatch(task)
