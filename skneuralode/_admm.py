@@ -95,11 +95,11 @@ class _CachedBatch:
         if self.nlp is None:
             return self._solve_model(task)
         nlp, pinned = self.nlp, np.r_[task.rho, task.center]
-        start = np.empty(nlp.n_primals())
+        start = nlp.init_primals().copy()
         start[self.theta_idx] = task.theta
         start[self.x_idx] = task.states.ravel()
         start[self.pinned_idx] = pinned
-        _overwrite(nlp.init_primals(), np.arange(len(start)), start)
+        _overwrite(nlp.init_primals(), slice(None), start)
         _overwrite(nlp.primals_lb(), self.pinned_idx, pinned)
         _overwrite(nlp.primals_ub(), self.pinned_idx, pinned)
         result, x = solve_nlp(nlp, task.options)
@@ -118,7 +118,7 @@ class _CachedBatch:
         return (result, *read_solution(m))
 
 
-def _overwrite(array: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
+def _overwrite(array: np.ndarray, idx, values: np.ndarray) -> None:
     """Write into one of PyNumero's NLP arrays (bounds, starting point) in place.
 
     PyNumero hands out its own arrays read-only; the solve reads them from the NLP, so
