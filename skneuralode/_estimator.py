@@ -121,6 +121,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     warm_start : bool, default=False
         Start the next ``fit`` from this fit's weights (and its collocation states when the
         discretization has the same size).
+    store_iterates : bool, default=False
+        Record the network weights at every IPOPT iteration (``iterates_``,
+        ``iterate_times_``), e.g. to draw a training curve with :meth:`staged_predict`.
+        Needs the cyipopt route, whose per-iteration callback reports the iterate; the
+        ``ipopt`` executable does not, and ``fit`` then raises a ``ValueError``.
 
     Attributes
     ----------
@@ -173,6 +178,17 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Size of the NLP.
     fit_time_, build_time_, solve_time_ : float
         Wall-clock seconds: whole fit, Pyomo model building, IPOPT (incl. NL writing).
+    iterates_ : ndarray of shape (n_iter_ + 1, n_weights)
+        Only with ``store_iterates=True``: the network parameters at IPOPT's initial
+        point and after every iteration, packed layer by layer (``coefs_[l]`` flattened
+        row-major, then ``intercepts_[l]``; scaled coordinates). The last row equals the
+        fitted weights.
+    iterate_times_ : ndarray of shape (n_iter_ + 1,)
+        Only with ``store_iterates=True``: wall-clock seconds from the start of ``fit``
+        (model building and NL writing included) at which IPOPT reported each iterate.
+    iterate_objectives_ : ndarray of shape (n_iter_ + 1,)
+        Only with ``store_iterates=True``: the NLP objective at each iterate (the
+        collocation trajectory's scaled misfit plus penalty; not feasible before the end).
 
     See Also
     --------
@@ -229,6 +245,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "store_iterates": ["boolean"],
     }
 
     def __init__(
@@ -254,6 +271,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         warm_start=False,
+        store_iterates=False,
     ):
         self.width = width
         self.depth = depth
@@ -276,6 +294,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.store_iterates = store_iterates
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -302,16 +321,19 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         solver = find_solver(self.solver)
+        self._check_store_iterates(solver)
         data, scaling = self._prepare(t, X, u, trajectory)
         from ._pyomo_model import build_model, read_solution
 
         model = build_model(data)
         build_time = time.perf_counter() - start
-        result = solve_model(model, solver, self._ipopt_options(), tee=self.verbose > 0)
+        record = model.theta if self.store_iterates else None
+        result = solve_model(model, solver, self._ipopt_options(), self.verbose > 0, record)
         self._check_result(result)
         theta, states = read_solution(model)
         self._store_network(theta, data.sizes, scaling)
         self._store_solution(theta, states, data, result)
+        self._store_iterates(result, start)
         self.build_time_ = build_time
         self.n_variables_ = model.nvariables()
         self.n_constraints_ = model.nconstraints()
@@ -451,6 +473,26 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             "`weight_bound`, or `smoothing`."
         )
 
+    def _check_store_iterates(self, solver: str) -> None:
+        if self.store_iterates and solver != "cyipopt":
+            raise ValueError(
+                f"store_iterates=True needs solver='cyipopt' (IPOPT's per-iteration "
+                f"callback); solver={self.solver!r} resolved to the {solver!r} executable, "
+                "which does not report its iterates. Set solver='cyipopt' (pip install "
+                "cyipopt-wheels) or store_iterates=False."
+            )
+
+    def _store_iterates(self, result, start: float) -> None:
+        """Per-iteration weights of this fit, or no such attributes (left from a refit)."""
+        names = ("iterates_", "iterate_times_", "iterate_objectives_")
+        for name in names:
+            self.__dict__.pop(name, None)
+        if not self.store_iterates:
+            return
+        self.iterates_ = np.array([theta for _, theta in result.iterates])
+        self.iterate_times_ = np.array([stamp - start for stamp, _ in result.iterates])
+        self.iterate_objectives_ = np.array([obj for obj, *_ in result.iterations])
+
     def _store_network(self, theta, sizes, scaling) -> None:
         """The network and the scaling: all that ``predict`` needs (numpy only)."""
         self.coefs_, self.intercepts_ = (
@@ -493,9 +535,12 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             time derivatives, shape (n, n_states); ``field.jacobian(x)`` gives d f / d x.
         """
         check_is_fitted(self)
+        return self._vector_field(self.coefs_, self.intercepts_)
+
+    def _vector_field(self, coefs, intercepts) -> VectorField:
         return VectorField(
-            coefs=self.coefs_,
-            intercepts=self.intercepts_,
+            coefs=coefs,
+            intercepts=intercepts,
             activation=self.activation,
             x_mean=self.x_mean_,
             x_scale=self.x_scale_,
@@ -523,6 +568,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             Simulated states. Rows after an integration failure are NaN (with a warning).
         """
         check_is_fitted(self)
+        t, x0, u = self._check_simulation_inputs(t, x0, u)
+        return simulate(self.vector_field(), t, x0, u, self.integrator, self.integrator_options)
+
+    def _check_simulation_inputs(self, t, x0, u):
         t = check_times(t)
         check_trajectory(None, t, min_samples=1)
         if x0 is None:
@@ -535,7 +584,37 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             u = check_inputs(u, len(t), self.n_inputs_)
         elif self.n_inputs_ == 0:
             raise ValueError("This model was fitted without exogenous inputs; got a callable `u`.")
-        return simulate(self.vector_field(), t, x0, u, self.integrator, self.integrator_options)
+        return t, x0, u
+
+    def staged_predict(self, t, x0=None, u=None):
+        """Simulate the network of every stored IPOPT iterate, in order.
+
+        Needs a fit with ``store_iterates=True``. With ``iterate_times_`` this gives a
+        training curve: the error of the learned ODE against the wall time of training.
+
+        Parameters
+        ----------
+        t, x0, u
+            As in :meth:`predict`.
+
+        Yields
+        ------
+        X : ndarray of shape (n_times, n_states)
+            The simulation with the weights of ``iterates_[k]``, for k = 0 .. n_iter_;
+            the last equals ``predict(t, x0, u)``. Early iterates may diverge (NaN rows,
+            with a warning).
+        """
+        check_is_fitted(self)
+        if not hasattr(self, "iterates_"):
+            raise ValueError(
+                "staged_predict needs the weights of every IPOPT iterate: fit with "
+                "store_iterates=True (and solver='cyipopt')."
+            )
+        t, x0, u = self._check_simulation_inputs(t, x0, u)
+        sizes = [c.shape[0] for c in self.coefs_] + [self.n_states_]
+        for theta in self.iterates_:
+            field = self._vector_field(*_mlp.unpack(theta, sizes))
+            yield simulate(field, t, x0, u, self.integrator, self.integrator_options)
 
     def score(self, t, X, u=None, trajectory=None):
         """R² of every trajectory simulated from its first sample, over all states.

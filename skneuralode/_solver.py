@@ -20,6 +20,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .exceptions import SolverError, SolverNotAvailableError
 
 SOLVERS = ("auto", "ipopt", "cyipopt")
@@ -57,6 +59,8 @@ class SolveResult:
     solve_time: float  # IPOPT, plus writing the NL problem (nl_time)
     iterations: list = field(default_factory=list)  # per-iteration (obj, inf_pr, inf_du)
     nl_time: float = 0.0  # writing the NL problem and loading it (cyipopt route)
+    # (time.perf_counter(), values of the recorded variables) at every iteration, when asked
+    iterates: list = field(default_factory=list)
 
     @property
     def converged(self) -> bool:
@@ -114,15 +118,20 @@ def find_solver(requested: str) -> str:
     )
 
 
-def solve_model(model, solver: str, options: dict, tee: bool = False) -> SolveResult:
+def solve_model(model, solver: str, options: dict, tee: bool = False, record=None) -> SolveResult:
     """Run IPOPT on ``model`` and load the final iterate into it.
 
     Any termination with an iterate loads it (the caller decides whether to warn);
-    a crash raises :class:`SolverError`.
+    a crash raises :class:`SolverError`. ``record`` (a Pyomo variable of ``model``, cyipopt
+    route only) has its values copied at every IPOPT iteration into ``result.iterates``.
     """
-    run = _solve_cyipopt if solver == "cyipopt" else _solve_executable
     start = time.perf_counter()
-    result = run(model, dict(options), tee)
+    if solver == "cyipopt":
+        result = _solve_cyipopt(model, dict(options), tee, record)
+    elif record is not None:
+        raise ValueError("recording iterates needs the cyipopt route")
+    else:
+        result = _solve_executable(model, dict(options), tee)
     result.solve_time = time.perf_counter() - start
     return result
 
@@ -152,32 +161,39 @@ IPOPT_STATUS = {
 }
 
 
-def _solve_cyipopt(model, options: dict, tee: bool) -> SolveResult:
+def _solve_cyipopt(model, options: dict, tee: bool, record=None) -> SolveResult:
     """Write the NL problem once (PyNumero), solve it, load the iterate into ``model``."""
     from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
     start = time.perf_counter()
     nlp = PyomoNLP(model)
     nl_time = time.perf_counter() - start
-    result, x = solve_nlp(nlp, options, tee)
+    indices = None if record is None else np.asarray(nlp.get_primal_indices([record]))
+    result, x = solve_nlp(nlp, options, tee, record=indices)
     nlp.set_primals(x)
     nlp.load_state_into_pyomo()
     result.nl_time = nl_time
     return result
 
 
-def solve_nlp(nlp, options: dict, tee: bool = False):
+def solve_nlp(nlp, options: dict, tee: bool = False, record=None):
     """Run cyipopt on a PyNumero NLP from ``nlp.init_primals()`` -> (SolveResult, x).
 
     The NLP object is left intact, so a caller may change its bounds and starting point
-    and solve it again without writing the problem again.
+    and solve it again without writing the problem again. ``record``: primal indices whose
+    values are copied, with a time stamp, at every iteration into ``result.iterates``.
     """
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
-    log = []
+    log, iterates = [], []
 
-    def callback(nlp, problem, alg_mod, it, obj, inf_pr, inf_du, *rest):
+    # All 13 arguments spelled out: Pyomo passes ``problem`` only to a 13-argument
+    # callback (with ``*args`` it falls back to the pre-6.8 signature without it).
+    def callback(nlp, problem, alg_mod, it, obj, inf_pr, inf_du, mu, d_norm, reg, a_du, a_pr, ls):
         log.append((float(obj), float(inf_pr), float(inf_du)))
+        if record is not None:
+            x_now = problem.get_current_iterate(scaled=False)["x"]
+            iterates.append((time.perf_counter(), np.array(x_now[record], dtype=float)))
         return True
 
     start = time.perf_counter()
@@ -198,6 +214,7 @@ def solve_nlp(nlp, options: dict, tee: bool = False):
         n_iter=max(len(log) - 1, 0),
         solve_time=time.perf_counter() - start,
         iterations=log,
+        iterates=iterates,
     )
     return result, x
 

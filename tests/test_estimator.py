@@ -25,7 +25,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from skneuralode import CollocationNeuralODE
+from skneuralode import CollocationNeuralODE, _mlp
 from skneuralode.datasets import van_der_pol
 
 
@@ -197,6 +197,37 @@ def test_warm_start_continues_from_previous_solution(small_data):
     first = est.n_iter_
     _fit(est, t, X)
     assert est.n_iter_ < first / 2
+
+
+def test_store_iterates_records_every_ipopt_iterate(small_data):
+    t, X = small_data
+    est = CollocationNeuralODE(
+        width=8, degree=2, alpha=1e-4, random_state=0, solver="cyipopt", store_iterates=True
+    ).fit(t, X)
+    n_weights = 3 * 8 + 9 * 2
+    assert est.iterates_.shape == (est.n_iter_ + 1, n_weights)
+    assert est.iterate_times_.shape == est.iterate_objectives_.shape == (est.n_iter_ + 1,)
+    # Time stamps: after model building, increasing, within the fit.
+    assert est.build_time_ < est.iterate_times_[0]
+    assert np.all(np.diff(est.iterate_times_) > 0) and est.iterate_times_[-1] <= est.fit_time_
+    # The last iterate is the fitted model; the first is the initial point, far from it.
+    np.testing.assert_array_equal(est.iterates_[-1], _mlp.pack(est.coefs_, est.intercepts_))
+    assert np.abs(est.iterates_[0] - est.iterates_[-1]).max() > 0.1
+    np.testing.assert_allclose(est.iterate_objectives_[-1], est.objective_, rtol=1e-6)
+    staged = list(est.staged_predict(t, X[0]))
+    assert len(staged) == est.n_iter_ + 1
+    np.testing.assert_array_equal(staged[-1], est.predict(t, X[0]))
+    errors = [np.mean((p - X) ** 2) for p in staged]
+    assert errors[-1] < VDP_TRAIN_MSE < errors[0]
+    # The same fit without recording: identical weights, no iterate attributes (a refit
+    # of the same estimator drops them too).
+    plain = clone(est).set_params(store_iterates=False).fit(t, X)
+    np.testing.assert_allclose(plain.coefs_[0], est.coefs_[0], rtol=ROUNDOFF, atol=ROUNDOFF)
+    assert not hasattr(plain, "iterates_")
+    est.set_params(store_iterates=False).fit(t, X)
+    assert not hasattr(est, "iterates_") and not hasattr(est, "iterate_times_")
+    with pytest.raises(ValueError, match="staged_predict needs .* store_iterates=True"):
+        next(est.staged_predict(t, X[0]))
 
 
 # IPOPT/MUMPS round-off: the first solve in a process can differ from later ones in the

@@ -112,3 +112,10 @@ def test_max_iter_through_the_executable(fake_ipopt, data):
     assert model.solver_status_ == "maxIterations"
     assert model.n_iter_ == 3
     assert not model.converged_
+
+
+def test_store_iterates_needs_cyipopt(fake_ipopt, data):
+    model = CollocationNeuralODE(solver="ipopt", store_iterates=True, **PARAMS)
+    with pytest.raises(ValueError, match="store_iterates=True needs solver='cyipopt'"):
+        model.fit(*data)
+    assert not hasattr(model, "coefs_")
