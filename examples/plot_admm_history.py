@@ -1,5 +1,5 @@
 """
-2. Consensus ADMM over two time batches (the paper's Fig. 5)
+4. Consensus ADMM over two time batches (the paper's Fig. 5)
 ============================================================
 
 The setting of Fig. 5 of Shapovalova & Tsay (2025): the forced Van der Pol oscillator

@@ -1,5 +1,5 @@
 """
-3. Model selection with GridSearchCV and TimeSeriesSplit
+5. Model selection with GridSearchCV and TimeSeriesSplit
 ========================================================
 
 :class:`~skneuralode.CollocationNeuralODE` is a scikit-learn estimator, so its network

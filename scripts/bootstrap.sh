@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a development environment in .venv: the package (editable, with the
-# ipopt/test/examples extras) and Pyomo's PyNumero ASL library, which the
-# cyipopt route needs. Idempotent: a second run only checks and takes seconds.
+# ipopt/test/examples extras, or those in SKNEURALODE_EXTRAS, e.g.
+# "ipopt,test,examples,bench,docs" in CI) and Pyomo's PyNumero ASL library, which
+# the cyipopt route needs. Idempotent: a second run only checks and takes seconds.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +16,7 @@ BUILD_LOG="$VENV/pynumero-build.log"
 PIP_LOG="$VENV/pip-install.log"
 ASL_INCLUDE_DIR=/usr/include/ampl-netlib-solvers
 ASL_FALLBACK_LIB=/usr/lib/x86_64-linux-gnu/libamplsolver.so
+EXTRAS="${SKNEURALODE_EXTRAS:-ipopt,test,examples}"
 
 say() { printf '[bootstrap] %s\n' "$*"; }
 die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -56,12 +58,12 @@ if [ ! -x "$PY" ]; then
 fi
 
 # --- 2. the package, editable with extras (skipped while the stamp matches) ---
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $EXTRAS"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
-    say "pip install -e .[ipopt,test,examples]"
+    say "pip install -e .[$EXTRAS]"
     # pip -q still prints setuptools' build warnings: keep them in a log instead.
-    if ! "$PIP" install -q -e ".[ipopt,test,examples]" >"$PIP_LOG" 2>&1; then
+    if ! "$PIP" install -q -e ".[$EXTRAS]" >"$PIP_LOG" 2>&1; then
         cat "$PIP_LOG" >&2
         die "pip install failed (log above, also in $PIP_LOG)"
     fi
