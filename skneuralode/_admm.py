@@ -213,7 +213,9 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     estimator : CollocationNeuralODE, default=None
         The model and its solver settings (``width``, ``scheme``, ``alpha``, IPOPT
         options, ...). It is cloned, never fitted in place. ``None``:
-        ``CollocationNeuralODE()``.
+        ``CollocationNeuralODE()``. Its ``warm_start`` and ``store_iterates`` do not
+        apply here: ADMM warm-starts every sub-problem itself and records its progress
+        per ADMM iteration in ``history_``.
     n_batches : int, default=2
         Number of batches (sub-problems).
     batching : {"time", "trajectory"}, default="time"
