@@ -76,9 +76,12 @@ def test_fit_returns_self_is_idempotent_and_sets_n_features_in(tiny):
     t, X = tiny
     est = CollocationNeuralODE(width=4, random_state=0)
     assert est.fit(t, X) is est
-    first = est.predict(t, X[0])
+    first, weights = est.predict(t, X[0]), est.coefs_[0].copy()
     est.fit(t, X)
-    np.testing.assert_allclose(est.predict(t, X[0]), first, rtol=1e-12)  # solver round-off
+    # The first IPOPT solve in a process can differ from later ones in the last bits
+    # (round-off inside IPOPT/MUMPS); the simulation amplifies that a little.
+    np.testing.assert_allclose(est.coefs_[0], weights, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(est.predict(t, X[0]), first, rtol=1e-9, atol=1e-12)
     assert est.n_features_in_ == 1 and est.n_states_ == 2
 
 
