@@ -25,6 +25,7 @@ REQUIRES = {
 PRINTS = {
     "plot_paper_fit.py": DEMO_LINES,
     "plot_training_curves.py": ["collocation (IPOPT)", "diffrax (Adam)", "torchdiffeq (Adam)"],
+    "plot_pretraining.py": ["JAX field check", "collocation model", "random start"],
 }
 
 
