@@ -7,7 +7,7 @@ BOOTSTRAP := bash scripts/bootstrap.sh
 LINT_PATHS := $(wildcard skneuralode tests examples benchmarks)
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap demo test lint docs clean
+.PHONY: bootstrap demo test lint docs benchmarks benchmark-report clean
 
 bootstrap:
 	@$(BOOTSTRAP)
@@ -32,6 +32,26 @@ docs: bootstrap
 	@$(PY) -c "import sphinx, numpydoc, sphinx_gallery, pydata_sphinx_theme, myst_parser" 2>/dev/null \
 		|| $(VENV)/bin/pip install -q -e ".[docs]"
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# Every benchmark, one after the other, each writing benchmarks/results/<name>.jsonl, then
+# docs/benchmarks.rst from those files. Takes 40-60 minutes on 2 cores: run it on an
+# otherwise idle machine. scaling.py runs a reduced sweep here (its full sweep takes hours).
+# The bench extra (torch, torchdiffeq, jax, diffrax) is installed on first use.
+benchmarks: bootstrap
+	@$(PY) -c "import torch, torchdiffeq, jax, diffrax, equinox, optax" 2>/dev/null \
+		|| $(VENV)/bin/pip install -q -e ".[ipopt,bench]"
+	$(PY) benchmarks/table1.py
+	$(PY) benchmarks/vs_sequential.py
+	$(PY) benchmarks/van_der_pol_fits.py
+	$(PY) benchmarks/init_strategies.py
+	$(PY) benchmarks/admm_paper.py
+	$(PY) benchmarks/admm_parallel.py
+	$(PY) benchmarks/scaling.py --max-points 5000 --widths 8 32 128 --max-cpu-time 30
+	$(PY) benchmarks/report.py
+
+# docs/benchmarks.rst from the results files already in benchmarks/results/.
+benchmark-report: bootstrap
+	$(PY) benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache docs/_build docs/gen_modules docs/auto_examples docs/sg_execution_times.rst

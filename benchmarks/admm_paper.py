@@ -8,11 +8,11 @@ against the noise-free truth. Prints one JSON line per method and the ratio of t
 """
 
 import argparse
-import json
 import time
 import warnings
 
 import numpy as np
+from _results import ResultsFile, add_output_options
 from sklearn.base import clone
 
 from skneuralode import ADMMNeuralODE, CollocationNeuralODE
@@ -26,7 +26,9 @@ def main():
     parser.add_argument("--tol", type=float, default=2e-3)
     parser.add_argument("--max-iter", type=int, default=40)
     parser.add_argument("--n-jobs", type=int, default=2)
+    add_output_options(parser, "admm_paper")
     args = parser.parse_args()
+    results = ResultsFile("admm_paper", args)
     train = van_der_pol(
         300, (0, 30), grid="chebyshev", noise=0.1, random_state=0, return_bunch=True, **SYSTEM
     )
@@ -70,12 +72,11 @@ def main():
             )
         else:
             row.update(ipopt_iterations=model.n_iter_, status=model.solver_status_)
-        print(json.dumps(row), flush=True)
-    print(
-        json.dumps(
-            {"test_mse_ratio_admm_over_single": round(mse["admm_2x150"] / mse["single_300"], 3)}
-        )
+        results.emit(row)
+    results.emit(
+        {"test_mse_ratio_admm_over_single": round(mse["admm_2x150"] / mse["single_300"], 3)}
     )
+    results.save()
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ data and seed, and must reach the same weights.
 """
 
 import argparse
-import json
 import statistics
 import time
 import warnings
 
 import numpy as np
+from _results import ResultsFile, add_output_options
 from sklearn.exceptions import ConvergenceWarning
 
 from skneuralode import ADMMNeuralODE, CollocationNeuralODE
@@ -47,7 +47,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=10)
+    add_output_options(parser, "admm_parallel")
     args = parser.parse_args()
+    results = ResultsFile("admm_parallel", args)
     b = van_der_pol(
         400,
         (0, 40),
@@ -63,25 +65,24 @@ def main():
         for n_jobs in (1, 2):  # interleaved so that machine noise hits both alike
             wall, fits[n_jobs], row = run(n_jobs, args.iterations, b.t, b.X)
             walls[n_jobs].append(wall)
-            print(json.dumps({"case": "admm_4_batches_400_points", **row}), flush=True)
+            results.emit({"case": "admm_4_batches_400_points", **row})
     same = all(
         np.allclose(a, c, rtol=1e-8, atol=1e-10)
         for a, c in zip(fits[1].estimator_.coefs_, fits[2].estimator_.coefs_)
     )
     m1, m2 = statistics.median(walls[1]), statistics.median(walls[2])
-    print(
-        json.dumps(
-            {
-                "summary": "n_jobs=2 vs n_jobs=1",
-                "median_wall_n_jobs_1": round(m1, 3),
-                "median_wall_n_jobs_2": round(m2, 3),
-                "speedup": round(m1 / m2, 3),
-                "same_weights": bool(same),
-                "repeats": args.repeats,
-                "admm_iterations": args.iterations,
-            }
-        )
+    results.emit(
+        {
+            "summary": "n_jobs=2 vs n_jobs=1",
+            "median_wall_n_jobs_1": round(m1, 3),
+            "median_wall_n_jobs_2": round(m2, 3),
+            "speedup": round(m1 / m2, 3),
+            "same_weights": bool(same),
+            "repeats": args.repeats,
+            "admm_iterations": args.iterations,
+        }
     )
+    results.save()
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ Prints one JSON line per fit and a summary line per case with median ratios
 """
 
 import argparse
-import json
 import statistics
 import time
 import warnings
 
 import numpy as np
+from _results import ResultsFile, add_output_options
 
 from skneuralode import CollocationNeuralODE
 from skneuralode.datasets import van_der_pol
@@ -48,7 +48,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--hard", action="store_true")
+    add_output_options(parser, "init_strategies")
     args = parser.parse_args()
+    results = ResultsFile("init_strategies", args)
     for name, t, X, params in cases(args.hard):
         stats = {"random": [], "lstsq": []}
         for seed in args.seeds:
@@ -62,40 +64,35 @@ def main():
                     est.fit(t, X)
                 wall = time.perf_counter() - start
                 stats[init].append((wall, est.n_iter_))
-                print(
-                    json.dumps(
-                        {
-                            "case": name,
-                            "init": init,
-                            "seed": seed,
-                            "fit_time": round(wall, 2),
-                            "n_iter": est.n_iter_,
-                            "status": est.solver_status_,
-                            "objective": round(est.objective_, 6),
-                            "train_mse": round(est.train_mse_, 6),
-                        }
-                    ),
-                    flush=True,
+                results.emit(
+                    {
+                        "case": name,
+                        "init": init,
+                        "seed": seed,
+                        "fit_time": round(wall, 2),
+                        "n_iter": est.n_iter_,
+                        "status": est.solver_status_,
+                        "objective": round(est.objective_, 6),
+                        "train_mse": round(est.train_mse_, 6),
+                    }
                 )
         med = {
             k: (statistics.median(w for w, _ in v), statistics.median(i for _, i in v))
             for k, v in stats.items()
         }
-        print(
-            json.dumps(
-                {
-                    "summary": name,
-                    "median_time_random": round(med["random"][0], 2),
-                    "median_time_lstsq": round(med["lstsq"][0], 2),
-                    "time_ratio_random_over_lstsq": round(med["random"][0] / med["lstsq"][0], 2),
-                    "max_iter_random": max(i for _, i in stats["random"]),
-                    "max_iter_lstsq": max(i for _, i in stats["lstsq"]),
-                    "median_iter_random": med["random"][1],
-                    "median_iter_lstsq": med["lstsq"][1],
-                }
-            ),
-            flush=True,
+        results.emit(
+            {
+                "summary": name,
+                "median_time_random": round(med["random"][0], 2),
+                "median_time_lstsq": round(med["lstsq"][0], 2),
+                "time_ratio_random_over_lstsq": round(med["random"][0] / med["lstsq"][0], 2),
+                "max_iter_random": max(i for _, i in stats["random"]),
+                "max_iter_lstsq": max(i for _, i in stats["lstsq"]),
+                "median_iter_random": med["random"][1],
+                "median_iter_lstsq": med["lstsq"][1],
+            }
         )
+    results.save()
 
 
 if __name__ == "__main__":

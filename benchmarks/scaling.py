@@ -43,6 +43,8 @@ import sys
 import tempfile
 import time
 
+from _results import ResultsFile, add_output_options
+
 SCHEMES = ("radau", "legendre", "chebyshev")
 POINTS = (200, 1000, 5000, 10000)
 WIDTHS = (8, 16, 32, 64, 128)
@@ -228,10 +230,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=1, help="fresh processes per case")
     parser.add_argument("--ipopt-timing", action="store_true")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    add_output_options(parser, "scaling")
     args = parser.parse_args()
     if args.one:
         child(args.one)
         return
+    results = ResultsFile("scaling", args)
     rows = []
     for sweeps, case in cases(args):
         row = dict(case, sweeps=sweeps)
@@ -254,7 +258,7 @@ def main():
                     row["fit_times"] = [round(r["fit_time"], 2) for r in good]
                 row["ipopt_s_per_iter"] = row["ipopt_time"] / max(row["n_iter"], 1)
         rows.append(row)
-        print(json.dumps({k: rounded(v) for k, v in row.items()}), flush=True)
+        results.emit({k: rounded(v) for k, v in row.items()})
     if args.ipopt_timing:
         case = dict(TIMING_CASE)
         row = dict(case, sweeps=["ipopt_timing"])
@@ -265,9 +269,10 @@ def main():
             for key in ("Function Evaluations", "PDSystemSolverTotal"):
                 if key in timing:
                     row[f"share_{key.replace(' ', '_')}"] = timing[key] / total
-        print(json.dumps({k: rounded(v) for k, v in row.items()}), flush=True)
+        results.emit({k: rounded(v) for k, v in row.items()})
     print()
     print(table(rows))
+    results.save()
 
 
 if __name__ == "__main__":

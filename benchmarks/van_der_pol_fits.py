@@ -11,11 +11,11 @@ settings of the test suite (median wall time of --repeats fits per case).
 """
 
 import argparse
-import json
 import statistics
 import time
 
 import numpy as np
+from _results import ResultsFile, add_output_options
 
 from skneuralode import CollocationNeuralODE
 from skneuralode.datasets import van_der_pol
@@ -53,7 +53,9 @@ def cases():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    add_output_options(parser, "van_der_pol_fits")
     args = parser.parse_args()
+    results = ResultsFile("van_der_pol_fits", args)
     for name, params, (t, X, u), (tt, XX, uu), split in cases():
         walls = []
         for _ in range(args.repeats):
@@ -63,27 +65,23 @@ def main():
             walls.append(time.perf_counter() - start)
         pred = est.predict(tt, XX[0], u=uu)
         test = tt > split
-        print(
-            json.dumps(
-                {
-                    "case": name,
-                    "median_fit_time": round(statistics.median(walls), 2),
-                    "fit_times": [round(w, 2) for w in walls],
-                    "build_time": round(est.build_time_, 2),
-                    "solve_time": round(est.solve_time_, 2),
-                    "n_iter": est.n_iter_,
-                    "status": est.solver_status_,
-                    "train_mse_collocation_vs_data": round(est.train_mse_, 6),
-                    "train_span_mse_simulation": round(
-                        float(np.mean((pred[~test] - XX[~test]) ** 2)), 6
-                    ),
-                    "test_span_mse_simulation": round(
-                        float(np.mean((pred[test] - XX[test]) ** 2)), 6
-                    ),
-                }
-            ),
-            flush=True,
+        results.emit(
+            {
+                "case": name,
+                "median_fit_time": round(statistics.median(walls), 2),
+                "fit_times": [round(w, 2) for w in walls],
+                "build_time": round(est.build_time_, 2),
+                "solve_time": round(est.solve_time_, 2),
+                "n_iter": est.n_iter_,
+                "status": est.solver_status_,
+                "train_mse_collocation_vs_data": round(est.train_mse_, 6),
+                "train_span_mse_simulation": round(
+                    float(np.mean((pred[~test] - XX[~test]) ** 2)), 6
+                ),
+                "test_span_mse_simulation": round(float(np.mean((pred[test] - XX[test]) ** 2)), 6),
+            }
         )
+    results.save()
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from _results import ResultsFile, add_output_options
 from threadpoolctl import threadpool_limits
 
 from skneuralode import CollocationNeuralODE
@@ -144,8 +145,8 @@ def _mse(a, b) -> float:
 # ---------------------------------------------------------------- collocation
 
 
-def run_collocation(problem: Problem, run: int) -> Result:
-    model = CollocationNeuralODE(width=WIDTH, alpha=1e-3, scheme="chebyshev", random_state=0)
+def run_collocation(problem: Problem, run: int, scheme: str = "chebyshev") -> Result:
+    model = CollocationNeuralODE(width=WIDTH, alpha=1e-3, scheme=scheme, random_state=0)
     model.fit(problem.t, problem.X)
     return Result(
         method="collocation",
@@ -386,7 +387,9 @@ def main():
     parser.add_argument(
         "--quick", action="store_true", help="smoke test: --budget-factor 2 --repeats 1"
     )
+    add_output_options(parser, "vs_sequential")
     args = parser.parse_args()
+    results_file = ResultsFile("vs_sequential", args)
     if args.quick:
         args.budget_factor, args.repeats = 2.0, 1
     limit_threads(args.threads)
@@ -395,15 +398,16 @@ def main():
     with threadpool_limits(limits=args.threads):
         for run in range(args.repeats):
             results.append(run_collocation(problem, run))
-            print(results[-1].to_json(), flush=True)
+            results_file.emit(results[-1].to_json())
         baseline = statistics.median(r.time for r in results)
         target = statistics.median(r.train_mse for r in results)
         budget = args.budget_factor * baseline
         for run in range(args.repeats):
             for method in (run_torchdiffeq, run_diffrax):
                 results.append(method(problem, target, budget, args.lr, run))
-                print(results[-1].to_json(), flush=True)
-    print(json.dumps(summarize(results, args.budget_factor)), flush=True)
+                results_file.emit(results[-1].to_json())
+    results_file.emit(summarize(results, args.budget_factor))
+    results_file.save()
 
 
 if __name__ == "__main__":

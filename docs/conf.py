@@ -60,7 +60,7 @@ html_theme_options = {
 }
 html_show_sourcelink = False
 # Single pages have no section navigation: drop the empty left sidebar there.
-SINGLE_PAGES = ("index", "install", "quickstart", "user_guide", "changelog")
+SINGLE_PAGES = ("index", "install", "quickstart", "user_guide", "benchmarks", "changelog")
 html_sidebars = {page: [] for page in SINGLE_PAGES}
 
 # -- Gallery --------------------------------------------------------------------
