@@ -178,15 +178,15 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Size of the NLP.
     fit_time_, build_time_, solve_time_ : float
         Wall-clock seconds: whole fit, Pyomo model building, IPOPT (incl. NL writing).
-    iterates_ : ndarray of shape (n_iter_ + 1, n_weights)
+    iterates_ : ndarray of shape (n_iter\\_ + 1, n_weights)
         Only with ``store_iterates=True``: the network parameters at IPOPT's initial
         point and after every iteration, packed layer by layer (``coefs_[l]`` flattened
         row-major, then ``intercepts_[l]``; scaled coordinates). The last row equals the
         fitted weights.
-    iterate_times_ : ndarray of shape (n_iter_ + 1,)
+    iterate_times_ : ndarray of shape (n_iter\\_ + 1,)
         Only with ``store_iterates=True``: wall-clock seconds from the start of ``fit``
         (model building and NL writing included) at which IPOPT reported each iterate.
-    iterate_objectives_ : ndarray of shape (n_iter_ + 1,)
+    iterate_objectives_ : ndarray of shape (n_iter\\_ + 1,)
         Only with ``store_iterates=True``: the NLP objective at each iterate (the
         collocation trajectory's scaled misfit plus penalty; not feasible before the end).
 
@@ -600,7 +600,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Yields
         ------
         X : ndarray of shape (n_times, n_states)
-            The simulation with the weights of ``iterates_[k]``, for k = 0 .. n_iter_;
+            The simulation with the weights of ``iterates_[k]``, for ``k = 0 .. n_iter_``;
             the last equals ``predict(t, x0, u)``. Early iterates may diverge (NaN rows,
             with a warning).
         """
