@@ -26,11 +26,12 @@ lint: bootstrap
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
-# HTML site in docs/_build/html; warnings are errors. The docs extra is installed
-# on first use (bootstrap.sh installs only ipopt,test,examples).
+# HTML site in docs/_build/html; warnings are errors. The docs extra, and the bench
+# extra that the gallery's sequential-training examples need, are installed on first
+# use (bootstrap.sh installs only ipopt,test,examples unless SKNEURALODE_EXTRAS says more).
 docs: bootstrap
-	@$(PY) -c "import sphinx, numpydoc, sphinx_gallery, pydata_sphinx_theme, myst_parser" 2>/dev/null \
-		|| $(VENV)/bin/pip install -q -e ".[docs]"
+	@$(PY) -c "import sphinx, numpydoc, sphinx_gallery, pydata_sphinx_theme, myst_parser, torch, torchdiffeq, jax, diffrax, optax" 2>/dev/null \
+		|| $(VENV)/bin/pip install -q -e ".[docs,bench]"
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 # Every benchmark, one after the other, each writing benchmarks/results/<name>.jsonl, then
