@@ -36,7 +36,8 @@ docs: bootstrap
 
 # Every benchmark, one after the other, each writing benchmarks/results/<name>.jsonl, then
 # docs/benchmarks.rst from those files. Takes 40-60 minutes on 2 cores: run it on an
-# otherwise idle machine. scaling.py runs a reduced sweep here (its full sweep takes hours).
+# otherwise idle machine. scaling.py runs a reduced sweep here: widths 8, 32, 128 and a
+# 30 s CPU cap per IPOPT run (large cases report time per iteration; the full sweep takes hours).
 # The bench extra (torch, torchdiffeq, jax, diffrax) is installed on first use.
 benchmarks: bootstrap
 	@$(PY) -c "import torch, torchdiffeq, jax, diffrax, equinox, optax" 2>/dev/null \
@@ -47,7 +48,7 @@ benchmarks: bootstrap
 	$(PY) benchmarks/init_strategies.py
 	$(PY) benchmarks/admm_paper.py
 	$(PY) benchmarks/admm_parallel.py
-	$(PY) benchmarks/scaling.py --max-points 5000 --widths 8 32 128 --max-cpu-time 30
+	$(PY) benchmarks/scaling.py --widths 8 32 128 --max-cpu-time 30 --ipopt-timing
 	$(PY) benchmarks/report.py
 
 # docs/benchmarks.rst from the results files already in benchmarks/results/.
