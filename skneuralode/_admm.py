@@ -2,8 +2,10 @@
 
 The module-level :func:`solve_batch` is what a joblib worker (loky, threads, or a Dask
 ``distributed`` worker) runs: it receives a :class:`BatchTask` made of numpy arrays and
-plain values only, builds (or reuses) the batch's Pyomo model in that worker process,
-solves it and returns arrays.
+plain values only, solves the batch's NLP with its proximal term and returns arrays. With
+the numpy engine each task is solved from its arrays alone (nothing to build but the
+sparsity structures); with the pyomo engine the worker builds the batch's Pyomo model
+once and keeps it (and its written NL problem) for the next ADMM iterations.
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from ._estimator import CollocationNeuralODE, constraint_violation
+from ._estimator import CollocationNeuralODE
 from ._init import fit_scaling
-from ._solver import find_solver, solve_model, solve_nlp
+from ._problem import objective, observation_residuals
+from ._solver import SolveResult, find_solver, solve, solve_model, solve_nlp
 from .exceptions import SolverError
 
 # ----------------------------------------------------------------- the worker
 
+# The cache, its memory cap and the process lock serve the pyomo engine only: building a
+# Pyomo model and writing its NL problem cost more than a warm-started sub-problem solve.
 #: Batches kept in each worker process, most recent last: (fit token, batch) -> _CachedBatch.
 _MODEL_CACHE: OrderedDict = OrderedDict()
 _MODEL_CACHE_SIZE = 32
@@ -48,11 +53,12 @@ class BatchTask:
     """One sub-problem solve: arrays and plain values only (cheap to pickle)."""
 
     key: tuple  # (fit token, batch index): identifies the model a worker may reuse
-    data: object  # _pyomo_model.NLPData
+    data: object  # _problem.NLPData
     rho: float
     center: np.ndarray  # z - u_b
     theta: np.ndarray  # warm start
     states: np.ndarray  # warm start
+    engine: str
     solver: str
     options: dict
     limit_threads: bool
@@ -60,15 +66,17 @@ class BatchTask:
 
 @dataclass
 class BatchResult:
-    theta: np.ndarray
-    states: np.ndarray
-    status: str
-    message: str
-    converged: bool
-    n_iter: int
+    result: SolveResult  # with the batch's theta and states
     build_time: float
-    solve_time: float
     reused_model: bool
+
+    theta = property(lambda self: self.result.theta)
+    states = property(lambda self: self.result.states)
+    status = property(lambda self: self.result.status)
+    message = property(lambda self: self.result.message)
+    converged = property(lambda self: self.result.converged)
+    n_iter = property(lambda self: self.result.n_iter)
+    solve_time = property(lambda self: self.result.solve_time)
 
 
 class _CachedBatch:
@@ -91,7 +99,7 @@ class _CachedBatch:
             self.pinned_idx = np.array(self.nlp.get_primal_indices([m.rho, m.prox_center]))
 
     def solve(self, task: BatchTask):
-        """-> (SolveResult, theta, states)."""
+        """-> SolveResult with the batch's theta and states."""
         if self.nlp is None:
             return self._solve_model(task)
         nlp, pinned = self.nlp, np.r_[task.rho, task.center]
@@ -103,7 +111,10 @@ class _CachedBatch:
         _overwrite(nlp.primals_lb(), self.pinned_idx, pinned)
         _overwrite(nlp.primals_ub(), self.pinned_idx, pinned)
         result, x = solve_nlp(nlp, task.options)
-        return result, x[self.theta_idx], x[self.x_idx].reshape(task.states.shape)
+        result.theta = x[self.theta_idx]
+        result.states = x[self.x_idx].reshape(task.states.shape)
+        result.n_variables, result.n_constraints = nlp.n_primals(), nlp.n_constraints()
+        return result
 
     def _solve_model(self, task: BatchTask):
         from ._pyomo_model import read_solution, set_proximal
@@ -115,7 +126,9 @@ class _CachedBatch:
         for (n, i), value in np.ndenumerate(task.states):
             m.x[n, i].set_value(float(value))
         result = solve_model(m, task.solver, task.options)
-        return (result, *read_solution(m))
+        result.theta, result.states = read_solution(m)
+        result.n_variables, result.n_constraints = m.nvariables(), m.nconstraints()
+        return result
 
 
 def _overwrite(array: np.ndarray, idx, values: np.ndarray) -> None:
@@ -169,31 +182,26 @@ def _cached_batch(task: BatchTask) -> tuple[_CachedBatch, bool]:
 def solve_batch(task: BatchTask) -> BatchResult:
     """Solve one batch NLP with its proximal term, warm-started from the task's iterate.
 
-    Within one process, solves run one at a time: the cache is shared, and neither Pyomo
-    model building nor the AMPL solver library is thread-safe. (Nested inside another
-    joblib worker, the batches run on threads of that worker: they then take turns.)
+    The numpy engine solves from the task's arrays alone. With the pyomo engine, solves
+    within one process run one at a time: the cache is shared, and neither Pyomo model
+    building nor the AMPL solver library is thread-safe. (Nested inside another joblib
+    worker, the batches run on threads of that worker: they then take turns.)
     """
-    with _PROCESS_LOCK:
-        start = time.perf_counter()
-        entry, reused = _cached_batch(task)
-        build_time = time.perf_counter() - start
-        limits = threadpool_limits(1) if task.limit_threads else None
-        try:
-            result, theta, states = entry.solve(task)
-        finally:
-            if limits is not None:
-                limits.restore_original_limits()
-    return BatchResult(
-        theta=theta,
-        states=states,
-        status=result.status,
-        message=result.message,
-        converged=result.converged,
-        n_iter=result.n_iter,
-        build_time=build_time,
-        solve_time=result.solve_time,
-        reused_model=reused,
-    )
+    limits = threadpool_limits(1) if task.limit_threads else None
+    try:
+        if task.engine == "numpy":
+            data = replace(task.data, theta0=task.theta, states0=task.states)
+            result = solve(data, "numpy", "cyipopt", task.options, rho=task.rho,
+                           center=task.center)  # fmt: skip
+            return BatchResult(result, result.build_time, False)
+        with _PROCESS_LOCK:
+            start = time.perf_counter()
+            entry, reused = _cached_batch(task)
+            build_time = time.perf_counter() - start
+            return BatchResult(entry.solve(task), build_time, reused)
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
 
 
 # -------------------------------------------------------------- the estimator
@@ -367,19 +375,22 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         est = self._base_estimator()
-        solver = find_solver(est.solver)
+        engine, solver = find_solver(est.engine, est.solver)
         t, X, u, groups = est._validate_data(t, X, u, trajectory)
         batches = self._make_batches(groups, trajectory is not None, est._min_samples())
-        scaling = fit_scaling(t, X, u, groups, est.smoothing)
-        z = est._nlp_data(t, X, u, groups, scaling).theta0  # the single model's start
+        scaling, smoothers = fit_scaling(t, X, u, groups, est.smoothing)
+        # the initial consensus: the start the single model would use on all the data
+        z = est._build_problem(t, X, u, groups, scaling, smoothers).theta0
         datas = [
             replace(
-                est._nlp_data(t[idx], X[idx], None if u is None else u[idx], sub, scaling, z),
+                est._build_problem(
+                    t[idx], X[idx], None if u is None else u[idx], sub, scaling, theta0=z
+                ),
                 proximal=True,
             )
             for idx, sub in batches
         ]
-        state = self._run(est, datas, z, solver, scaling.x_scale, start)
+        state = self._run(est, datas, z, (engine, solver), scaling.x_scale, start)
         self._finish(est, datas, scaling, state, start)
         return self
 
@@ -431,7 +442,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         return batches
 
     # ------------------------------------------------------------ the loop
-    def _run(self, est, datas, z, solver, x_scale, start):
+    def _run(self, est, datas, z, route, x_scale, start):
         B, p = len(datas), len(z)
         token = uuid.uuid4().hex
         options = est._ipopt_options()
@@ -456,7 +467,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
                     z - duals[b],
                     thetas[b],
                     states[b],
-                    solver,
+                    *route,
                     options,
                     limit_threads,
                 )
@@ -513,8 +524,17 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             )
 
     def _finish(self, est, datas, scaling, state, start) -> None:
-        est._store_network(state["z"], datas[0].sizes, scaling)
-        _store_batches(est, datas, state)
+        history = state["history"]
+        est._store_fit(
+            scaling,
+            state["z"],
+            [(data, r.theta, r.states) for data, r in zip(datas, state["results"])],
+            [r.result for r in state["results"]],
+            build_time=sum(history["build_time"]),
+            n_iter=sum(history["ipopt_iterations"]),
+        )
+        est.solve_time_ = float(sum(history["solve_time"]))
+        est.converged_ = bool(state["converged"] and est.converged_)
         self.estimator_ = est
         self.history_ = state["history"]
         self.n_iter_ = state["n_iter"]
@@ -586,18 +606,16 @@ def _check_batches(results, k) -> None:
 
 
 def _record(history, datas, results, x_scale, r_norm, s_norm, rho, start) -> None:
-    objective, sq_err, count = 0.0, 0.0, 0
+    total, sq_err, count = 0.0, 0.0, 0
     for data, res in zip(datas, results):
-        disc = data.disc
-        resid = disc.apply(disc.obs_idx, disc.obs_w, res.states) - data.targets
-        objective += float(np.mean(resid**2))
-        objective += data.alpha * float(np.sum(res.theta[data.weight_mask] ** 2))
+        resid = observation_residuals(data, res.states)
+        total += objective(data, res.theta, res.states)
         sq_err += float(np.sum((resid * x_scale) ** 2))
         count += resid.size
     history["primal_residual"].append(r_norm)
     history["dual_residual"].append(s_norm)
     history["rho"].append(rho)
-    history["objective"].append(objective)
+    history["objective"].append(total)
     history["train_mse"].append(sq_err / count)
     history["wall_time"].append(time.perf_counter() - start)
     history["build_time"].append(sum(r.build_time for r in results))
@@ -614,34 +632,3 @@ def _balance(rho, duals, r_norm, s_norm):
         return rho / 2, duals * 2
     return rho, duals
 
-
-def _store_batches(est, datas, state) -> None:
-    """Collocation chains and solver statistics of the batches, on ``estimator_``."""
-    times, values, chains, first = [], [], [], []
-    offset = 0
-    for data, states in zip(datas, state["states"]):
-        disc = data.disc
-        times.append(disc.node_times * est.t_scale_)
-        values.append(states * est.x_scale_ + est.x_mean_)
-        chains.append(disc.node_trajectory + offset)
-        first.append(values[-1][disc.initial_nodes])
-        offset += len(disc.initial_nodes)
-    est.collocation_times_ = np.concatenate(times)
-    est.collocation_states_ = np.vstack(values)
-    est.collocation_trajectory_ = np.concatenate(chains)
-    est.initial_states_ = np.vstack(first)
-    est.train_mse_ = state["history"]["train_mse"][-1]
-    est.constraint_violation_ = max(
-        constraint_violation(theta, states, data)
-        for theta, states, data in zip(state["thetas"], state["states"], datas)
-    )
-    est.objective_ = state["history"]["objective"][-1]
-    results = state["results"]
-    est.solver_ = find_solver(est.solver)
-    est.converged_ = bool(state["converged"] and all(r.converged for r in results))
-    worst = next((r for r in results if not r.converged), results[0])
-    est.solver_status_ = worst.status
-    est.solver_message_ = worst.message
-    est.n_iter_ = int(sum(state["history"]["ipopt_iterations"]))
-    est.solve_time_ = float(sum(state["history"]["solve_time"]))
-    est.build_time_ = float(sum(state["history"]["build_time"]))

@@ -17,16 +17,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _mlp
-from ._collocation import SCHEMES, build_discretization, collocation_residuals
-from ._init import (
-    evaluate_smoothers,
-    fit_output_layer,
-    fit_scaling,
-    interpolate_inputs,
-    smooth_trajectory,
+from ._collocation import SCHEMES
+from ._init import fit_scaling
+from ._problem import (
+    build_problem,
+    constraint_violation,
+    objective,
+    observation_residuals,
 )
 from ._simulate import VectorField, simulate
-from ._solver import SOLVERS, STOPPED, find_solver, solve_model
+from ._solver import ENGINES, SOLVERS, STOPPED, find_solver, solve
 from ._validation import (
     check_inputs,
     check_states,
@@ -84,10 +84,24 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         the last iterate.
     max_cpu_time : float, default=None
         IPOPT's CPU-time limit in seconds (``None``: no limit).
+    engine : {"auto", "numpy", "pyomo"}, default="auto"
+        How the NLP is evaluated for IPOPT (the NLP is the same; see Notes):
+
+        - ``"auto"``: ``"numpy"`` when the ``cyipopt`` package imports (unless
+          ``solver="ipopt"``), else ``"pyomo"`` with an ``ipopt`` executable;
+        - ``"numpy"``: exact vectorized derivatives in numpy, handed to cyipopt directly.
+          Needs only ``pip install "skneuralode[ipopt]"``; the fast default;
+        - ``"pyomo"``: the Pyomo model of :meth:`build_model`, solved by ``solver``.
     solver : {"auto", "ipopt", "cyipopt"}, default="auto"
+        The IPOPT route of the pyomo engine:
+
         - ``"auto"``: an ``ipopt`` executable on PATH if present, else cyipopt;
         - ``"ipopt"``: force the executable (Pyomo's NL-file interface);
-        - ``"cyipopt"``: force cyipopt through Pyomo's PyNumero interface.
+        - ``"cyipopt"``: force cyipopt through Pyomo's PyNumero interface (needs PyNumero's
+          ASL library, see the installation notes).
+
+        The numpy engine always uses cyipopt; ``solver="ipopt"`` with ``engine="numpy"``
+        is an error.
     solver_options : dict, default=None
         Any other IPOPT options, e.g. ``{"hessian_approximation": "limited-memory",
         "linear_solver": "ma57"}``. They override the options above.
@@ -158,8 +172,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Trajectory number (order of first appearance) of each node.
     n_iter_ : int
         IPOPT iterations.
+    engine_ : str
+        Engine that evaluated the NLP, ``"numpy"`` or ``"pyomo"``.
     solver_ : str
-        IPOPT route used, ``"ipopt"`` or ``"cyipopt"``.
+        IPOPT route used, ``"ipopt"`` (executable) or ``"cyipopt"``.
     solver_status_ : str
         Pyomo termination condition: ``"optimal"``, ``"maxIterations"``, ...
     solver_message_ : str
@@ -177,7 +193,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     n_variables_, n_constraints_ : int
         Size of the NLP.
     fit_time_, build_time_, solve_time_ : float
-        Wall-clock seconds: whole fit, Pyomo model building, IPOPT (incl. NL writing).
+        Wall-clock seconds: the whole fit; everything before IPOPT starts (validation,
+        smoothing, discretization, and the Pyomo model or the numpy engine's sparsity
+        structures); IPOPT (with the pyomo engine also writing the NL problem).
     iterates_ : ndarray of shape (n_iter\\_ + 1, n_weights)
         Only with ``store_iterates=True``: the network parameters at IPOPT's initial
         point and after every iteration, packed layer by layer (``coefs_[l]`` flattened
@@ -234,6 +252,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "max_cpu_time": [Interval(Real, 0, None, closed="neither"), None],
+        "engine": [StrOptions(set(ENGINES))],
         "solver": [StrOptions(set(SOLVERS))],
         "solver_options": [dict, None],
         "smoothing": [StrOptions({"auto", "none"}), Interval(Real, 0, None, closed="left")],
@@ -260,6 +279,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         tol=1e-6,
         max_iter=3000,
         max_cpu_time=None,
+        engine="auto",
         solver="auto",
         solver_options=None,
         smoothing="auto",
@@ -283,6 +303,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.max_cpu_time = max_cpu_time
+        self.engine = engine
         self.solver = solver
         self.solver_options = solver_options
         self.smoothing = smoothing
@@ -320,23 +341,20 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         start = time.perf_counter()
-        solver = find_solver(self.solver)
-        self._check_store_iterates(solver)
+        engine, solver = find_solver(self.engine, self.solver)
+        self._check_store_iterates(engine, solver)
         data, scaling = self._prepare(t, X, u, trajectory)
-        from ._pyomo_model import build_model, read_solution
-
-        model = build_model(data)
-        build_time = time.perf_counter() - start
-        record = model.theta if self.store_iterates else None
-        result = solve_model(model, solver, self._ipopt_options(), self.verbose > 0, record)
+        options = self._ipopt_options()
+        result = solve(data, engine, solver, options, self.verbose > 0, self.store_iterates)
         self._check_result(result)
-        theta, states = read_solution(model)
-        self._store_network(theta, data.sizes, scaling)
-        self._store_solution(theta, states, data, result)
+        self._store_fit(
+            scaling,
+            result.theta,
+            [(data, result.theta, result.states)],
+            [result],
+            build_time=time.perf_counter() - start - result.solve_time,
+        )
         self._store_iterates(result, start)
-        self.build_time_ = build_time
-        self.n_variables_ = model.nvariables()
-        self.n_constraints_ = model.nconstraints()
         self.fit_time_ = time.perf_counter() - start
         return self
 
@@ -373,8 +391,14 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     def _prepare(self, t, X, u, trajectory):
         """Validate, scale, discretize and pick the initial point -> (NLPData, Scaling)."""
         t, X, u, groups = self._validate_data(t, X, u, trajectory)
-        scaling = fit_scaling(t, X, u, groups, self.smoothing)
-        return self._nlp_data(t, X, u, groups, scaling), scaling
+        scaling, smoothers = fit_scaling(t, X, u, groups, self.smoothing)
+        d = X.shape[1]
+        sizes = _mlp.layer_sizes(d + (0 if u is None else u.shape[1]), d, self.width, self.depth)
+        theta0, states0 = self._warm_start(sizes)
+        if states0 is not None:
+            states0 = scaling.states(states0)
+        data = self._build_problem(t, X, u, groups, scaling, smoothers, theta0, states0)
+        return data, scaling
 
     def _validate_data(self, t, X, u, trajectory):
         check_target_given(X)
@@ -384,63 +408,28 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         groups = check_trajectory(trajectory, t, self._min_samples())
         return t, X, u, groups
 
-    def _nlp_data(self, t, X, u, groups, scaling, theta0=None):
-        """Discretize the (validated) data and choose the initial point, in ``scaling``."""
-        from ._pyomo_model import NLPData
-
-        Xs = scaling.states(X)
-        disc = build_discretization(
-            t / scaling.t_scale, groups, self.scheme, self.degree, self.n_elements
-        )
-        node_t = disc.node_times * scaling.t_scale
-        smoothers = [smooth_trajectory(t[g], Xs[g], self.smoothing) for g in groups]
-        states0 = evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
-        node_u = None
-        if u is not None:
-            node_u = interpolate_inputs(t, scaling.inputs(u), groups, disc, node_t)
-        n_inputs = 0 if u is None else u.shape[1]
-        sizes = _mlp.layer_sizes(X.shape[1] + n_inputs, X.shape[1], self.width, self.depth)
-        if theta0 is None:
-            theta0, states0, fresh = self._initial_point(sizes, states0, scaling)
-            if fresh and self.init == "lstsq":
-                rates = evaluate_smoothers(smoothers, node_t, disc.node_trajectory, True)
-                cn = disc.colloc_node
-                inputs = states0[cn] if node_u is None else np.hstack([states0[cn], node_u[cn]])
-                theta0 = fit_output_layer(
-                    theta0, sizes, self.activation, inputs, rates[cn] * scaling.t_scale
-                )
-        return NLPData(
-            disc=disc,
-            targets=Xs,
-            node_inputs=node_u,
-            sizes=sizes,
-            activation=self.activation,
-            alpha=self.alpha,
-            weight_mask=_mlp.weight_mask(sizes),
-            theta0=theta0,
-            states0=states0,
-            state_bound=self.state_bound,
-            weight_bound=self.weight_bound,
-        )
+    def _build_problem(self, t, X, u, groups, scaling, smoothers=None, theta0=None, states0=None):
+        """The NLP of validated data in ``scaling`` (see ``_problem.build_problem``)."""
+        return build_problem(
+            t, X, u, groups, scaling,
+            scheme=self.scheme, degree=self.degree, n_elements=self.n_elements,
+            width=self.width, depth=self.depth, activation=self.activation, alpha=self.alpha,
+            smoothing=self.smoothing, init=self.init, random_state=self.random_state,
+            state_bound=self.state_bound, weight_bound=self.weight_bound,
+            smoothers=smoothers, theta0=theta0, states0=states0,
+        )  # fmt: skip
 
     def _min_samples(self) -> int:
         return 2
 
-    def _initial_point(self, sizes, states0, scaling):
-        """Glorot weights (seeded) or, with ``warm_start``, the previous solution.
-
-        Returns (theta0, states0, fresh); ``fresh`` is False for a warm start.
-        """
-        previous = getattr(self, "coefs_", None) if self.warm_start else None
-        if previous is not None and [c.shape for c in self.coefs_] == [
-            (a, b) for a, b in zip(sizes[:-1], sizes[1:])
-        ]:
-            theta0 = _mlp.pack(self.coefs_, self.intercepts_)
-            if self.collocation_states_.shape == states0.shape:
-                states0 = scaling.states(self.collocation_states_)
-            return theta0, states0, False
-        rng = check_random_state(self.random_state)
-        return _mlp.init_parameters(sizes, rng), states0, True
+    def _warm_start(self, sizes: list[int]):
+        """With ``warm_start``, this fit's weights and collocation states (user units), when
+        the network has the layer ``sizes`` of the next fit; else (None, None)."""
+        if not (self.warm_start and hasattr(self, "coefs_")):
+            return None, None
+        if [c.shape for c in self.coefs_] != list(zip(sizes[:-1], sizes[1:])):
+            return None, None
+        return _mlp.pack(self.coefs_, self.intercepts_), self.collocation_states_
 
     def _ipopt_options(self) -> dict:
         options = {
@@ -473,13 +462,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             "`weight_bound`, or `smoothing`."
         )
 
-    def _check_store_iterates(self, solver: str) -> None:
+    def _check_store_iterates(self, engine: str, solver: str) -> None:
         if self.store_iterates and solver != "cyipopt":
             raise ValueError(
-                f"store_iterates=True needs solver='cyipopt' (IPOPT's per-iteration "
-                f"callback); solver={self.solver!r} resolved to the {solver!r} executable, "
-                "which does not report its iterates. Set solver='cyipopt' (pip install "
-                "cyipopt-wheels) or store_iterates=False."
+                f"store_iterates=True needs IPOPT's per-iteration callback (cyipopt); "
+                f"engine={self.engine!r}, solver={self.solver!r} resolved to the {engine} "
+                f"engine with the {solver!r} executable, which does not report its iterates. "
+                "Use engine='numpy' (pip install cyipopt-wheels) or store_iterates=False."
             )
 
     def _store_iterates(self, result, start: float) -> None:
@@ -505,24 +494,42 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.n_states_ = sizes[-1]
         self.n_inputs_ = sizes[0] - self.n_states_
 
-    def _store_solution(self, theta, states, data, result) -> None:
-        """Collocation trajectory and solver statistics of one solve."""
-        disc = data.disc
-        self.collocation_times_ = disc.node_times * self.t_scale_
-        self.collocation_states_ = states * self.x_scale_ + self.x_mean_
-        self.collocation_trajectory_ = disc.node_trajectory.copy()
-        self.initial_states_ = self.collocation_states_[disc.initial_nodes]
-        residual = disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets
-        self.train_mse_ = float(np.mean((residual * self.x_scale_) ** 2))
-        self.constraint_violation_ = constraint_violation(theta, states, data)
-        penalty = data.alpha * float(np.sum(theta[data.weight_mask] ** 2))
-        self.objective_ = float(np.mean(residual**2)) + penalty
-        self.solver_ = result.solver
-        self.solver_status_ = result.status
-        self.solver_message_ = result.message
-        self.converged_ = bool(result.converged)
-        self.n_iter_ = int(result.n_iter)
-        self.solve_time_ = float(result.solve_time)
+    def _store_fit(self, scaling, theta, parts, results, build_time, n_iter=None) -> None:
+        """Write every fitted attribute: the network ``theta`` and the solved NLPs.
+
+        ``parts``: one ``(NLPData, theta, states)`` per solved NLP (one for ``fit``, one
+        per batch for ADMM), whose collocation chains are stored one after the other;
+        ``results``: their latest ``SolveResult``. ``n_iter``: IPOPT iterations in all
+        (default: those of ``results``).
+        """
+        self._store_network(theta, parts[0][0].sizes, scaling)
+        times, values, chains, first = [], [], [], []
+        sq_err, count, offset = 0.0, 0, 0
+        for data, _, states in parts:
+            disc = data.disc
+            times.append(disc.node_times * self.t_scale_)
+            values.append(states * self.x_scale_ + self.x_mean_)
+            chains.append(disc.node_trajectory + offset)
+            first.append(values[-1][disc.initial_nodes])
+            offset += len(disc.initial_nodes)
+            residual = observation_residuals(data, states) * self.x_scale_
+            sq_err, count = sq_err + float(np.sum(residual**2)), count + residual.size
+        self.collocation_times_ = np.concatenate(times)
+        self.collocation_states_ = np.vstack(values)
+        self.collocation_trajectory_ = np.concatenate(chains)
+        self.initial_states_ = np.vstack(first)
+        self.train_mse_ = sq_err / count
+        self.constraint_violation_ = max(constraint_violation(*part) for part in parts)
+        self.objective_ = sum(objective(*part) for part in parts)
+        worst = next((r for r in results if not r.converged), results[0])
+        self.engine_, self.solver_ = worst.engine, worst.solver
+        self.solver_status_, self.solver_message_ = worst.status, worst.message
+        self.converged_ = all(r.converged for r in results)
+        self.n_iter_ = int(sum(r.n_iter for r in results) if n_iter is None else n_iter)
+        self.n_variables_ = int(sum(r.n_variables for r in results))
+        self.n_constraints_ = int(sum(r.n_constraints for r in results))
+        self.build_time_ = float(build_time)
+        self.solve_time_ = float(sum(r.solve_time for r in results))
 
     # ------------------------------------------------------------ predict
     def vector_field(self):
@@ -651,13 +658,3 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = True
         return tags
 
-
-def constraint_violation(theta, states, data) -> float:
-    """Largest |residual| of the collocation and continuity equations at (theta, states)."""
-    disc = data.disc
-    inputs = states[disc.colloc_node]
-    if data.node_inputs is not None:
-        inputs = np.hstack([inputs, data.node_inputs[disc.colloc_node]])
-    rates = _mlp.forward(*_mlp.unpack(theta, data.sizes), inputs, data.activation)
-    colloc, cont = collocation_residuals(disc, states, rates)
-    return float(max(np.abs(colloc).max(), np.abs(cont).max(initial=0.0)))

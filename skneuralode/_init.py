@@ -33,13 +33,18 @@ def standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, scale
 
 
-def fit_scaling(t, X, u, groups, smoothing) -> Scaling:
-    """Standardize states and inputs; pick the time unit from the smoothed states."""
+def fit_scaling(t, X, u, groups, smoothing) -> tuple[Scaling, list]:
+    """Standardize states and inputs; pick the time unit from the smoothed states.
+
+    Returns the scaling and the smoothers of the standardized states (one list of
+    per-state callables per trajectory), which also give the initial point.
+    """
     x_mean, x_scale = standardize(X)
     Xs = (X - x_mean) / x_scale
     smoothers = [smooth_trajectory(t[g], Xs[g], smoothing) for g in groups]
     u_mean, u_scale = standardize(u) if u is not None else (None, None)
-    return Scaling(x_mean, x_scale, time_scale(t, Xs, groups, smoothers), u_mean, u_scale)
+    scaling = Scaling(x_mean, x_scale, time_scale(t, Xs, groups, smoothers), u_mean, u_scale)
+    return scaling, smoothers
 
 
 def smooth_trajectory(t: np.ndarray, X: np.ndarray, smoothing) -> list:

@@ -9,6 +9,9 @@ Parameters are a flat vector ``theta``; layer ``l`` stores its weight matrix
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 
 
@@ -20,12 +23,55 @@ def _softplus(z):
     return np.logaddexp(0.0, z)
 
 
-# name -> (activation, derivative)
+class Activation(NamedTuple):
+    """An activation with its first and second derivatives (numpy, elementwise)."""
+
+    value: Callable
+    first: Callable
+    second: Callable
+
+    def with_derivatives(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sigma(z), sigma'(z), sigma''(z)); subclasses share work between the three."""
+        return self.value(z), self.first(z), self.second(z)
+
+
+class _Tanh(Activation):
+    def with_derivatives(self, z):
+        a = np.tanh(z)
+        d1 = 1.0 - a * a
+        return a, d1, -2.0 * a * d1
+
+
+class _Sigmoid(Activation):
+    def with_derivatives(self, z):
+        a = _sigmoid(z)
+        d1 = a * (1.0 - a)
+        return a, d1, d1 * (1.0 - 2.0 * a)
+
+
+class _Softplus(Activation):
+    def with_derivatives(self, z):
+        s = _sigmoid(z)
+        return _softplus(z), s, s * (1.0 - s)
+
+
+def _tanh_first(z):
+    return 1.0 - np.tanh(z) ** 2
+
+
+def _sigmoid_first(z):
+    return _sigmoid(z) * (1.0 - _sigmoid(z))
+
+
+#: name -> Activation(value, first derivative, second derivative). The Pyomo form of each
+#: lives in ``_pyomo_model.ACTIVATIONS`` under the same name.
 ACTIVATIONS = {
-    "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
-    "sigmoid": (_sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z))),
-    "softplus": (_softplus, _sigmoid),
-    "identity": (lambda z: z, np.ones_like),
+    "tanh": _Tanh(np.tanh, _tanh_first, lambda z: -2.0 * np.tanh(z) * _tanh_first(z)),
+    "sigmoid": _Sigmoid(
+        _sigmoid, _sigmoid_first, lambda z: _sigmoid_first(z) * (1.0 - 2.0 * _sigmoid(z))
+    ),
+    "softplus": _Softplus(_softplus, _sigmoid, _sigmoid_first),
+    "identity": Activation(lambda z: z, np.ones_like, np.zeros_like),
 }
 
 
@@ -89,7 +135,7 @@ def input_jacobian(
     coefs: list[np.ndarray], intercepts: list[np.ndarray], inputs: np.ndarray, activation: str
 ) -> np.ndarray:
     """d(output)/d(inputs) for a single input vector (n_inputs,) -> (n_outputs, n_inputs)."""
-    act, dact = ACTIVATIONS[activation]
+    act, dact = ACTIVATIONS[activation][:2]
     h = inputs
     J = np.eye(len(inputs))
     for W, b in zip(coefs[:-1], intercepts[:-1]):

@@ -1,4 +1,4 @@
-"""Build the collocation NLP as a Pyomo model from arrays. Never solves.
+"""Build the collocation NLP of ``_problem.NLPData`` as a Pyomo model. Never solves.
 
 Components of the returned ``ConcreteModel`` (all in scaled units):
 
@@ -18,12 +18,10 @@ Components of the returned ``ConcreteModel`` (all in scaled units):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyomo.environ as pyo
 
-from ._collocation import Discretization
+from ._problem import NLPData
 
 
 def _sigmoid(z):
@@ -40,24 +38,6 @@ ACTIVATIONS = {
     "softplus": _softplus,
     "identity": lambda z: z,
 }
-
-
-@dataclass
-class NLPData:
-    """Everything the builder needs, as arrays and plain values."""
-
-    disc: Discretization
-    targets: np.ndarray  # (n_samples, d) scaled observations
-    node_inputs: np.ndarray | None  # (n_nodes, m) scaled exogenous inputs at nodes
-    sizes: list[int]
-    activation: str
-    alpha: float
-    weight_mask: np.ndarray  # (n_params,) True where alpha applies
-    theta0: np.ndarray
-    states0: np.ndarray  # (n_nodes, d)
-    state_bound: float | None = None
-    weight_bound: float | None = None
-    proximal: bool = False  # add the ADMM proximal term
 
 
 def _row_sum(idx, w, var, i):

@@ -1,12 +1,17 @@
-"""Find IPOPT, run it on a built model, and turn its termination into a status.
+"""Find IPOPT, run one engine on an NLP, and turn IPOPT's termination into a status.
 
-Two routes, both driven by Pyomo:
+Two engines evaluate the same NLP (``_problem.NLPData``):
 
-- ``"ipopt"``: an ``ipopt`` executable on ``PATH`` (conda-forge, IDAES, a system build),
-  through Pyomo's NL-file interface;
-- ``"cyipopt"``: the ``cyipopt`` Python package (PyPI ``cyipopt-wheels`` bundles IPOPT
-  and MUMPS) through Pyomo's PyNumero interface, which needs PyNumero's compiled
-  ASL library (``python -m pyomo.contrib.pynumero.build``).
+- ``"numpy"``: ``_numpy_engine`` hands exact vectorized derivatives to ``cyipopt``
+  directly. Needs only the ``cyipopt`` package (PyPI ``cyipopt-wheels`` bundles IPOPT
+  and MUMPS): no compiler, no root.
+- ``"pyomo"``: the Pyomo model of ``_pyomo_model``, solved by one of two routes:
+  ``"ipopt"``, an ``ipopt`` executable on ``PATH`` (conda-forge, IDAES, a system build)
+  through Pyomo's NL-file interface; ``"cyipopt"``, cyipopt through Pyomo's PyNumero
+  interface, which needs PyNumero's compiled ASL library
+  (``python -m pyomo.contrib.pynumero.build``).
+
+:func:`solve` is the one entry point used by the estimators and the ADMM workers.
 """
 
 from __future__ import annotations
@@ -24,17 +29,19 @@ import numpy as np
 
 from .exceptions import SolverError, SolverNotAvailableError
 
+ENGINES = ("auto", "numpy", "pyomo")
 SOLVERS = ("auto", "ipopt", "cyipopt")
 
 INSTALL_HELP = """\
-To install the cyipopt route (what `make demo` does) on Debian/Ubuntu:
-    pip install cyipopt-wheels
+The numpy engine (the default) needs only IPOPT from PyPI:
+    pip install "skneuralode[ipopt]"        # or: pip install cyipopt-wheels==1.7.0.dev0
+The pyomo engine (engine="pyomo") needs either an `ipopt` executable on PATH, e.g.
+`conda install -c conda-forge ipopt` or `idaes get-extensions`, or cyipopt plus
+Pyomo's PyNumero ASL library; on Debian/Ubuntu (root and a C++ compiler):
     apt-get install -y libamplsolver-dev
     python -m pyomo.contrib.pynumero.build \\
         -DASL_INCLUDE_DIR=/usr/include/ampl-netlib-solvers \\
-        -DASL_LIBRARY=/usr/lib/x86_64-linux-gnu/libamplsolver.so
-or put an `ipopt` executable on PATH, e.g. `conda install -c conda-forge ipopt`
-or `idaes get-extensions`."""
+        -DASL_LIBRARY=/usr/lib/x86_64-linux-gnu/libamplsolver.so"""
 
 # Pyomo termination conditions, by what the estimator does with them.
 CONVERGED = {"optimal", "locallyOptimal", "globallyOptimal"}
@@ -50,9 +57,9 @@ STOPPED = {
 
 @dataclass
 class SolveResult:
-    """What one IPOPT run reports, as plain values."""
+    """What one solve reports, as plain values (and the solution as arrays)."""
 
-    solver: str
+    solver: str  # IPOPT route: "cyipopt" or "ipopt"
     status: str  # Pyomo termination condition, e.g. "optimal", "maxIterations"
     message: str
     n_iter: int
@@ -61,6 +68,12 @@ class SolveResult:
     nl_time: float = 0.0  # writing the NL problem and loading it (cyipopt route)
     # (time.perf_counter(), values of the recorded variables) at every iteration, when asked
     iterates: list = field(default_factory=list)
+    engine: str = "pyomo"
+    theta: np.ndarray | None = None
+    states: np.ndarray | None = None
+    n_variables: int = 0
+    n_constraints: int = 0
+    build_time: float = 0.0  # building the Pyomo model / the numpy sparsity structures
 
     @property
     def converged(self) -> bool:
@@ -73,7 +86,7 @@ def _ipopt_executable_works() -> tuple[bool, str]:
     if path is None:
         return False, "`ipopt` executable on PATH: not found"
     try:
-        probe = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10)
+        probe = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"`ipopt` executable at {path}: `ipopt -v` failed ({exc})"
     if probe.returncode != 0 or "ipopt" not in probe.stdout.lower():
@@ -84,16 +97,27 @@ def _ipopt_executable_works() -> tuple[bool, str]:
     return True, f"`ipopt` executable at {path}"
 
 
-def _cyipopt_works() -> tuple[bool, str]:
+def _cyipopt_package_works() -> tuple[bool, str]:
+    from ._openblas import import_cyipopt, openblas_report
+
     try:
-        import cyipopt  # noqa: F401
+        cyipopt = import_cyipopt()
     except ImportError:
-        return False, "Python package `cyipopt` (pip install cyipopt-wheels): not installed"
+        return False, (
+            "Python package `cyipopt` (pip install cyipopt-wheels==1.7.0.dev0): not installed"
+        )
+    version = ".".join(str(v) for v in getattr(cyipopt, "IPOPT_VERSION", ()))
+    return True, f"cyipopt {cyipopt.__version__} (IPOPT {version}); {openblas_report()}"
+
+
+def _pynumero_works() -> tuple[bool, str]:
+    if not _cyipopt_package_works()[0]:
+        return False, "cyipopt through Pyomo's PyNumero: the `cyipopt` package is not installed"
     from pyomo.contrib.pynumero.asl import AmplInterface
 
     if not AmplInterface.available():
         return False, (
-            "Python package `cyipopt`: installed, but Pyomo's PyNumero ASL library "
+            "cyipopt through Pyomo's PyNumero: Pyomo's PyNumero ASL library "
             "(libpynumero_ASL) is missing"
         )
     return True, "cyipopt with PyNumero ASL"
@@ -101,25 +125,122 @@ def _cyipopt_works() -> tuple[bool, str]:
 
 @functools.cache
 def available_solvers() -> dict[str, tuple[bool, str]]:
-    """Each route -> (works, what was found). Cached for the process."""
-    return {"ipopt": _ipopt_executable_works(), "cyipopt": _cyipopt_works()}
+    """What each way of running IPOPT needs, and whether it is there. Cached per process.
+
+    Returns
+    -------
+    found : dict
+        ``"numpy"`` (the numpy engine: the ``cyipopt`` package, with what was done
+        about its bundled OpenBLAS), ``"cyipopt"`` (the pyomo engine through PyNumero)
+        and ``"ipopt"`` (the pyomo engine through an ``ipopt`` executable), each mapped
+        to ``(works, what was found)``.
+    """
+    return {
+        "numpy": _cyipopt_package_works(),
+        "cyipopt": _pynumero_works(),
+        "ipopt": _ipopt_executable_works(),
+    }
 
 
-def find_solver(requested: str) -> str:
-    """Resolve ``"auto"`` (ipopt executable first, then cyipopt) or check a forced route."""
+def find_solver(engine: str, solver: str) -> tuple[str, str]:
+    """Resolve the ``engine`` and ``solver`` parameters to what runs: (engine, route).
+
+    ``engine="auto"``: the numpy engine when ``cyipopt`` imports (unless
+    ``solver="ipopt"`` asks for the executable), else the pyomo engine with an ``ipopt``
+    executable. ``engine="pyomo"``: ``solver="auto"`` tries the executable, then PyNumero.
+    """
+    if engine == "numpy" and solver == "ipopt":
+        raise ValueError(
+            "engine='numpy' drives IPOPT through the cyipopt package; solver='ipopt' (an "
+            "ipopt executable) needs engine='pyomo'. Use solver='auto' or engine='pyomo'."
+        )
     found = available_solvers()
-    order = ["ipopt", "cyipopt"] if requested == "auto" else [requested]
-    for name in order:
-        if found[name][0]:
-            return name
-    looked = "\n".join(f"  - {found[name][1]}" for name in order)
+    if engine == "numpy" or (engine == "auto" and solver != "ipopt"):
+        candidates = [("numpy", "numpy")]
+        if engine == "auto" and solver == "auto":
+            candidates.append(("pyomo", "ipopt"))
+    else:
+        routes = ["ipopt", "cyipopt"] if solver == "auto" else [solver]
+        candidates = [("pyomo", r) for r in routes]
+    for eng, key in candidates:
+        if found[key][0]:
+            return eng, "cyipopt" if key == "numpy" else key
+    looked = "\n".join(f"  - {found[key][1]}" for _, key in candidates)
     raise SolverNotAvailableError(
-        f"solver={requested!r}: no usable IPOPT was found. Looked for:\n{looked}\n{INSTALL_HELP}"
+        f"engine={engine!r}, solver={solver!r}: no usable IPOPT was found. Looked for:\n"
+        f"{looked}\n{INSTALL_HELP}"
     )
 
 
+def solve(
+    data,
+    engine: str,
+    solver: str,
+    options: dict,
+    tee: bool = False,
+    record: bool = False,
+    rho: float = 0.0,
+    center: np.ndarray | None = None,
+) -> SolveResult:
+    """Solve the NLP ``data`` from its initial point with one engine.
+
+    ``engine``/``solver`` as returned by :func:`find_solver`. ``rho``/``center``: the
+    proximal term of an ADMM sub-problem (``data.proximal`` must be set for the pyomo
+    engine). ``record``: keep the network parameters of every IPOPT iteration
+    (``result.iterates``; cyipopt only). A crash raises :class:`SolverError`; any
+    termination with an iterate returns it (the caller decides whether to warn).
+    """
+    if engine == "numpy":
+        return _solve_with_numpy(data, options, tee, record, rho, center)
+    return _solve_with_pyomo(data, solver, options, tee, record, rho, center)
+
+
+def _solve_with_numpy(data, options, tee, record, rho, center) -> SolveResult:
+    from ._numpy_engine import NumpyNLP, solve_numpy
+
+    start = time.perf_counter()
+    nlp = NumpyNLP(data, rho, center)
+    build_time = time.perf_counter() - start
+    start = time.perf_counter()
+    try:
+        code, message, x, log, iterates = solve_numpy(nlp, options, record)
+    except Exception as exc:  # unknown options, evaluation errors, crashes
+        raise SolverError(f"IPOPT (cyipopt) crashed: {exc}") from exc
+    states, theta = nlp.split(x)
+    return SolveResult(
+        solver="cyipopt",
+        status=IPOPT_STATUS.get(code, "error"),
+        message=message,
+        n_iter=max(len(log) - 1, 0),
+        solve_time=time.perf_counter() - start,
+        iterations=log,
+        iterates=iterates,
+        engine="numpy",
+        theta=theta.copy(),
+        states=states.copy(),
+        n_variables=nlp.n,
+        n_constraints=nlp.m,
+        build_time=build_time,
+    )
+
+
+def _solve_with_pyomo(data, solver, options, tee, record, rho, center) -> SolveResult:
+    from ._pyomo_model import build_model, read_solution, set_proximal
+
+    start = time.perf_counter()
+    model = build_model(data)
+    if data.proximal:
+        set_proximal(model, rho, np.zeros(len(data.theta0)) if center is None else center)
+    build_time = time.perf_counter() - start
+    result = solve_model(model, solver, options, tee, model.theta if record else None)
+    result.theta, result.states = read_solution(model)
+    result.n_variables, result.n_constraints = model.nvariables(), model.nconstraints()
+    result.build_time = build_time
+    return result
+
+
 def solve_model(model, solver: str, options: dict, tee: bool = False, record=None) -> SolveResult:
-    """Run IPOPT on ``model`` and load the final iterate into it.
+    """Run IPOPT on a Pyomo ``model`` and load the final iterate into it.
 
     Any termination with an iterate loads it (the caller decides whether to warn);
     a crash raises :class:`SolverError`. ``record`` (a Pyomo variable of ``model``, cyipopt
@@ -185,6 +306,9 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None):
     """
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
+    from ._openblas import import_cyipopt
+
+    import_cyipopt()  # before Pyomo imports cyipopt itself (ADMM workers come here first)
     log, iterates = [], []
 
     # All 13 arguments spelled out: Pyomo passes ``problem`` only to a 13-argument

@@ -23,8 +23,10 @@ def admm_data():
     return van_der_pol(60, (0, 8))
 
 
-def _admm(**kw):
-    base = CollocationNeuralODE(width=8, degree=2, alpha=1e-4, random_state=0)
+def _admm(engine="auto", solver="auto", **kw):
+    base = CollocationNeuralODE(
+        width=8, degree=2, alpha=1e-4, random_state=0, engine=engine, solver=solver
+    )
     return ADMMNeuralODE(base, **{"n_batches": 2, "max_iter": 30, "tol": 1e-3, **kw})
 
 
@@ -162,14 +164,15 @@ def test_paper_admm_experiment():
 
 
 def test_reused_nl_problem_matches_rebuilding_the_model(admm_data, monkeypatch):
-    """The cyipopt route keeps each batch's written NL problem and only moves bounds and
-    the start; solving the Pyomo model afresh each time must give the same iterates."""
+    """The pyomo engine's cyipopt route keeps each batch's written NL problem and only
+    moves bounds and the start; solving the Pyomo model afresh each time must give the
+    same iterates."""
     from skneuralode import _admm as admm_module
 
     t, X = admm_data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        reused = _admm(n_jobs=1, max_iter=4).fit(t, X)
+        reused = _admm(n_jobs=1, max_iter=4, engine="pyomo", solver="cyipopt").fit(t, X)
         assert sum(reused.history_["models_reused"]) == 2 * 3
         original_init = admm_module._CachedBatch.__init__
 
@@ -178,7 +181,7 @@ def test_reused_nl_problem_matches_rebuilding_the_model(admm_data, monkeypatch):
             self.nlp = None  # forces set_proximal + solve_model on the Pyomo model
 
         monkeypatch.setattr(admm_module._CachedBatch, "__init__", without_nlp)
-        rebuilt = _admm(n_jobs=1, max_iter=4).fit(t, X)
+        rebuilt = _admm(n_jobs=1, max_iter=4, engine="pyomo", solver="cyipopt").fit(t, X)
     for key in ("primal_residual", "dual_residual", "objective"):
         np.testing.assert_allclose(reused.history_[key], rebuilt.history_[key], rtol=1e-7)
     for a, b in zip(reused.estimator_.coefs_, rebuilt.estimator_.coefs_):

@@ -28,16 +28,12 @@ def test_dask_local_cluster_gives_the_loky_weights():
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster:
             with distributed.Client(cluster) as client:
-                with joblib.parallel_config(backend="dask"):
-                    dask_fit = admm.fit(t, X)
-                # the sub-problems really ran on the cluster's workers: they hold the models
-                logs = client.run(_cached_models)
-    assert sum(logs.values()) >= 2
+                with distributed.get_task_stream(client) as stream:
+                    with joblib.parallel_config(backend="dask"):
+                        dask_fit = admm.fit(t, X)
+    # the sub-problems really ran as tasks on the cluster's workers: 2 batches x 4
+    # iterations, one call per task
+    solved = [task for task in stream.data if "solve_batch" in str(task["key"])]
+    assert len(solved) == 2 * 4 and all(task["status"] == "OK" for task in solved)
     for a, b in zip(loky, dask_fit.estimator_.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
-
-
-def _cached_models():
-    from skneuralode import _admm
-
-    return len(_admm._MODEL_CACHE)

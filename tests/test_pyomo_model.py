@@ -4,22 +4,12 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-from skneuralode import CollocationNeuralODE, _mlp
-from skneuralode._collocation import collocation_residuals
+from skneuralode import CollocationNeuralODE
+from skneuralode._problem import constraint_residuals, objective, observation_residuals
 from skneuralode._pyomo_model import build_model
 from skneuralode.datasets import van_der_pol
 
 ORACLE = 1e-10
-
-
-def _numpy_residuals(data, theta, states):
-    """The oracle: the numpy network at the collocation nodes, through the discretization."""
-    disc = data.disc
-    inputs = states[disc.colloc_node]
-    if data.node_inputs is not None:
-        inputs = np.hstack([inputs, data.node_inputs[disc.colloc_node]])
-    rates = _mlp.forward(*_mlp.unpack(theta, data.sizes), inputs, data.activation)
-    return collocation_residuals(disc, states, rates)
 
 
 @pytest.mark.parametrize(
@@ -47,12 +37,13 @@ def test_model_matches_numpy_oracle(params, with_u):
     pyomo_res = np.array(
         [[pyo.value(m.collocation[c, i].body) for i in m.STATES] for c in m.COLLOC]
     )
-    colloc, cont = _numpy_residuals(data, theta, states)
+    # the oracle: the numpy network at the collocation nodes, through the discretization
+    colloc, cont = constraint_residuals(data, theta, states)
     np.testing.assert_allclose(pyomo_res, colloc, atol=ORACLE)
-    disc = data.disc
-    fit = disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets
+    assert pyo.value(m.obj) == pytest.approx(objective(data, theta, states), rel=1e-12)
+    fit = observation_residuals(data, states)
     expected = np.mean(fit**2) + est.alpha * np.sum(theta[data.weight_mask] ** 2)
-    assert pyo.value(m.obj) == pytest.approx(expected, rel=1e-12)
+    assert objective(data, theta, states) == pytest.approx(expected, rel=1e-14)
     if params.get("scheme") == "legendre":
         body = np.array([[pyo.value(m.continuity[k, i].body) for i in m.STATES] for k in m.CONT])
         np.testing.assert_allclose(body, cont, atol=ORACLE)
@@ -68,8 +59,7 @@ def test_initial_point_is_loaded_and_sizes_are_as_documented():
     np.testing.assert_array_equal([m.theta[p].value for p in m.PARAMS], data.theta0)
     assert m.x[0, 0].bounds == (-5.0, 5.0) and m.theta[0].bounds == (-20.0, 20.0)
     # the smoothed initial states reproduce the (noise-free) data closely
-    xs0 = data.disc.apply(data.disc.obs_idx, data.disc.obs_w, data.states0)
-    assert np.max(np.abs(xs0 - data.targets)) < 1e-2
+    assert np.max(np.abs(observation_residuals(data, data.states0))) < 1e-2
 
 
 def test_public_build_model_carries_scaling():

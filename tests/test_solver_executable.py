@@ -22,7 +22,7 @@ PARAMS = dict(width=8, degree=2, alpha=1e-4, random_state=0)
 
 
 def _cyipopt_route_works() -> bool:
-    return _solver._cyipopt_works()[0]
+    return _solver._pynumero_works()[0]
 
 
 pytestmark = [
@@ -88,8 +88,8 @@ def test_executable_fit_converges(executable_fit):
 
 
 def test_executable_matches_cyipopt(fake_ipopt, executable_fit, data):
-    reference = CollocationNeuralODE(solver="cyipopt", **PARAMS).fit(*data)
-    assert reference.solver_ == "cyipopt"
+    reference = CollocationNeuralODE(engine="pyomo", solver="cyipopt", **PARAMS).fit(*data)
+    assert reference.engine_ == "pyomo" and reference.solver_ == "cyipopt"
     # The same IPOPT on the same NL problem: same iterations, same weights.
     assert executable_fit.n_iter_ == reference.n_iter_
     got = executable_fit.coefs_ + executable_fit.intercepts_
@@ -98,11 +98,17 @@ def test_executable_matches_cyipopt(fake_ipopt, executable_fit, data):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
-def test_auto_prefers_the_executable(fake_ipopt, data):
-    assert _solver.find_solver("auto") == "ipopt"
-    model = CollocationNeuralODE(solver="auto", **PARAMS).fit(*data)
-    assert model.solver_ == "ipopt"
+def test_pyomo_engine_prefers_the_executable(fake_ipopt, data):
+    assert _solver.find_solver("pyomo", "auto") == ("pyomo", "ipopt")
+    model = CollocationNeuralODE(engine="pyomo", solver="auto", **PARAMS).fit(*data)
+    assert model.engine_ == "pyomo" and model.solver_ == "ipopt"
     assert model.solver_status_ == "optimal"
+
+
+def test_auto_engine_prefers_numpy_over_the_executable(fake_ipopt, data):
+    assert _solver.find_solver("auto", "auto") == ("numpy", "cyipopt")
+    model = CollocationNeuralODE(**PARAMS).fit(*data)
+    assert model.engine_ == "numpy" and model.solver_ == "cyipopt"
 
 
 def test_max_iter_through_the_executable(fake_ipopt, data):
@@ -116,6 +122,6 @@ def test_max_iter_through_the_executable(fake_ipopt, data):
 
 def test_store_iterates_needs_cyipopt(fake_ipopt, data):
     model = CollocationNeuralODE(solver="ipopt", store_iterates=True, **PARAMS)
-    with pytest.raises(ValueError, match="store_iterates=True needs solver='cyipopt'"):
+    with pytest.raises(ValueError, match="store_iterates=True needs IPOPT's per-iteration"):
         model.fit(*data)
     assert not hasattr(model, "coefs_")

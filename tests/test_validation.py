@@ -106,24 +106,37 @@ def test_unfitted_model_raises_not_fitted():
         CollocationNeuralODE().predict([0.0, 1.0], [0.0, 0.0])
 
 
+NOTHING_INSTALLED = {
+    "numpy": (False, "Python package `cyipopt` (pip install cyipopt-wheels==1.7.0.dev0): not installed"),
+    "cyipopt": (False, "cyipopt through Pyomo's PyNumero: the `cyipopt` package is not installed"),
+    "ipopt": (False, "`ipopt` executable on PATH: not found"),
+}
+
+
 def test_no_solver_error_lists_what_was_looked_for(data, monkeypatch):
-    fake = {
-        "ipopt": (False, "`ipopt` executable on PATH: not found"),
-        "cyipopt": (False, "Python package `cyipopt` (pip install cyipopt-wheels): not installed"),
-    }
-    monkeypatch.setattr(_solver, "available_solvers", lambda: fake)
+    monkeypatch.setattr(_solver, "available_solvers", lambda: NOTHING_INSTALLED)
     with pytest.raises(SolverNotAvailableError) as err:
         CollocationNeuralODE().fit(*data)
     msg = str(err.value)
     for piece in [
-        "solver='auto'",
+        "engine='auto', solver='auto'",
+        "`cyipopt` (pip install cyipopt-wheels==1.7.0.dev0): not installed",
         "`ipopt` executable on PATH: not found",
-        "pip install cyipopt-wheels",
+        'pip install "skneuralode[ipopt]"',
         "apt-get install -y libamplsolver-dev",
         "python -m pyomo.contrib.pynumero.build",
         "conda install -c conda-forge ipopt",
     ]:
         assert piece in msg
+
+
+def test_pyomo_engine_without_routes_names_both(data, monkeypatch):
+    monkeypatch.setattr(_solver, "available_solvers", lambda: NOTHING_INSTALLED)
+    with pytest.raises(SolverNotAvailableError) as err:
+        CollocationNeuralODE(engine="pyomo").fit(*data)
+    msg = str(err.value)
+    assert "engine='pyomo'" in msg and "PyNumero" in msg and "`ipopt` executable" in msg
+    assert "Python package `cyipopt`" not in msg  # the numpy engine was not asked for
 
 
 def test_forcing_a_missing_route_names_it(data):
@@ -133,9 +146,33 @@ def test_forcing_a_missing_route_names_it(data):
         CollocationNeuralODE(solver="ipopt").fit(*data)
 
 
-def test_auto_prefers_the_executable(monkeypatch):
-    monkeypatch.setattr(
-        _solver, "available_solvers", lambda: {"ipopt": (True, "x"), "cyipopt": (True, "y")}
-    )
-    assert _solver.find_solver("auto") == "ipopt"
-    assert _solver.find_solver("cyipopt") == "cyipopt"
+def test_numpy_engine_with_the_executable_is_rejected(data):
+    with pytest.raises(ValueError, match="engine='numpy' drives IPOPT through the cyipopt"):
+        CollocationNeuralODE(engine="numpy", solver="ipopt").fit(*data)
+
+
+@pytest.mark.parametrize(
+    "engine,solver,found,expected",
+    [
+        ("auto", "auto", ("numpy", "cyipopt", "ipopt"), ("numpy", "cyipopt")),
+        ("auto", "cyipopt", ("numpy", "cyipopt", "ipopt"), ("numpy", "cyipopt")),
+        ("auto", "ipopt", ("numpy", "cyipopt", "ipopt"), ("pyomo", "ipopt")),
+        ("auto", "auto", ("ipopt",), ("pyomo", "ipopt")),
+        ("numpy", "auto", ("numpy",), ("numpy", "cyipopt")),
+        ("pyomo", "auto", ("numpy", "cyipopt", "ipopt"), ("pyomo", "ipopt")),
+        ("pyomo", "auto", ("numpy", "cyipopt"), ("pyomo", "cyipopt")),
+        ("pyomo", "cyipopt", ("numpy", "cyipopt", "ipopt"), ("pyomo", "cyipopt")),
+    ],
+)
+def test_engine_and_route_resolution(monkeypatch, engine, solver, found, expected):
+    table = {key: (key in found, key) for key in ("numpy", "cyipopt", "ipopt")}
+    monkeypatch.setattr(_solver, "available_solvers", lambda: table)
+    assert _solver.find_solver(engine, solver) == expected
+
+
+def test_auto_without_cyipopt_or_executable_does_not_try_pynumero(monkeypatch):
+    """PyNumero needs cyipopt too: "auto" falls back to the executable only."""
+    table = {"numpy": (False, "a"), "cyipopt": (True, "b"), "ipopt": (False, "c")}
+    monkeypatch.setattr(_solver, "available_solvers", lambda: table)
+    with pytest.raises(SolverNotAvailableError, match="(?s)  - a\n  - c\n"):
+        _solver.find_solver("auto", "auto")

@@ -57,21 +57,23 @@ INVALID_OPTION = -12
 
 
 def ipopt_version() -> str:
+    """The bundled IPOPT's version, from the wheel's file list when it names the library
+    (``libipopt-<hash>.so.X.Y.Z``): ``ipopt -v`` must answer fast, because Pyomo waits
+    for it only 2 s, and importing cyipopt (loading IPOPT) can take longer on a loaded
+    machine. Otherwise from cyipopt itself."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files("cyipopt-wheels") or []
+    except metadata.PackageNotFoundError:
+        files = []
+    for name in map(str, files):
+        found = re.search(r"libipopt[^/]*\.so\.(\d+\.\d+\.\d+)$", name)
+        if found:
+            return found.group(1)
     import cyipopt
 
     return ".".join(map(str, cyipopt.IPOPT_VERSION))
-
-
-def asl_date() -> int:
-    from pyomo.contrib.pynumero.asl import AmplInterface
-
-    if AmplInterface.available():
-        import ctypes
-
-        get_date = ctypes.cdll.LoadLibrary(AmplInterface.libname).EXTERNAL_get_asl_date
-        get_date.restype = ctypes.c_long
-        return int(get_date())
-    return 0
 
 
 def parse_keywords(tokens: list[str]) -> list[tuple[str, str]]:
@@ -104,8 +106,8 @@ def main(argv: list[str]) -> int:
     if not argv:
         print("usage: ipopt [-v] stub [-AMPL] [keyword=value ...]", file=sys.stderr)
         return 1
-    if argv[0] == "-v":
-        print(f"Ipopt {ipopt_version()} ({platform.machine()} {sys.platform}), ASL({asl_date()})")
+    if argv[0] == "-v":  # no ASL date here: reading it imports Pyomo, too slow for the probe
+        print(f"Ipopt {ipopt_version()} ({platform.machine()} {sys.platform}), ASL(0)")
         return 0
     if argv[0].startswith("-"):
         print(f"ipopt: flag {argv[0]} is not emulated by this test double", file=sys.stderr)

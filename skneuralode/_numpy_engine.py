@@ -1,0 +1,419 @@
+"""The numpy engine: the NLP of ``_problem`` with exact, vectorized derivatives for IPOPT.
+
+:class:`NumpyNLP` evaluates the objective, its gradient, the constraints, the sparse
+constraint Jacobian and the exact sparse Hessian of the Lagrangian with batched numpy
+over all collocation points at once; :func:`solve_numpy` hands it to ``cyipopt.Problem``.
+The sparsity structures are computed once per problem; each callback only fills values.
+
+Variables are ``w = (x, theta)``: the states at the nodes, node-major (``x[n * d + i]``),
+then the flat network parameters (layout of ``_mlp.pack``). Constraint rows are the
+collocation equations, point-major (``c * d + i``), then the continuity equations.
+
+Derivatives (``../shared/DESIGN.md`` §7). Write ``a_0 = z = (x_c, u_c)`` for the network
+input at collocation point ``c``, ``s_l = W_l^T a_{l-1} + b_l``, ``a_l = sigma(s_l)`` and
+``f = s_L``. Constraint row ``(c, i)`` is ``D_c x_i - h_c f_i``, so with multipliers
+``lambda_c`` the network part of the Lagrangian at ``c`` is ``phi_c = v^T f`` with
+``v = -h_c lambda_c``. Its Hessian over ``(x_c, theta)`` is the sum over the graph's
+nonlinear operations of (adjoint x local second derivative), pulled back with the
+first derivatives of their inputs:
+
+- every activation ``a_{l,j} = sigma(s_{l,j})``: ``g_{l,j} sigma''(s_{l,j}) grad s_{l,j}
+  grad s_{l,j}^T`` with ``g_l = d phi / d a_l``;
+- every product ``W_l[a, j] a_{l-1, a}`` inside ``s_{l,j}``: ``sbar_{l,j}`` times the
+  symmetric pair ``(e_{W_l[a, j]}, grad a_{l-1, a})`` with ``sbar_l = d phi / d s_l``.
+
+``grad s_{l,j}`` is carried forward split into its dense part over ``x_c`` and the
+parameters of the layers before ``l``, and its own part ``(a_{l-1}, 1)`` on
+``(W_l[:, j], b_l[j])``. The ``theta theta`` block is summed over points (a dense lower
+triangle: after eliminating the states IPOPT's factorization is dense there anyway);
+the ``x_c theta`` and ``x_c x_c`` blocks stay per point.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _mlp
+from ._problem import NLPData
+
+#: IPOPT's default ``nlp_lower/upper_bound_inf`` is 1e19: beyond it a bound is no bound.
+_INF = 2e19
+#: Points per block in the Hessian (bounds its temporary arrays to roughly
+#: ``_BLOCK_ENTRIES`` floats).
+_BLOCK_ENTRIES = 4_000_000
+
+
+def _rows_operator(idx: np.ndarray, w: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    """Padded ``(index, weight)`` rows as a sparse matrix (duplicates summed)."""
+    rows = np.repeat(np.arange(len(idx)), idx.shape[1])
+    return sp.csr_matrix((w.ravel(), (rows, idx.ravel())), shape=(len(idx), n_cols))
+
+
+def _unique_pairs(rows: np.ndarray, cols: np.ndarray):
+    """Unique (row, col) pairs and, for each input pair, its position among them."""
+    n_cols = int(cols.max()) + 1 if len(cols) else 1
+    keys = rows.astype(np.int64) * n_cols + cols
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return (unique // n_cols).astype(np.int32), (unique % n_cols).astype(np.int32), inverse
+
+
+class _Layout:
+    """Where each layer's parameters sit in ``theta``."""
+
+    def __init__(self, sizes: list[int]):
+        self.sizes = sizes
+        self.offsets = np.cumsum([0] + [(a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])])
+        self.n_params = int(self.offsets[-1])
+
+    def layer(self, l: int) -> slice:  # noqa: E741 - l is the layer index, as in the notes
+        """Parameters of layer ``l`` (1-based: layer 1 maps the inputs)."""
+        return slice(int(self.offsets[l - 1]), int(self.offsets[l]))
+
+    def before(self, l: int) -> int:  # noqa: E741
+        """Number of parameters of the layers before ``l``."""
+        return int(self.offsets[l - 1])
+
+
+class NumpyNLP:
+    """Callbacks of the collocation NLP for ``cyipopt.Problem``.
+
+    Parameters
+    ----------
+    data : NLPData
+        The problem description.
+    rho : float, default=0.0
+        Weight of the proximal term ``rho/2 ||theta - center||^2`` (ADMM sub-problems).
+    center : ndarray of shape (n_params,), default=None
+        Its centre.
+    """
+
+    def __init__(self, data: NLPData, rho: float = 0.0, center: np.ndarray | None = None):
+        disc = data.disc
+        self.data = data
+        self.d = d = data.n_states
+        self.n_nodes = disc.n_nodes
+        self.nx = self.n_nodes * d
+        self.layout = _Layout(data.sizes)
+        self.p = self.layout.n_params
+        self.n = self.nx + self.p
+        self.act = _mlp.ACTIVATIONS[data.activation]
+        self.rho = float(rho)
+        self.center = np.zeros(self.p) if center is None else np.asarray(center, dtype=float)
+        self.C = _rows_operator(disc.colloc_idx, disc.colloc_w, self.n_nodes)
+        self.O = _rows_operator(disc.obs_idx, disc.obs_w, self.n_nodes)
+        n_cont = len(disc.cont_node)
+        E = _rows_operator(disc.cont_idx, -disc.cont_w, self.n_nodes)
+        self.E = (E + sp.csr_matrix((np.ones(n_cont), (np.arange(n_cont), disc.cont_node)),
+                                    shape=E.shape)).tocsr()
+        self.n_colloc = len(disc.colloc_node)
+        self.m = (self.n_colloc + n_cont) * d
+        self.h = disc.colloc_h
+        self.cnode = disc.colloc_node
+        self.u_c = None if data.node_inputs is None else data.node_inputs[self.cnode]
+        self.obs_scale = 2.0 / data.targets.size  # d/dx of 1/(n d) sum r^2 is (2/(n d)) r
+        self.pen_diag = 2.0 * data.alpha * data.weight_mask
+        self._cache_key = None
+        self.on_iteration = None  # callable(alg_mod, iter, obj, ...) -> bool (False stops)
+        self._jacobian_structure()
+        self._hessian_structure()
+
+    # ----------------------------------------------------------- helpers
+    def split(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``w`` -> (states (n_nodes, d), theta (p,))."""
+        return w[: self.nx].reshape(self.n_nodes, self.d), w[self.nx :]
+
+    def join(self, theta: np.ndarray, states: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.ravel(states), theta])
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        sb, wb = self.data.state_bound, self.data.weight_bound
+        lo = np.r_[np.full(self.nx, -_INF if sb is None else -sb),
+                   np.full(self.p, -_INF if wb is None else -wb)]
+        return lo, -lo
+
+    def _inputs(self, states: np.ndarray) -> np.ndarray:
+        z = states[self.cnode]
+        return z if self.u_c is None else np.hstack([z, self.u_c])
+
+    def _forward(self, w: np.ndarray):
+        """Per layer ``(a_{l-1}, sigma'(s_l), sigma''(s_l))`` at every point, cached on ``w``."""
+        key = w.tobytes()
+        if key != self._cache_key:
+            states, theta = self.split(w)
+            coefs, intercepts = _mlp.unpack(theta, self.data.sizes)
+            a, layers = self._inputs(states), []
+            for W, b in zip(coefs[:-1], intercepts[:-1]):
+                act, d1, d2 = self.act.with_derivatives(a @ W + b)
+                layers.append((a, d1, d2))
+                a = act
+            layers.append((a, None, None))
+            f = a @ coefs[-1] + intercepts[-1]
+            self._cache_key, self._cache = key, (coefs, layers, f)
+        return self._cache
+
+    # ------------------------------------------------- objective, constraints
+    def objective(self, w: np.ndarray) -> float:
+        states, theta = self.split(w)
+        r = self.O @ states - self.data.targets
+        value = float(np.mean(r**2)) + self.data.alpha * float(theta[self.data.weight_mask] @
+                                                                 theta[self.data.weight_mask])
+        if self.rho:
+            value += 0.5 * self.rho * float(np.sum((theta - self.center) ** 2))
+        return value
+
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        states, theta = self.split(w)
+        r = self.O @ states - self.data.targets
+        g_theta = self.pen_diag * theta
+        if self.rho:
+            g_theta = g_theta + self.rho * (theta - self.center)
+        return np.concatenate([(self.obs_scale * (self.O.T @ r)).ravel(), g_theta])
+
+    def constraints(self, w: np.ndarray) -> np.ndarray:
+        states, _ = self.split(w)
+        f = self._forward(w)[2]
+        colloc = self.C @ states - self.h[:, None] * f
+        return np.concatenate([colloc.ravel(), (self.E @ states).ravel()])
+
+    # ------------------------------------------------------------ Jacobian
+    def _jacobian_structure(self) -> None:
+        """Rows/cols: the x part (linear D and E rows plus the d x d network blocks, with
+        duplicates summed), then the theta part (every row touches the hidden layers'
+        parameters and its own output unit's weights and bias)."""
+        d, nc = self.d, self.n_colloc
+        ii = np.arange(d)
+        C, E = self.C.tocoo(), self.E.tocoo()
+        lin_r = np.concatenate([(C.row[:, None] * d + ii).ravel(),
+                                ((nc + E.row[:, None]) * d + ii).ravel()])
+        lin_c = np.concatenate([(C.col[:, None] * d + ii).ravel(),
+                                (E.col[:, None] * d + ii).ravel()])
+        self._lin_vals = np.concatenate([np.repeat(C.data, d), np.repeat(E.data, d)])
+        c = np.arange(nc)
+        net_r = np.broadcast_to((c[:, None, None] * d + ii[None, :, None]), (nc, d, d)).ravel()
+        net_c = np.broadcast_to(self.cnode[:, None, None] * d + ii[None, None, :],
+                                (nc, d, d)).ravel()
+        self._jx_rows, self._jx_cols, self._jx_inv = _unique_pairs(
+            np.concatenate([lin_r, net_r]), np.concatenate([lin_c, net_c]))
+        self._jx_n = len(self._jx_rows)
+        # theta part: per row, the hidden parameters, then W_L[:, i] and b_L[i]
+        lay, L = self.layout, len(self.data.sizes) - 1
+        hidden = np.arange(lay.before(L))
+        nh = self.data.sizes[-2]
+        own = lay.before(L) + np.arange(nh)[None, :] * d + ii[:, None]  # (d, nh) W_L[:, i]
+        own = np.hstack([own, (lay.before(L) + nh * d + ii)[:, None]])  # + b_L[i]
+        cols = np.hstack([np.broadcast_to(hidden, (d, len(hidden))), own])  # (d, k)
+        k = cols.shape[1]
+        self._jt_rows = np.repeat(np.arange(nc * d, dtype=np.int32), k)
+        self._jt_cols = (self.nx + np.broadcast_to(cols, (nc, d, k))).ravel().astype(np.int32)
+
+    def jacobianstructure(self):
+        return (np.concatenate([self._jx_rows, self._jt_rows]),
+                np.concatenate([self._jx_cols, self._jt_cols]))
+
+    def jacobian(self, w: np.ndarray) -> np.ndarray:
+        coefs, layers, _ = self._forward(w)
+        d, L = self.d, len(coefs)
+        h = self.h[:, None, None]
+        # delta_l = d f / d s_l, (nc, d, b_l), backward from delta_L = I
+        delta = np.broadcast_to(np.eye(d), (self.n_colloc, d, d))
+        parts = []
+        for l in range(L - 1, 0, -1):  # noqa: E741 - hidden layers L-1 .. 1
+            a_prev, d1, _ = layers[l - 1]
+            delta = (delta @ coefs[l].T) * d1[:, None, :]
+            dW = delta[:, :, None, :] * a_prev[:, None, :, None]
+            parts.insert(0, np.concatenate([dW.reshape(len(dW), d, -1), delta], axis=2))
+        dfdx = (delta @ coefs[0].T)[:, :, :d]
+        a_last = layers[-1][0]
+        own = np.concatenate([a_last, np.ones((len(a_last), 1))], axis=1)
+        dfdt = np.concatenate(parts + [np.broadcast_to(own[:, None, :], (len(own), d,
+                                                                         own.shape[1]))], axis=2)
+        x_vals = np.bincount(self._jx_inv, np.concatenate([self._lin_vals,
+                                                            (-h * dfdx).ravel()]),
+                             minlength=self._jx_n)
+        return np.concatenate([x_vals, (-h * dfdt).ravel()])
+
+    # ------------------------------------------------------------- Hessian
+    def _hessian_structure(self) -> None:
+        """Lower triangle, variables (x, theta): x_c x_c blocks and the objective's
+        observation Gram matrix (duplicates summed), x_c theta blocks (every parameter but
+        the output biases), and the dense theta theta triangle."""
+        d, nc, nx, p = self.d, self.n_colloc, self.nx, self.p
+        ii = np.arange(d)
+        G = (self.O.T @ self.O).tocoo()
+        keep = G.row >= G.col
+        g_r = (G.row[keep][:, None] * d + ii).ravel()
+        g_c = (G.col[keep][:, None] * d + ii).ravel()
+        self._gram_vals = np.repeat(G.data[keep], d)
+        a_idx, b_idx = np.tril_indices(d)
+        self._xx_pair = (a_idx, b_idx)
+        base = self.cnode[:, None] * d
+        xx_r, xx_c = (base + a_idx).ravel(), (base + b_idx).ravel()
+        self._hx_rows, self._hx_cols, self._hx_inv = _unique_pairs(
+            np.concatenate([g_r, xx_r]), np.concatenate([g_c, xx_c]))
+        self._hx_n = len(self._hx_rows)
+        self.q = p - d  # x_c couples with every parameter except the output biases
+        self._ht_rows = np.broadcast_to(nx + np.arange(self.q), (nc, d, self.q)).ravel()
+        self._ht_cols = np.broadcast_to(base[:, :, None] + ii[None, :, None],
+                                        (nc, d, self.q)).ravel()
+        self._tt_idx = np.tril_indices(p)
+
+    def hessianstructure(self):
+        tt_r, tt_c = self._tt_idx
+        return (np.concatenate([self._hx_rows, self._ht_rows.astype(np.int32),
+                                (self.nx + tt_r).astype(np.int32)]),
+                np.concatenate([self._hx_cols, self._ht_cols.astype(np.int32),
+                                (self.nx + tt_c).astype(np.int32)]))
+
+    def hessian(self, w: np.ndarray, lagrange: np.ndarray, obj_factor: float) -> np.ndarray:
+        coefs, layers, _ = self._forward(w)
+        d, nc, p = self.d, self.n_colloc, self.p
+        v = -self.h[:, None] * lagrange[: nc * d].reshape(nc, d)
+        XX = np.empty((nc, d, d))
+        XT = np.empty((nc, d, p))
+        TT_sym, TT_cross = np.zeros((p, p)), np.zeros((p, p))
+        step = max(1, _BLOCK_ENTRIES // max(1, d * p + max(self.data.sizes) * p))
+        for lo in range(0, nc, step):
+            blk = slice(lo, min(lo + step, nc))
+            XX[blk], XT[blk] = self._network_hessian(coefs, layers, v[blk], blk, TT_sym, TT_cross)
+        TT = TT_sym + TT_cross + TT_cross.T
+        TT[np.diag_indices(p)] += obj_factor * (self.pen_diag + self.rho)
+        a_idx, b_idx = self._xx_pair
+        x_vals = np.bincount(
+            self._hx_inv,
+            np.concatenate([obj_factor * self.obs_scale * self._gram_vals,
+                            XX[:, a_idx, b_idx].ravel()]),
+            minlength=self._hx_n,
+        )
+        return np.concatenate([x_vals, XT[:, :, : self.q].ravel(), TT[self._tt_idx]])
+
+    def _network_hessian(self, coefs, layers, v, blk, TT_sym, TT_cross):
+        """Second derivatives of ``phi_c = v_c . f(z_c)`` on a block of points.
+
+        Returns the per-point (x_c x_c, x_c theta) blocks and adds the theta theta block,
+        summed over the points, into ``TT_sym`` (symmetric terms, both triangles) and
+        ``TT_cross`` (terms between a layer's parameters and earlier layers', on the rows
+        of the later layer only; the caller adds the transpose).
+        """
+        d, lay, L = self.d, self.layout, len(coefs)
+        n = v.shape[0]
+        layers = [(a[blk], None if d1 is None else d1[blk], None if d2 is None else d2[blk])
+                  for a, d1, d2 in layers]
+        # adjoints: sbar_l = d phi / d s_l, c_l = g_l sigma''(s_l)
+        sbar, curv = [None] * (L + 1), [None] * (L + 1)
+        sbar[L] = v
+        for l in range(L - 1, 0, -1):  # noqa: E741
+            g = sbar[l + 1] @ coefs[l].T
+            sbar[l], curv[l] = g * layers[l - 1][1], g * layers[l - 1][2]
+        XX = np.zeros((n, d, d))
+        XT = np.zeros((n, d, self.p))
+        ones = np.ones((n, 1))
+        Jx = np.broadcast_to(coefs[0][:d].T, (n, coefs[0].shape[1], d))  # d s_1 / d x
+        Jt = np.zeros((n, coefs[0].shape[1], 0))  # d s_1 / d theta_{<1}
+        for l in range(1, L + 1):  # noqa: E741
+            a_prev = layers[l - 1][0]
+            at = np.hstack([a_prev, ones])  # own part of grad s_{l,j}: (a_{l-1}, 1)
+            nb, b_l = lay.before(l), coefs[l - 1].shape[1]
+            own = lay.layer(l)
+            if l < L:  # activation term of hidden layer l
+                c = curv[l]
+                XX += np.einsum("cj,cja,cjb->cab", c, Jx, Jx)
+                XT[:, :, own] += np.einsum("cj,cja,cb->cabj", c, Jx, at).reshape(n, d, -1)
+                if nb:
+                    cJt = c[:, :, None] * Jt
+                    XT[:, :, :nb] += np.einsum("cja,cjq->caq", Jx, cJt)
+                    TT_sym[:nb, :nb] += cJt.reshape(-1, nb).T @ Jt.reshape(-1, nb)
+                    TT_cross[own, :nb] += np.einsum("cjq,cb->bjq", cJt, at).reshape(-1, nb)
+                G = np.einsum("cj,ca,cb->jab", c, at, at)
+                T4 = TT_sym[own, own].reshape(at.shape[1], b_l, at.shape[1], b_l)
+                jj = np.arange(b_l)
+                T4[:, jj, :, jj] += G
+                TT_sym[own, own] = T4.reshape(TT_sym[own, own].shape)
+            # product terms W_l[a, j] * a_{l-1, a}
+            nW = (at.shape[1] - 1) * b_l  # the weights of layer l come first in its block
+            W_cols = slice(own.start, own.start + nW)
+            if l == 1:
+                XT4 = XT[:, :, W_cols].reshape(n, d, -1, b_l)
+                ar = np.arange(d)
+                XT4[:, ar, ar, :] += sbar[1][:, None, :]
+                XT[:, :, W_cols] = XT4.reshape(n, d, -1)
+            else:
+                a2, d1_prev = layers[l - 2][0], layers[l - 2][1]
+                B = d1_prev[:, :, None] * sbar[l][:, None, :]  # (n, b_{l-1}, b_l)
+                XT[:, :, W_cols] += np.einsum("caj,cax->cxaj", B, Jx_prev).reshape(n, d, -1)
+                nb2 = lay.before(l - 1)
+                if nb2:
+                    TT_cross[W_cols, :nb2] += np.einsum("caj,caq->ajq", B, Jt_prev[:, :, :nb2]
+                                                  ).reshape(nW, nb2)
+                at2 = np.hstack([a2, ones])
+                K = np.einsum("caj,cb->ajb", B, at2)  # (b_{l-1}, b_l, n_{l-2} + 1)
+                prev = lay.layer(l - 1)
+                b_prev = B.shape[1]
+                T4 = TT_cross[W_cols, prev].reshape(b_prev, b_l, at2.shape[1], b_prev)
+                aa = np.arange(b_prev)
+                T4[aa, :, :, aa] += K
+                TT_cross[W_cols, prev] = T4.reshape(nW, -1)
+            if l < L:  # carry grad s forward to layer l + 1
+                A = layers[l - 1][1][:, :, None] * coefs[l][None, :, :]  # sigma'_a W[a, j]
+                Jx_prev = Jx
+                Jt_prev = np.concatenate([Jt, self._own_gradient(at, b_l)], axis=2)
+                Jx = np.einsum("caj,cax->cjx", A, Jx_prev)
+                Jt = np.einsum("caj,caq->cjq", A, Jt_prev)
+        return XX, XT
+
+    @staticmethod
+    def _own_gradient(at: np.ndarray, b: int) -> np.ndarray:
+        """d s_{l,j} / d theta_l for every unit j as rows over theta_l's layout, (n, b, ...).
+
+        Row ``j`` holds ``at`` (= (a_{l-1}, 1)) at the positions of ``W_l[:, j]`` and
+        ``b_l[j]`` and zeros elsewhere.
+        """
+        n, k = at.shape
+        out = np.zeros((n, b, k, b))
+        jj = np.arange(b)
+        out[:, jj, :, jj] = at[None, :, :]
+        return out.reshape(n, b, k * b)
+
+    # ----------------------------------------------------------- iterations
+    def intermediate(self, *args) -> bool:
+        """IPOPT's per-iteration report, forwarded to ``on_iteration`` when set."""
+        return True if self.on_iteration is None else self.on_iteration(*args)
+
+
+def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
+    """Run IPOPT (cyipopt) on ``nlp`` from ``data.theta0``/``data.states0``.
+
+    Returns ``(status code, message, x, log, iterates)``: IPOPT's return status, its
+    message, the final iterate, per-iteration ``(obj, inf_pr, inf_du)`` and, when
+    ``record``, ``(time.perf_counter(), theta)`` at every iteration. Option and
+    evaluation errors propagate (the caller turns them into ``SolverError``).
+    """
+    from ._openblas import import_cyipopt
+
+    cyipopt = import_cyipopt()
+    lo, hi = nlp.bounds()
+    zeros = np.zeros(nlp.m)
+    problem = cyipopt.Problem(n=nlp.n, m=nlp.m, problem_obj=nlp, lb=lo, ub=hi, cl=zeros, cu=zeros)
+    log, iterates = [], []
+
+    def on_iteration(alg_mod, it, obj, inf_pr, inf_du, *rest):
+        log.append((float(obj), float(inf_pr), float(inf_du)))
+        if record:
+            x_now = problem.get_current_iterate(scaled=False)["x"]
+            iterates.append((time.perf_counter(), np.array(x_now[nlp.nx :], dtype=float)))
+        return True
+
+    nlp.on_iteration = on_iteration
+    try:
+        for key, value in options.items():
+            problem.add_option(key, value)
+        start = nlp.join(nlp.data.theta0, nlp.data.states0)
+        x, info = problem.solve(np.clip(start, lo, hi))
+    finally:
+        nlp.on_iteration = None
+        problem.close()
+    message = info["status_msg"]
+    message = message.decode() if isinstance(message, bytes) else str(message)
+    return int(info["status"]), message, x, log, iterates

@@ -1,0 +1,169 @@
+"""The collocation NLP as arrays: its description, its assembly from data, and its numpy
+objective and residuals (the one copy that estimators, tests and benchmarks use).
+
+Nothing here knows about Pyomo or IPOPT. Both engines read a :class:`NLPData`: the numpy
+engine (``_numpy_engine``) evaluates it directly, ``_pyomo_model.build_model`` turns it
+into a Pyomo model. All values are in scaled units (see ``_init.Scaling``).
+
+The NLP, with ``x`` the states at the nodes and ``theta`` the network parameters::
+
+    min   1/(n d) sum_s ||O_s x - y_s||^2 + alpha ||theta_W||^2 [+ rho/2 ||theta - c||^2]
+    s.t.  sum_l D[c, l] x_l - h_c f_theta(x_{node(c)}, u_c) = 0     (collocation)
+          x_{start(k)} - sum_l E[k, l] x_l = 0                      (continuity, Legendre)
+
+``O_s`` is the row of the collocation polynomial that reproduces sample ``s`` at its own
+time; the bracketed proximal term exists only in ADMM sub-problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from . import _mlp
+from ._collocation import Discretization, build_discretization, collocation_residuals
+from ._init import (
+    Scaling,
+    evaluate_smoothers,
+    fit_output_layer,
+    interpolate_inputs,
+    smooth_trajectory,
+)
+
+
+@dataclass
+class NLPData:
+    """Everything either engine needs, as arrays and plain values."""
+
+    disc: Discretization
+    targets: np.ndarray  # (n_samples, d) scaled observations
+    node_inputs: np.ndarray | None  # (n_nodes, m) scaled exogenous inputs at nodes
+    sizes: list[int]
+    activation: str
+    alpha: float
+    weight_mask: np.ndarray  # (n_params,) True where alpha applies
+    theta0: np.ndarray
+    states0: np.ndarray  # (n_nodes, d)
+    state_bound: float | None = None
+    weight_bound: float | None = None
+    proximal: bool = False  # ADMM sub-problem: the objective has a proximal term
+
+    @property
+    def n_states(self) -> int:
+        return self.sizes[-1]
+
+    def colloc_inputs(self, states: np.ndarray) -> np.ndarray:
+        """Network inputs ``(x, u)`` at every collocation point, (n_colloc, n_in)."""
+        inputs = states[self.disc.colloc_node]
+        if self.node_inputs is None:
+            return inputs
+        return np.hstack([inputs, self.node_inputs[self.disc.colloc_node]])
+
+
+def build_problem(
+    t: np.ndarray,
+    X: np.ndarray,
+    u: np.ndarray | None,
+    groups: list[np.ndarray],
+    scaling: Scaling,
+    *,
+    scheme: str,
+    degree: int,
+    n_elements: int | None,
+    width: int,
+    depth: int,
+    activation: str,
+    alpha: float,
+    smoothing,
+    init: str,
+    random_state,
+    state_bound: float | None = None,
+    weight_bound: float | None = None,
+    smoothers: list | None = None,
+    theta0: np.ndarray | None = None,
+    states0: np.ndarray | None = None,
+) -> NLPData:
+    """Discretize validated data in ``scaling`` and choose the initial point.
+
+    ``smoothers`` are the per-trajectory smoothed (scaled) states when the caller has
+    them already (``_init.fit_scaling``), so the data are smoothed once per fit.
+    ``theta0``/``states0`` (scaled) replace the initial weights/states, e.g. for a warm
+    start; otherwise the weights are drawn (``init``) and the states are the smoothed data.
+    """
+    Xs = scaling.states(X)
+    disc = build_discretization(t / scaling.t_scale, groups, scheme, degree, n_elements)
+    node_t = disc.node_times * scaling.t_scale
+    if smoothers is None:
+        smoothers = [smooth_trajectory(t[g], Xs[g], smoothing) for g in groups]
+    smoothed = evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
+    if states0 is None or states0.shape != smoothed.shape:
+        states0 = smoothed
+    node_u = None
+    if u is not None:
+        node_u = interpolate_inputs(t, scaling.inputs(u), groups, disc, node_t)
+    n_inputs = 0 if u is None else u.shape[1]
+    sizes = _mlp.layer_sizes(X.shape[1] + n_inputs, X.shape[1], width, depth)
+    data = NLPData(
+        disc=disc,
+        targets=Xs,
+        node_inputs=node_u,
+        sizes=sizes,
+        activation=activation,
+        alpha=alpha,
+        weight_mask=_mlp.weight_mask(sizes),
+        theta0=theta0,
+        states0=states0,
+        state_bound=state_bound,
+        weight_bound=weight_bound,
+    )
+    if theta0 is None:
+        data.theta0 = _mlp.init_parameters(sizes, check_random_state(random_state))
+        if init == "lstsq":
+            rates = evaluate_smoothers(smoothers, node_t, disc.node_trajectory, True)
+            target = rates[disc.colloc_node] * scaling.t_scale
+            inputs = data.colloc_inputs(states0)
+            data.theta0 = fit_output_layer(data.theta0, sizes, activation, inputs, target)
+    return data
+
+
+# ------------------------------------------------------------ numpy evaluation
+
+
+def observation_residuals(data: NLPData, states: np.ndarray) -> np.ndarray:
+    """Collocation polynomial at the sample times minus the data, (n_samples, d), scaled."""
+    disc = data.disc
+    return disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets
+
+
+def data_misfit(data: NLPData, states: np.ndarray) -> float:
+    """Mean squared (scaled) misfit, the objective's data term."""
+    return float(np.mean(observation_residuals(data, states) ** 2))
+
+
+def penalty(data: NLPData, theta: np.ndarray) -> float:
+    """``alpha ||W||^2`` over the weights (biases are not penalized)."""
+    return data.alpha * float(np.sum(theta[data.weight_mask] ** 2))
+
+
+def objective(data: NLPData, theta: np.ndarray, states: np.ndarray) -> float:
+    """The training objective without any proximal term: misfit + penalty."""
+    return data_misfit(data, states) + penalty(data, theta)
+
+
+def network_rates(data: NLPData, theta: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """``f_theta(x, u)`` at every collocation point, (n_colloc, d), scaled."""
+    coefs, intercepts = _mlp.unpack(theta, data.sizes)
+    return _mlp.forward(coefs, intercepts, data.colloc_inputs(states), data.activation)
+
+
+def constraint_residuals(data: NLPData, theta: np.ndarray, states: np.ndarray):
+    """(collocation residuals (n_colloc, d), continuity residuals (n_cont, d))."""
+    return collocation_residuals(data.disc, states, network_rates(data, theta, states))
+
+
+def constraint_violation(data: NLPData, theta: np.ndarray, states: np.ndarray) -> float:
+    """Largest |residual| of the collocation and continuity equations (scaled units)."""
+    colloc, cont = constraint_residuals(data, theta, states)
+    return float(max(np.abs(colloc).max(), np.abs(cont).max(initial=0.0)))

@@ -1,0 +1,223 @@
+"""The numpy engine evaluates the same NLP as the Pyomo model, with exact derivatives.
+
+Two oracles: central finite differences of the engine's own functions (no Pyomo needed,
+so these run where PyNumero's ASL library is absent) and PyNumero's evaluation of
+``build_model`` (objective, gradient, constraints, Jacobian and Lagrangian Hessian) at
+random points, over every scheme x activation x depth 1-3, with and without inputs,
+one or several trajectories, with and without the ADMM proximal term.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skneuralode import CollocationNeuralODE, _mlp
+from skneuralode._numpy_engine import NumpyNLP
+from skneuralode._problem import constraint_residuals, objective
+from skneuralode.datasets import van_der_pol
+
+AGREEMENT = 1e-8  # numpy engine vs PyNumero, relative to the largest entry
+FD_AGREEMENT = 1e-6  # directional central differences, relative
+EPS = 1e-6
+
+SCHEMES = ["radau", "legendre", "chebyshev"]
+ACTIVATIONS = sorted(_mlp.ACTIVATIONS)
+DEPTHS = [1, 2, 3]
+# (with_u, n_trajectories, proximal): all eight, rotated through the scheme x activation x
+# depth grid so that every option meets every scheme, activation and depth.
+VARIANTS = list(itertools.product([False, True], [1, 2], [False, True]))
+CASES = [
+    (scheme, act, depth, *VARIANTS[k % len(VARIANTS)])
+    for k, (scheme, act, depth) in enumerate(itertools.product(SCHEMES, ACTIVATIONS, DEPTHS))
+]
+
+
+def _problem(scheme, activation, depth, with_u, n_traj, proximal, width=3):
+    """A small NLP, its numpy evaluator and a random point (w, multipliers)."""
+    n = 9
+    parts = [
+        van_der_pol(n, (0, 4), x0=(1.0 + k, -0.5 * k), forcing_amplitude=0.5, return_bunch=True)
+        for k in range(n_traj)
+    ]
+    t = np.concatenate([b.t for b in parts])
+    X = np.vstack([b.X for b in parts])
+    u = np.vstack([b.u for b in parts]) if with_u else None
+    traj = np.repeat(np.arange(n_traj), n) if n_traj > 1 else None
+    est = CollocationNeuralODE(
+        width=width, depth=depth, activation=activation, scheme=scheme, degree=2, alpha=0.1
+    )
+    data, _ = est._prepare(t, X, u, traj)
+    data.proximal = proximal
+    rng = np.random.RandomState(7)
+    rho, center = (0.7, rng.normal(size=len(data.theta0))) if proximal else (0.0, None)
+    nlp = NumpyNLP(data, rho, center)
+    w = np.concatenate([rng.normal(size=nlp.nx), rng.normal(scale=0.8, size=nlp.p)])
+    lam = rng.normal(size=nlp.m)
+    return data, nlp, w, lam, rho, center
+
+
+def _coo(shape, structure, values):
+    rows, cols = structure
+    return sp.coo_matrix((values, (rows, cols)), shape=shape).toarray()
+
+
+def _lagrangian_hessian(nlp, w, lam, obj_factor):
+    lower = _coo((nlp.n, nlp.n), nlp.hessianstructure(), nlp.hessian(w, lam, obj_factor))
+    return lower + lower.T - np.diag(np.diag(lower))
+
+
+def _relative_error(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+# -------------------------------------------------------------- no Pyomo needed
+
+
+@pytest.mark.parametrize("scheme,activation,depth,with_u,n_traj,proximal", CASES)
+def test_derivatives_match_finite_differences(scheme, activation, depth, with_u, n_traj, proximal):
+    data, nlp, w, lam, _, _ = _problem(scheme, activation, depth, with_u, n_traj, proximal)
+    rng = np.random.RandomState(11)
+    jac = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
+    H = _lagrangian_hessian(nlp, w, lam, 0.6)
+
+    def lagrangian_gradient(x):
+        J = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(x))
+        return 0.6 * nlp.gradient(x) + J.T @ lam
+
+    for _ in range(3):
+        v = rng.normal(size=nlp.n)
+        fd_obj = (nlp.objective(w + EPS * v) - nlp.objective(w - EPS * v)) / (2 * EPS)
+        assert nlp.gradient(w) @ v == pytest.approx(fd_obj, rel=FD_AGREEMENT, abs=1e-9)
+        fd_con = (nlp.constraints(w + EPS * v) - nlp.constraints(w - EPS * v)) / (2 * EPS)
+        assert _relative_error(jac @ v, fd_con) < FD_AGREEMENT
+        fd_hess = (lagrangian_gradient(w + EPS * v) - lagrangian_gradient(w - EPS * v)) / (2 * EPS)
+        assert _relative_error(H @ v, fd_hess) < FD_AGREEMENT
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_functions_equal_the_problem_module(scheme):
+    """Objective and constraints are the ones every other module evaluates."""
+    data, nlp, w, _, _, _ = _problem(scheme, "tanh", 2, True, 2, False)
+    states, theta = nlp.split(w)
+    assert nlp.objective(w) == pytest.approx(objective(data, theta, states), rel=1e-13)
+    colloc, cont = constraint_residuals(data, theta, states)
+    np.testing.assert_allclose(nlp.constraints(w), np.r_[colloc.ravel(), cont.ravel()],
+                               rtol=1e-13, atol=1e-13)  # fmt: skip
+
+
+def test_structures_are_unique_lower_and_sized():
+    """No duplicate entries, the Hessian in the lower triangle, the theta x theta block
+    dense and every x_c theta block present."""
+    data, nlp, w, lam, _, _ = _problem("legendre", "tanh", 2, True, 2, True)
+    for rows, cols in (nlp.jacobianstructure(), nlp.hessianstructure()):
+        assert len(set(zip(rows.tolist(), cols.tolist()))) == len(rows)
+    rows, cols = nlp.hessianstructure()
+    assert np.all(rows >= cols)
+    assert len(nlp.hessian(w, lam, 1.0)) == len(rows)
+    assert len(nlp.jacobian(w)) == len(nlp.jacobianstructure()[0])
+    n_theta_pairs = np.sum((rows >= nlp.nx) & (cols >= nlp.nx))
+    assert n_theta_pairs == nlp.p * (nlp.p + 1) // 2
+
+
+def test_user_arrays_and_problem_are_not_modified():
+    data, nlp, w, lam, _, _ = _problem("radau", "sigmoid", 2, True, 1, True)
+    copies = [a.copy() for a in (w, lam, data.theta0, data.states0, data.targets)]
+    nlp.objective(w), nlp.gradient(w), nlp.constraints(w), nlp.jacobian(w)
+    nlp.hessian(w, lam, 0.3)
+    for a, b in zip((w, lam, data.theta0, data.states0, data.targets), copies):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_hessian_blocks_match_a_one_block_evaluation(monkeypatch):
+    """Points are processed in blocks to bound memory; the blocking changes nothing."""
+    from skneuralode import _numpy_engine
+
+    _, nlp, w, lam, _, _ = _problem("radau", "tanh", 3, True, 2, False)
+    whole = nlp.hessian(w, lam, 0.5)
+    monkeypatch.setattr(_numpy_engine, "_BLOCK_ENTRIES", 1)  # one point per block
+    np.testing.assert_allclose(nlp.hessian(w, lam, 0.5), whole, rtol=1e-13, atol=1e-13)
+
+
+# ------------------------------------------------------------ against PyNumero
+
+
+def _pynumero_available():
+    try:
+        from pyomo.contrib.pynumero.asl import AmplInterface
+    except ImportError:
+        return False
+    return AmplInterface.available()
+
+
+@pytest.mark.skipif(not _pynumero_available(), reason="needs PyNumero's ASL library")
+@pytest.mark.parametrize("scheme,activation,depth,with_u,n_traj,proximal", CASES)
+def test_engine_equals_pynumero_on_build_model(
+    scheme, activation, depth, with_u, n_traj, proximal
+):
+    from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+    from skneuralode._pyomo_model import build_model, set_proximal
+
+    data, nlp, w, lam, rho, center = _problem(scheme, activation, depth, with_u, n_traj, proximal)
+    model = build_model(data)
+    if proximal:
+        set_proximal(model, rho, center)
+    pnlp = PyomoNLP(model)
+    ix = np.r_[pnlp.get_primal_indices([model.x]), pnlp.get_primal_indices([model.theta])]
+    con = [model.collocation] + ([model.continuity] if hasattr(model, "continuity") else [])
+    ic = np.asarray(pnlp.get_constraint_indices(con))
+    assert len(ic) == nlp.m == pnlp.n_constraints()
+    primals = pnlp.get_primals().copy()  # keeps the pinned rho / prox_center values
+    primals[ix] = w
+    pnlp.set_primals(primals)
+    duals = np.zeros(pnlp.n_constraints())
+    duals[ic] = lam
+    pnlp.set_duals(duals)
+    pnlp.set_obj_factor(0.4)
+
+    assert nlp.objective(w) == pytest.approx(pnlp.evaluate_objective(), rel=AGREEMENT)
+    assert _relative_error(nlp.gradient(w), pnlp.evaluate_grad_objective()[ix]) < AGREEMENT
+    assert _relative_error(nlp.constraints(w), pnlp.evaluate_constraints()[ic]) < AGREEMENT
+    J_ref = pnlp.evaluate_jacobian().toarray()[np.ix_(ic, ix)]
+    J = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
+    assert _relative_error(J, J_ref) < AGREEMENT
+    H_ref = pnlp.evaluate_hessian_lag().toarray()[np.ix_(ix, ix)]  # PyNumero: both triangles
+    assert _relative_error(_lagrangian_hessian(nlp, w, lam, 0.4), H_ref) < AGREEMENT
+
+
+# --------------------------------------------------------------- IPOPT solves
+
+
+@pytest.mark.skipif(not _pynumero_available(), reason="needs PyNumero's ASL library")
+def test_both_engines_reach_the_same_objective_on_the_paper_case(paper_data):
+    """Forced VdP, 200 noisy Chebyshev samples, width 32, the default (radau) scheme: from
+    the same start, IPOPT takes the same path with either engine."""
+    train, _ = paper_data
+    fits = {
+        engine: CollocationNeuralODE(
+            width=32, alpha=1e-3, random_state=0, engine=engine, solver="cyipopt"
+        ).fit(train.t, train.X)
+        for engine in ("numpy", "pyomo")
+    }
+    numpy_fit, pyomo_fit = fits["numpy"], fits["pyomo"]
+    assert numpy_fit.engine_ == "numpy" and pyomo_fit.engine_ == "pyomo"
+    assert numpy_fit.solver_status_ == pyomo_fit.solver_status_ == "optimal"
+    assert numpy_fit.objective_ == pytest.approx(pyomo_fit.objective_, rel=1e-6)
+    assert numpy_fit.n_variables_ == pyomo_fit.n_variables_
+    assert numpy_fit.n_constraints_ == pyomo_fit.n_constraints_
+    assert abs(numpy_fit.n_iter_ - pyomo_fit.n_iter_) <= 2
+
+
+def test_store_iterates_and_verbose_on_the_numpy_engine(capfd):
+    t, X = van_der_pol(30, (0, 5))
+    est = CollocationNeuralODE(width=4, degree=2, random_state=0, engine="numpy",
+                               store_iterates=True, verbose=1).fit(t, X)  # fmt: skip
+    out = capfd.readouterr().out
+    assert "This is Ipopt version" in out and "EXIT: Optimal Solution Found." in out
+    assert est.iterates_.shape == (est.n_iter_ + 1, len(est.iterates_[0]))
+    np.testing.assert_array_equal(
+        est.iterates_[-1], _mlp.pack(est.coefs_, est.intercepts_)
+    )
+    assert np.all(np.diff(est.iterate_times_) >= 0)
