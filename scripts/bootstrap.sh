@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Set up a development environment in .venv: the package (editable, with the
-# ipopt/test/examples extras, or those in SKNEURALODE_EXTRAS, e.g.
-# "ipopt,test,examples,bench,docs" in CI) and Pyomo's PyNumero ASL library, which
-# the cyipopt route needs. Idempotent: a second run only checks and takes seconds.
+# Set up a development environment in .venv: the package, editable, with the
+# ipopt/test/examples extras (or those in SKNEURALODE_EXTRAS, e.g.
+# "ipopt,test,examples,bench,docs" in CI). That is all the numpy engine (the default)
+# needs: IPOPT comes from PyPI (cyipopt-wheels), so no root, apt or compiler.
+#
+# Environment:
+#   SKNEURALODE_EXTRAS    extras to install (default: ipopt,test,examples)
+#   SKNEURALODE_PYNUMERO  1: also give the pyomo engine an IPOPT route (`make test` sets
+#                         it, so CI tests both engines): nothing to do when an `ipopt`
+#                         executable answers `ipopt -v`; otherwise install
+#                         libamplsolver-dev (apt, as root), cmake and a C++ compiler, and
+#                         build Pyomo's PyNumero ASL library into
+#                         ${PYOMO_CONFIG_DIR:-~/.pyomo}/lib.
+#                         0 or unset (the default, e.g. `make demo`): neither apt nor a
+#                         build; what the pyomo engine would find is only reported.
+#
+# Idempotent: a second run only checks and takes seconds.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,9 +30,15 @@ PIP_LOG="$VENV/pip-install.log"
 ASL_INCLUDE_DIR=/usr/include/ampl-netlib-solvers
 ASL_FALLBACK_LIB=/usr/lib/x86_64-linux-gnu/libamplsolver.so
 EXTRAS="${SKNEURALODE_EXTRAS:-ipopt,test,examples}"
+PYNUMERO="${SKNEURALODE_PYNUMERO:-0}"
 
 say() { printf '[bootstrap] %s\n' "$*"; }
 die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
+
+case "$PYNUMERO" in
+    0 | 1) ;;
+    *) die "SKNEURALODE_PYNUMERO must be 0 or 1; got '$PYNUMERO'" ;;
+esac
 
 # Run a command as root: directly when root, through sudo when it exists.
 as_root() {
@@ -72,19 +91,26 @@ else
     say "package already installed (pyproject.toml unchanged)"
 fi
 
-# --- 3. PyNumero's ASL library (used by the cyipopt route) --------------------
-if command -v ipopt >/dev/null 2>&1; then
-    say "ipopt executable found on PATH: $(command -v ipopt)"
-fi
+# --- 3. an IPOPT route for the pyomo engine (only with SKNEURALODE_PYNUMERO=1) ---
+# An `ipopt` executable that answers `ipopt -v` (exit 0, names IPOPT), as skneuralode
+# itself checks: a broken one on PATH does not count.
+ipopt_works() {
+    local exe out
+    exe="$(command -v ipopt 2>/dev/null)" || return 1
+    if command -v timeout >/dev/null 2>&1; then
+        out="$(timeout 60 "$exe" -v 2>/dev/null)" || return 1
+    else
+        out="$("$exe" -v 2>/dev/null)" || return 1
+    fi
+    grep -qi ipopt <<<"$out"
+}
 
 asl_available() {
     "$PY" -c "from pyomo.contrib.pynumero.asl import AmplInterface; import sys; sys.exit(0 if AmplInterface.available() else 1)" \
         >/dev/null 2>&1
 }
 
-if asl_available; then
-    say "PyNumero ASL library available"
-else
+build_pynumero() {
     say "PyNumero ASL library missing; building it"
     if ! dpkg -s libamplsolver-dev >/dev/null 2>&1; then
         command -v apt-get >/dev/null 2>&1 \
@@ -113,6 +139,17 @@ else
         die "PyNumero build finished but AmplInterface is still unavailable"
     fi
     say "PyNumero ASL library built into ${PYOMO_CONFIG_DIR:-$HOME/.pyomo}/lib"
+}
+
+if ipopt_works; then
+    say "pyomo engine: ipopt executable $(command -v ipopt) answers \`ipopt -v\`; no PyNumero build needed"
+elif asl_available; then
+    say "pyomo engine: PyNumero ASL library available"
+elif [ "$PYNUMERO" = 1 ]; then
+    build_pynumero
+else
+    say "pyomo engine: no working ipopt executable, no PyNumero ASL library; not building it" \
+        "(the numpy engine does not need it; SKNEURALODE_PYNUMERO=1 builds it, as make test does)"
 fi
 
 # --- 4. report ------------------------------------------------------------------
