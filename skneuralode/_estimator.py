@@ -45,8 +45,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
     The states of every trajectory are discretized by direct collocation and become
     decision variables next to the network weights; the whole training problem is one
-    nonlinear program built with Pyomo and solved by IPOPT (simultaneous approach,
-    Shapovalova & Tsay 2025). ``predict`` integrates the learned ODE with
+    nonlinear program solved by IPOPT (simultaneous approach, Shapovalova & Tsay 2025),
+    evaluated by a numpy engine or as a Pyomo model (``engine``). ``predict`` integrates the learned ODE with
     :func:`scipy.integrate.solve_ivp` and needs neither Pyomo nor IPOPT.
 
     Following scikit-learn's naming, the times ``t`` play the role of ``X`` and the
@@ -226,6 +226,12 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     elements. ``x_hat(t_i)`` is the collocation polynomial evaluated at the sample time.
     Exogenous inputs ``u`` are interpolated linearly between samples (at collocation
     nodes and during simulation).
+
+    Both engines solve exactly this NLP from the same start. The numpy engine evaluates
+    it in vectorized numpy with exact first and second derivatives (the Hessian of the
+    Lagrangian by second-order back-propagation through the network) and hands it to
+    cyipopt; the pyomo engine builds the model of :meth:`build_model` and lets the AMPL
+    library differentiate it. They agree to round-off (tested against PyNumero).
 
     References
     ----------

@@ -345,8 +345,9 @@ class NumpyNLP:
                 XT[:, :, W_cols] += np.einsum("caj,cax->cxaj", B, Jx_prev).reshape(n, d, -1)
                 nb2 = lay.before(l - 1)
                 if nb2:
-                    TT_cross[W_cols, :nb2] += np.einsum("caj,caq->ajq", B, Jt_prev[:, :, :nb2]
-                                                  ).reshape(nW, nb2)
+                    TT_cross[W_cols, :nb2] += np.einsum("caj,caq->ajq", B, Jt_prev).reshape(
+                        nW, nb2
+                    )
                 at2 = np.hstack([a2, ones])
                 K = np.einsum("caj,cb->ajb", B, at2)  # (b_{l-1}, b_l, n_{l-2} + 1)
                 prev = lay.layer(l - 1)
@@ -357,24 +358,12 @@ class NumpyNLP:
                 TT_cross[W_cols, prev] = T4.reshape(nW, -1)
             if l < L:  # carry grad s forward to layer l + 1
                 A = layers[l - 1][1][:, :, None] * coefs[l][None, :, :]  # sigma'_a W[a, j]
-                Jx_prev = Jx
-                Jt_prev = np.concatenate([Jt, self._own_gradient(at, b_l)], axis=2)
-                Jx = np.einsum("caj,cax->cjx", A, Jx_prev)
-                Jt = np.einsum("caj,caq->cjq", A, Jt_prev)
+                Jx_prev, Jt_prev = Jx, Jt  # the product terms of layer l + 1 need these
+                Jx = np.einsum("caj,cax->cjx", A, Jx)
+                if l + 1 < L:  # only a hidden layer's activation term needs d s / d theta
+                    own_part = np.einsum("caj,cb->cjba", A, at).reshape(n, A.shape[2], -1)
+                    Jt = np.concatenate([np.einsum("caj,caq->cjq", A, Jt), own_part], axis=2)
         return XX, XT
-
-    @staticmethod
-    def _own_gradient(at: np.ndarray, b: int) -> np.ndarray:
-        """d s_{l,j} / d theta_l for every unit j as rows over theta_l's layout, (n, b, ...).
-
-        Row ``j`` holds ``at`` (= (a_{l-1}, 1)) at the positions of ``W_l[:, j]`` and
-        ``b_l[j]`` and zeros elsewhere.
-        """
-        n, k = at.shape
-        out = np.zeros((n, b, k, b))
-        jj = np.arange(b)
-        out[:, jj, :, jj] = at[None, :, :]
-        return out.reshape(n, b, k * b)
 
     # ----------------------------------------------------------- iterations
     def intermediate(self, *args) -> bool:

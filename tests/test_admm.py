@@ -45,6 +45,13 @@ def test_consensus_reached_and_batches_agree(admm_data):
     # two windows -> two chains, each with its own initial state
     assert admm.estimator_.initial_states_.shape == (2, 2)
     np.testing.assert_allclose(admm.estimator_.initial_states_[0], X[0], atol=0.05)
+    # the fitted attributes of a single model, written by the same code: the size of
+    # the NLP is the two batch NLPs together (states of both chains + one theta each)
+    est = admm.estimator_
+    assert est.engine_ == "numpy" and est.solver_ == "cyipopt"
+    n_params = sum(c.size for c in est.coefs_) + sum(b.size for b in est.intercepts_)
+    assert est.n_variables_ == est.collocation_states_.size + 2 * n_params
+    assert est.n_constraints_ == (len(t) - 2) * 2 * 2  # intervals of both windows x degree x d
 
 
 def test_one_batch_reproduces_the_single_model(admm_data):
