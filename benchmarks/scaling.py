@@ -30,6 +30,16 @@ process each, so medians would multiply the budget: use --repeats for that).
     python benchmarks/scaling.py [--max-points 10000] [--widths 8 16 32 64 128]
         [--schemes radau legendre chebyshev] [--max-iter 3000] [--max-cpu-time 600]
         [--repeats 1] [--ipopt-timing]
+
+``--sweep trajectories`` (the numpy engine's sweep): 1, 5 and 10 trajectories of 1 000
+noisy samples each (``benchmarks/_trajectories.py``: unforced Van der Pol on [0, 20],
+noise 0.05, alpha 1e-4), radau, width 32, ``--engine`` numpy (default) or pyomo, through
+the public ``fit``, no CPU cap unless given. Each case reports the fit's own split
+(``build_time_``, ``solve_time_``), IPOPT's iterations, seconds per iteration, the peak
+memory of its process, IPOPT's timing statistics (function evaluations vs. the linear
+solver) and the test MSE of free-run simulations on three unseen trajectories.
+
+    python benchmarks/scaling.py --sweep trajectories [--max-points 10000] [--engine numpy]
 """
 
 import argparse
@@ -154,8 +164,46 @@ def parse_ipopt_timing(text):
     return found
 
 
+def run_trajectories(case):
+    """One public ``fit`` on ``case["k"]`` trajectories with IPOPT's timing statistics."""
+    from _trajectories import ALPHA, test_mse, training_set
+
+    from skneuralode import CollocationNeuralODE
+
+    t, X, ids = training_set(case["k"])
+    est = CollocationNeuralODE(
+        width=case["width"],
+        scheme=case["scheme"],
+        alpha=ALPHA,
+        engine=case["engine"],
+        max_iter=case["max_iter"],
+        max_cpu_time=case["max_cpu_time"],
+        random_state=0,
+        solver_options={"print_level": 3, "print_timing_statistics": "yes"},
+    )
+    est, text = captured_fd1(est.fit, t, X, None, ids)
+    return {
+        "n": len(t),
+        "engine": est.engine_,
+        "build_time": est.build_time_,
+        "ipopt_time": est.solve_time_,
+        "fit_time": est.fit_time_,
+        "n_iter": est.n_iter_,
+        "status": est.solver_status_,
+        "n_variables": est.n_variables_,
+        "n_constraints": est.n_constraints_,
+        "test_mse": test_mse(est),
+        "train_mse": est.train_mse_,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "ipopt_timing_cpu": parse_ipopt_timing(text),
+    }
+
+
 def child(spec):
     case = json.loads(spec)
+    if "k" in case:
+        print("RESULT " + json.dumps(run_trajectories(case)), flush=True)
+        return
     if case.pop("ipopt_timing", False):
         out, text = captured_fd1(
             run_one, case, case.pop("max_iter"), case.pop("max_cpu_time"), True
@@ -168,8 +216,12 @@ def child(spec):
 
 def in_subprocess(case, args, ipopt_timing=False):
     spec = dict(case, max_iter=args.max_iter, max_cpu_time=args.max_cpu_time)
+    if "k" in case:
+        spec["engine"] = args.engine
+    elif spec["max_cpu_time"] is None:
+        spec["max_cpu_time"] = 600.0
     spec["ipopt_timing"] = ipopt_timing
-    timeout = 3 * args.max_cpu_time + 600  # build + NL writing are not under max_cpu_time
+    timeout = 3 * (args.max_cpu_time or 3600) + 600  # building is not under max_cpu_time
     try:
         proc = subprocess.run(
             [sys.executable, os.path.abspath(__file__), "--one", json.dumps(spec)],
@@ -226,14 +278,21 @@ def main():
     parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
     parser.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(SCHEMES))
     parser.add_argument("--max-iter", type=int, default=3000)
-    parser.add_argument("--max-cpu-time", type=float, default=600.0, help="per fit (IPOPT)")
+    parser.add_argument(
+        "--max-cpu-time", type=float, default=None, help="per fit (IPOPT); samples sweep: 600"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="fresh processes per case")
     parser.add_argument("--ipopt-timing", action="store_true")
+    parser.add_argument("--sweep", choices=["samples", "trajectories"], default="samples")
+    parser.add_argument("--engine", choices=["numpy", "pyomo"], default="numpy")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     add_output_options(parser, "scaling")
     args = parser.parse_args()
     if args.one:
         child(args.one)
+        return
+    if args.sweep == "trajectories":
+        trajectory_sweep(args)
         return
     results = ResultsFile("scaling", args)
     rows = []
@@ -272,6 +331,26 @@ def main():
         results.emit({k: rounded(v) for k, v in row.items()})
     print()
     print(table(rows))
+    results.save()
+
+
+def trajectory_sweep(args):
+    """1, 5, 10 trajectories x 1 000 samples (up to --max-points), one engine."""
+    results = ResultsFile(f"scaling_trajectories_{args.engine}", args)
+    for k in (1, 5, 10):
+        if k * 1000 > args.max_points:
+            continue
+        case = dict(scheme="radau", width=SAMPLES_WIDTH, k=k)
+        row = dict(case, sweeps=["trajectories"])
+        row.update(in_subprocess(case, args))
+        if "n_iter" in row:
+            row["ipopt_s_per_iter"] = row["ipopt_time"] / max(row["n_iter"], 1)
+            timing = row.get("ipopt_timing_cpu", {})
+            total = timing.get("OverallAlgorithm")
+            if total:
+                for key in ("Function Evaluations", "PDSystemSolverTotal"):
+                    row[f"share_{key.replace(' ', '_')}"] = timing.get(key, 0) / total
+        results.emit({key: rounded(value) for key, value in row.items()})
     results.save()
 
 
