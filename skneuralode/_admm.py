@@ -631,4 +631,3 @@ def _balance(rho, duals, r_norm, s_norm):
     if s_norm > 10 * r_norm:
         return rho / 2, duals * 2
     return rho, duals
-

@@ -12,7 +12,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -46,8 +45,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     The states of every trajectory are discretized by direct collocation and become
     decision variables next to the network weights; the whole training problem is one
     nonlinear program solved by IPOPT (simultaneous approach, Shapovalova & Tsay 2025),
-    evaluated by a numpy engine or as a Pyomo model (``engine``). ``predict`` integrates the learned ODE with
-    :func:`scipy.integrate.solve_ivp` and needs neither Pyomo nor IPOPT.
+    evaluated by a numpy engine or as a Pyomo model (``engine``). ``predict`` integrates
+    the learned ODE with :func:`scipy.integrate.solve_ivp` and needs neither Pyomo nor
+    IPOPT.
 
     Following scikit-learn's naming, the times ``t`` play the role of ``X`` and the
     observed states play the role of ``y``: ``fit(t, X)`` and ``GridSearchCV(...).fit(t, X)``
@@ -663,4 +663,3 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.regressor_tags.poor_score = True
         return tags
-

@@ -106,8 +106,10 @@ class NumpyNLP:
         self.O = _rows_operator(disc.obs_idx, disc.obs_w, self.n_nodes)
         n_cont = len(disc.cont_node)
         E = _rows_operator(disc.cont_idx, -disc.cont_w, self.n_nodes)
-        self.E = (E + sp.csr_matrix((np.ones(n_cont), (np.arange(n_cont), disc.cont_node)),
-                                    shape=E.shape)).tocsr()
+        self.E = (
+            E
+            + sp.csr_matrix((np.ones(n_cont), (np.arange(n_cont), disc.cont_node)), shape=E.shape)
+        ).tocsr()
         self.n_colloc = len(disc.colloc_node)
         self.m = (self.n_colloc + n_cont) * d
         self.h = disc.colloc_h
@@ -130,8 +132,10 @@ class NumpyNLP:
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         sb, wb = self.data.state_bound, self.data.weight_bound
-        lo = np.r_[np.full(self.nx, -_INF if sb is None else -sb),
-                   np.full(self.p, -_INF if wb is None else -wb)]
+        lo = np.r_[
+            np.full(self.nx, -_INF if sb is None else -sb),
+            np.full(self.p, -_INF if wb is None else -wb),
+        ]
         return lo, -lo
 
     def _inputs(self, states: np.ndarray) -> np.ndarray:
@@ -158,8 +162,9 @@ class NumpyNLP:
     def objective(self, w: np.ndarray) -> float:
         states, theta = self.split(w)
         r = self.O @ states - self.data.targets
-        value = float(np.mean(r**2)) + self.data.alpha * float(theta[self.data.weight_mask] @
-                                                                 theta[self.data.weight_mask])
+        value = float(np.mean(r**2)) + self.data.alpha * float(
+            theta[self.data.weight_mask] @ theta[self.data.weight_mask]
+        )
         if self.rho:
             value += 0.5 * self.rho * float(np.sum((theta - self.center) ** 2))
         return value
@@ -186,17 +191,21 @@ class NumpyNLP:
         d, nc = self.d, self.n_colloc
         ii = np.arange(d)
         C, E = self.C.tocoo(), self.E.tocoo()
-        lin_r = np.concatenate([(C.row[:, None] * d + ii).ravel(),
-                                ((nc + E.row[:, None]) * d + ii).ravel()])
-        lin_c = np.concatenate([(C.col[:, None] * d + ii).ravel(),
-                                (E.col[:, None] * d + ii).ravel()])
+        lin_r = np.concatenate(
+            [(C.row[:, None] * d + ii).ravel(), ((nc + E.row[:, None]) * d + ii).ravel()]
+        )
+        lin_c = np.concatenate(
+            [(C.col[:, None] * d + ii).ravel(), (E.col[:, None] * d + ii).ravel()]
+        )
         self._lin_vals = np.concatenate([np.repeat(C.data, d), np.repeat(E.data, d)])
         c = np.arange(nc)
         net_r = np.broadcast_to((c[:, None, None] * d + ii[None, :, None]), (nc, d, d)).ravel()
-        net_c = np.broadcast_to(self.cnode[:, None, None] * d + ii[None, None, :],
-                                (nc, d, d)).ravel()
+        net_c = np.broadcast_to(
+            self.cnode[:, None, None] * d + ii[None, None, :], (nc, d, d)
+        ).ravel()
         self._jx_rows, self._jx_cols, self._jx_inv = _unique_pairs(
-            np.concatenate([lin_r, net_r]), np.concatenate([lin_c, net_c]))
+            np.concatenate([lin_r, net_r]), np.concatenate([lin_c, net_c])
+        )
         self._jx_n = len(self._jx_rows)
         # theta part: per row, the hidden parameters, then W_L[:, i] and b_L[i]
         lay, L = self.layout, len(self.data.sizes) - 1
@@ -210,8 +219,10 @@ class NumpyNLP:
         self._jt_cols = (self.nx + np.broadcast_to(cols, (nc, d, k))).ravel().astype(np.int32)
 
     def jacobianstructure(self):
-        return (np.concatenate([self._jx_rows, self._jt_rows]),
-                np.concatenate([self._jx_cols, self._jt_cols]))
+        return (
+            np.concatenate([self._jx_rows, self._jt_rows]),
+            np.concatenate([self._jx_cols, self._jt_cols]),
+        )
 
     def jacobian(self, w: np.ndarray) -> np.ndarray:
         coefs, layers, _ = self._forward(w)
@@ -228,11 +239,14 @@ class NumpyNLP:
         dfdx = (delta @ coefs[0].T)[:, :, :d]
         a_last = layers[-1][0]
         own = np.concatenate([a_last, np.ones((len(a_last), 1))], axis=1)
-        dfdt = np.concatenate(parts + [np.broadcast_to(own[:, None, :], (len(own), d,
-                                                                         own.shape[1]))], axis=2)
-        x_vals = np.bincount(self._jx_inv, np.concatenate([self._lin_vals,
-                                                            (-h * dfdx).ravel()]),
-                             minlength=self._jx_n)
+        dfdt = np.concatenate(
+            parts + [np.broadcast_to(own[:, None, :], (len(own), d, own.shape[1]))], axis=2
+        )
+        x_vals = np.bincount(
+            self._jx_inv,
+            np.concatenate([self._lin_vals, (-h * dfdx).ravel()]),
+            minlength=self._jx_n,
+        )
         return np.concatenate([x_vals, (-h * dfdt).ravel()])
 
     # ------------------------------------------------------------- Hessian
@@ -252,20 +266,26 @@ class NumpyNLP:
         base = self.cnode[:, None] * d
         xx_r, xx_c = (base + a_idx).ravel(), (base + b_idx).ravel()
         self._hx_rows, self._hx_cols, self._hx_inv = _unique_pairs(
-            np.concatenate([g_r, xx_r]), np.concatenate([g_c, xx_c]))
+            np.concatenate([g_r, xx_r]), np.concatenate([g_c, xx_c])
+        )
         self._hx_n = len(self._hx_rows)
         self.q = p - d  # x_c couples with every parameter except the output biases
         self._ht_rows = np.broadcast_to(nx + np.arange(self.q), (nc, d, self.q)).ravel()
-        self._ht_cols = np.broadcast_to(base[:, :, None] + ii[None, :, None],
-                                        (nc, d, self.q)).ravel()
+        self._ht_cols = np.broadcast_to(
+            base[:, :, None] + ii[None, :, None], (nc, d, self.q)
+        ).ravel()
         self._tt_idx = np.tril_indices(p)
 
     def hessianstructure(self):
         tt_r, tt_c = self._tt_idx
-        return (np.concatenate([self._hx_rows, self._ht_rows.astype(np.int32),
-                                (self.nx + tt_r).astype(np.int32)]),
-                np.concatenate([self._hx_cols, self._ht_cols.astype(np.int32),
-                                (self.nx + tt_c).astype(np.int32)]))
+        return (
+            np.concatenate(
+                [self._hx_rows, self._ht_rows.astype(np.int32), (self.nx + tt_r).astype(np.int32)]
+            ),
+            np.concatenate(
+                [self._hx_cols, self._ht_cols.astype(np.int32), (self.nx + tt_c).astype(np.int32)]
+            ),
+        )
 
     def hessian(self, w: np.ndarray, lagrange: np.ndarray, obj_factor: float) -> np.ndarray:
         coefs, layers, _ = self._forward(w)
@@ -283,8 +303,9 @@ class NumpyNLP:
         a_idx, b_idx = self._xx_pair
         x_vals = np.bincount(
             self._hx_inv,
-            np.concatenate([obj_factor * self.obs_scale * self._gram_vals,
-                            XX[:, a_idx, b_idx].ravel()]),
+            np.concatenate(
+                [obj_factor * self.obs_scale * self._gram_vals, XX[:, a_idx, b_idx].ravel()]
+            ),
             minlength=self._hx_n,
         )
         return np.concatenate([x_vals, XT[:, :, : self.q].ravel(), TT[self._tt_idx]])
@@ -299,8 +320,10 @@ class NumpyNLP:
         """
         d, lay, L = self.d, self.layout, len(coefs)
         n = v.shape[0]
-        layers = [(a[blk], None if d1 is None else d1[blk], None if d2 is None else d2[blk])
-                  for a, d1, d2 in layers]
+        layers = [
+            (a[blk], None if d1 is None else d1[blk], None if d2 is None else d2[blk])
+            for a, d1, d2 in layers
+        ]
         # adjoints: sbar_l = d phi / d s_l, c_l = g_l sigma''(s_l)
         sbar, curv = [None] * (L + 1), [None] * (L + 1)
         sbar[L] = v
@@ -312,6 +335,7 @@ class NumpyNLP:
         ones = np.ones((n, 1))
         Jx = np.broadcast_to(coefs[0][:d].T, (n, coefs[0].shape[1], d))  # d s_1 / d x
         Jt = np.zeros((n, coefs[0].shape[1], 0))  # d s_1 / d theta_{<1}
+        Jx_prev = Jt_prev = None  # the same for the layer before (from layer 2 on)
         for l in range(1, L + 1):  # noqa: E741
             a_prev = layers[l - 1][0]
             at = np.hstack([a_prev, ones])  # own part of grad s_{l,j}: (a_{l-1}, 1)

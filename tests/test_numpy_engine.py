@@ -217,7 +217,5 @@ def test_store_iterates_and_verbose_on_the_numpy_engine(capfd):
     out = capfd.readouterr().out
     assert "This is Ipopt version" in out and "EXIT: Optimal Solution Found." in out
     assert est.iterates_.shape == (est.n_iter_ + 1, len(est.iterates_[0]))
-    np.testing.assert_array_equal(
-        est.iterates_[-1], _mlp.pack(est.coefs_, est.intercepts_)
-    )
+    np.testing.assert_array_equal(est.iterates_[-1], _mlp.pack(est.coefs_, est.intercepts_))
     assert np.all(np.diff(est.iterate_times_) >= 0)

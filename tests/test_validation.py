@@ -107,7 +107,10 @@ def test_unfitted_model_raises_not_fitted():
 
 
 NOTHING_INSTALLED = {
-    "numpy": (False, "Python package `cyipopt` (pip install cyipopt-wheels==1.7.0.dev0): not installed"),
+    "numpy": (
+        False,
+        "Python package `cyipopt` (pip install cyipopt-wheels==1.7.0.dev0): not installed",
+    ),
     "cyipopt": (False, "cyipopt through Pyomo's PyNumero: the `cyipopt` package is not installed"),
     "ipopt": (False, "`ipopt` executable on PATH: not found"),
 }
