@@ -58,10 +58,11 @@ def fit(t, X):
 # %%
 # On a Dask cluster
 # -----------------
-# The sub-problem tasks carry numpy arrays and plain options only; each worker builds the
-# Pyomo model of the batch it solves, keeps it, and reuses it when the same batch comes
-# back in a later iteration (counted in ``history_["models_reused"]``). The workers need
-# skneuralode and an IPOPT route installed, like the client.
+# The sub-problem tasks carry numpy arrays and plain options only; with the numpy engine
+# (the default) a worker solves each task from its arrays alone. (With
+# ``engine="pyomo"`` a worker builds the Pyomo model of the batch it solves, keeps it, and
+# reuses it when the same batch comes back, counted in ``history_["models_reused"]``.)
+# The workers need skneuralode and cyipopt installed, like the client.
 
 
 def fit_on_dask(t, X):

@@ -75,10 +75,10 @@ def mse(a, b):
     return float(np.mean((a - b) ** 2))
 
 
-print(f"solver            : {model.solver_} ({model.solver_status_})")
+print(f"engine / solver   : {model.engine_} / {model.solver_} ({model.solver_status_})")
 print(
     f"fit time          : {elapsed:.2f} s "
-    f"(model building {model.build_time_:.2f} s, IPOPT {model.solve_time_:.2f} s)"
+    f"(set-up {model.build_time_:.2f} s, IPOPT {model.solve_time_:.2f} s)"
 )
 print(f"IPOPT iterations  : {model.n_iter_}")
 print(f"NLP size          : {model.n_variables_} variables, {model.n_constraints_} constraints")

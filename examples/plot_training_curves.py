@@ -85,14 +85,14 @@ curves = {}  # method -> dict(time, train, test_time, test)
 # %%
 # Collocation: one NLP, every iterate recorded
 # ---------------------------------------------
-# ``store_iterates=True`` needs the cyipopt route (IPOPT's per-iteration callback).
+# ``store_iterates=True`` records the weights from IPOPT's per-iteration callback
+# (cyipopt: the default numpy engine, or the pyomo engine with ``solver="cyipopt"``).
 
 model = CollocationNeuralODE(
     width=WIDTH,
     alpha=1e-3,
     scheme="chebyshev",
     random_state=0,
-    solver="cyipopt",
     store_iterates=True,
 )
 model.fit(t, X)
