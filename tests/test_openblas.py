@@ -226,3 +226,33 @@ def test_concurrent_first_calls_import_once():
     assert out["environ"] is None
     assert out["architecture"] == CHOICE[0]
     assert out["report"].startswith(f"OPENBLAS_CORETYPE={CHOICE[0]} set while loading")
+
+
+FIT_PROBE = """
+import json
+import joblib
+from skneuralode import CollocationNeuralODE, _openblas
+from skneuralode.datasets import van_der_pol
+
+
+def fit_and_report():
+    t, X = van_der_pol(30, (0, 5))
+    model = CollocationNeuralODE(width=4, degree=2, random_state=0).fit(t, X)
+    return model.engine_, _openblas.bundled_openblas_info()["architecture"]
+
+
+here = fit_and_report()
+workers = joblib.Parallel(n_jobs=2, backend="loky")(
+    joblib.delayed(fit_and_report)() for _ in range(2)
+)
+print(json.dumps({"here": here, "workers": workers}))
+"""
+
+
+@needs_avx2
+def test_fits_and_joblib_workers_load_the_vector_kernel():
+    """The estimator's own import path (and a fresh loky worker's) goes through the fix."""
+    kernel, _ = CHOICE
+    out = json.loads(run_code(FIT_PROBE).splitlines()[-1])
+    assert out["here"] == ["numpy", kernel]
+    assert out["workers"] == [["numpy", kernel]] * 2
