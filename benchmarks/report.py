@@ -63,6 +63,35 @@ SECTIONS = {
         ("case", "init", "seed", "fit_time", "n_iter"),
         labels={"summary": "case"},
     ),
+    "engines": Section(
+        "Numpy engine vs pyomo engine on the paper's case",
+        "engine",
+        ("case", "engine", "median_fit_time", "build_time", "solve_time", "n_iter", "status"),
+        labels={"summary": "case"},
+    ),
+    "scaling_trajectories_numpy": Section(
+        "Numpy engine: 1, 5 and 10 trajectories of 1 000 samples",
+        "n",
+        (
+            "n",
+            "status",
+            "n_iter",
+            "n_variables",
+            "build_time",
+            "ipopt_time",
+            "fit_time",
+            "ipopt_s_per_iter",
+            "peak_rss_mb",
+            "share_PDSystemSolverTotal",
+            "share_Function_Evaluations",
+            "train_mse",
+            "test_mse",
+        ),
+        more_columns=False,
+    ),
+    "admm_large": Section(
+        "ADMM by trajectory vs one model on 10 000 samples", "method", ("method", "wall_time")
+    ),
     "admm_paper": Section(
         "ADMM on the paper's case: two batches vs one model", "method", ("method", "wall_time")
     ),

@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 
-from _results import ResultsFile, add_output_options
+from _results import RESULTS, ResultsFile, add_output_options
 
 SCHEMES = ("radau", "legendre", "chebyshev")
 POINTS = (200, 1000, 5000, 10000)
@@ -336,7 +336,10 @@ def main():
 
 def trajectory_sweep(args):
     """1, 5, 10 trajectories x 1 000 samples (up to --max-points), one engine."""
-    results = ResultsFile(f"scaling_trajectories_{args.engine}", args)
+    name = f"scaling_trajectories_{args.engine}"
+    if args.output == RESULTS / "scaling.jsonl":  # the default belongs to the samples sweep
+        args.output = RESULTS / f"{name}.jsonl"
+    results = ResultsFile(name, args)
     for k in (1, 5, 10):
         if k * 1000 > args.max_points:
             continue
