@@ -70,14 +70,6 @@ class BatchResult:
     build_time: float
     reused_model: bool
 
-    theta = property(lambda self: self.result.theta)
-    states = property(lambda self: self.result.states)
-    status = property(lambda self: self.result.status)
-    message = property(lambda self: self.result.message)
-    converged = property(lambda self: self.result.converged)
-    n_iter = property(lambda self: self.result.n_iter)
-    solve_time = property(lambda self: self.result.solve_time)
-
 
 class _CachedBatch:
     """A batch's Pyomo model, and on the cyipopt route its written NL problem (PyNumero)
@@ -475,8 +467,8 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             ]
             results = Parallel(n_jobs=self.n_jobs)(delayed(solve_batch)(task) for task in tasks)
             _check_batches(results, k)
-            thetas = np.array([r.theta for r in results])
-            states = [r.states for r in results]
+            thetas = np.array([r.result.theta for r in results])
+            states = [r.result.states for r in results]
             z_prev, z = z, (thetas + duals).mean(axis=0)
             duals += thetas - z
             r_norm = float(np.sqrt(np.sum((thetas - z) ** 2)))
@@ -528,7 +520,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         est._store_fit(
             scaling,
             state["z"],
-            [(data, r.theta, r.states) for data, r in zip(datas, state["results"])],
+            [(data, r.result.theta, r.result.states) for data, r in zip(datas, state["results"])],
             [r.result for r in state["results"]],
             build_time=sum(history["build_time"]),
             n_iter=sum(history["ipopt_iterations"]),
@@ -597,7 +589,7 @@ def _check_batches(results, k) -> None:
     """A failed sub-problem stops ADMM; a stopped one (max_iter, ...) is tolerated."""
     from ._solver import STOPPED
 
-    for b, r in enumerate(results):
+    for b, r in enumerate(r.result for r in results):
         if not r.converged and r.status not in STOPPED:
             raise SolverError(
                 f"IPOPT failed on batch {b} in ADMM iteration {k + 1} with status "
@@ -608,8 +600,8 @@ def _check_batches(results, k) -> None:
 def _record(history, datas, results, x_scale, r_norm, s_norm, rho, start) -> None:
     total, sq_err, count = 0.0, 0.0, 0
     for data, res in zip(datas, results):
-        resid = observation_residuals(data, res.states)
-        total += objective(data, res.theta, res.states)
+        resid = observation_residuals(data, res.result.states)
+        total += objective(data, res.result.theta, res.result.states)
         sq_err += float(np.sum((resid * x_scale) ** 2))
         count += resid.size
     history["primal_residual"].append(r_norm)
@@ -619,8 +611,8 @@ def _record(history, datas, results, x_scale, r_norm, s_norm, rho, start) -> Non
     history["train_mse"].append(sq_err / count)
     history["wall_time"].append(time.perf_counter() - start)
     history["build_time"].append(sum(r.build_time for r in results))
-    history["solve_time"].append(sum(r.solve_time for r in results))
-    history["ipopt_iterations"].append(sum(r.n_iter for r in results))
+    history["solve_time"].append(sum(r.result.solve_time for r in results))
+    history["ipopt_iterations"].append(sum(r.result.n_iter for r in results))
     history["models_reused"].append(sum(r.reused_model for r in results))
 
 

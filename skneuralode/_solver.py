@@ -110,8 +110,8 @@ def _cyipopt_package_works() -> tuple[bool, str]:
     return True, f"cyipopt {cyipopt.__version__} (IPOPT {version}); {openblas_report()}"
 
 
-def _pynumero_works() -> tuple[bool, str]:
-    if not _cyipopt_package_works()[0]:
+def _pynumero_works(cyipopt_found: bool) -> tuple[bool, str]:
+    if not cyipopt_found:
         return False, "cyipopt through Pyomo's PyNumero: the `cyipopt` package is not installed"
     from pyomo.contrib.pynumero.asl import AmplInterface
 
@@ -135,9 +135,10 @@ def available_solvers() -> dict[str, tuple[bool, str]]:
         and ``"ipopt"`` (the pyomo engine through an ``ipopt`` executable), each mapped
         to ``(works, what was found)``.
     """
+    numpy_route = _cyipopt_package_works()
     return {
-        "numpy": _cyipopt_package_works(),
-        "cyipopt": _pynumero_works(),
+        "numpy": numpy_route,
+        "cyipopt": _pynumero_works(numpy_route[0]),
         "ipopt": _ipopt_executable_works(),
     }
 

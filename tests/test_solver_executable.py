@@ -22,7 +22,7 @@ PARAMS = dict(width=8, degree=2, alpha=1e-4, random_state=0)
 
 
 def _cyipopt_route_works() -> bool:
-    return _solver._pynumero_works()[0]
+    return _solver.available_solvers()["cyipopt"][0]
 
 
 pytestmark = [
