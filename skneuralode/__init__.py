@@ -3,13 +3,14 @@
 from ._admm import ADMMNeuralODE
 from ._estimator import CollocationNeuralODE
 from ._solver import available_solvers
-from .exceptions import SolverError, SolverNotAvailableError
+from .exceptions import DiscretizationWarning, SolverError, SolverNotAvailableError
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ADMMNeuralODE",
     "CollocationNeuralODE",
+    "DiscretizationWarning",
     "SolverError",
     "SolverNotAvailableError",
     "available_solvers",

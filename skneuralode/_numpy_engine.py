@@ -400,12 +400,16 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
 
     Returns ``(status code, message, x, log, iterates)``: IPOPT's return status, its
     message, the final iterate, per-iteration ``(obj, inf_pr, inf_du)`` and, when
-    ``record``, ``(time.perf_counter(), theta)`` at every iteration. Option and
-    evaluation errors propagate (the caller turns them into ``SolverError``).
+    ``record``, ``(time.perf_counter(), theta)`` at every iteration. Ctrl-C while IPOPT
+    runs stops it at its next iteration (``_interrupt``). IPOPT reads no options file
+    unless ``options`` names one (``option_file_name``). Option and evaluation errors
+    propagate (the caller turns them into ``SolverError``).
     """
+    from ._interrupt import SolveInterrupt
     from ._openblas import import_cyipopt
 
     cyipopt = import_cyipopt()
+    interrupt = SolveInterrupt()
     lo, hi = nlp.bounds()
     zeros = np.zeros(nlp.m)
     problem = cyipopt.Problem(n=nlp.n, m=nlp.m, problem_obj=nlp, lb=lo, ub=hi, cl=zeros, cu=zeros)
@@ -416,14 +420,15 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
         if record:
             x_now = problem.get_current_iterate(scaled=False)["x"]
             iterates.append((time.perf_counter(), np.array(x_now[nlp.nx :], dtype=float)))
-        return True
+        return interrupt.keep_going()
 
     nlp.on_iteration = on_iteration
     try:
-        for key, value in options.items():
+        for key, value in {"option_file_name": "", **options}.items():
             problem.add_option(key, value)
         start = nlp.join(nlp.data.theta0, nlp.data.states0)
-        x, info = problem.solve(np.clip(start, lo, hi))
+        with interrupt:
+            x, info = problem.solve(np.clip(start, lo, hi))
     finally:
         nlp.on_iteration = None
         problem.close()

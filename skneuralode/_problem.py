@@ -91,6 +91,8 @@ def build_problem(
     them already (``_init.fit_scaling``), so the data are smoothed once per fit.
     ``theta0``/``states0`` (scaled) replace the initial weights/states, e.g. for a warm
     start; otherwise the weights are drawn (``init``) and the states are the smoothed data.
+    The initial point is clipped into ``state_bound``/``weight_bound``, so both engines
+    start from the same feasible point.
     """
     Xs = scaling.states(X)
     disc = build_discretization(t / scaling.t_scale, groups, scheme, degree, n_elements)
@@ -100,6 +102,7 @@ def build_problem(
     smoothed = evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
     if states0 is None or states0.shape != smoothed.shape:
         states0 = smoothed
+    states0 = _into_bounds(states0, state_bound)
     node_u = None
     if u is not None:
         node_u = interpolate_inputs(t, scaling.inputs(u), groups, disc, node_t)
@@ -125,7 +128,13 @@ def build_problem(
             target = rates[disc.colloc_node] * scaling.t_scale
             inputs = data.colloc_inputs(states0)
             data.theta0 = fit_output_layer(data.theta0, sizes, activation, inputs, target)
+    data.theta0 = _into_bounds(data.theta0, weight_bound)
     return data
+
+
+def _into_bounds(values: np.ndarray, bound: float | None) -> np.ndarray:
+    """``values`` clipped into ``[-bound, bound]`` (a copy), or as they are without a bound."""
+    return values if bound is None else np.clip(values, -bound, bound)
 
 
 # ------------------------------------------------------------ numpy evaluation

@@ -16,6 +16,7 @@ Two engines evaluate the same NLP (``_problem.NLPData``):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -23,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,16 +45,41 @@ Pyomo's PyNumero ASL library; on Debian/Ubuntu (root and a C++ compiler):
         -DASL_INCLUDE_DIR=/usr/include/ampl-netlib-solvers \\
         -DASL_LIBRARY=/usr/lib/x86_64-linux-gnu/libamplsolver.so"""
 
-# Pyomo termination conditions, by what the estimator does with them.
+# Pyomo termination conditions, by what the estimator does with them: a stopped solve
+# keeps its iterate with a warning naming the knob; any other non-converged one raises.
 CONVERGED = {"optimal", "locallyOptimal", "globallyOptimal"}
 STOPPED = {
-    "maxIterations": "max_iter",
-    "maxTimeLimit": "max_cpu_time",
-    "maxEvaluations": "max_iter",
-    "feasible": "tol (stopped at IPOPT's 'acceptable' tolerances)",
-    "minStepLength": "tol (IPOPT made too little progress)",
-    "userInterrupt": "max_iter",
+    "maxIterations": "`max_iter`",
+    "maxTimeLimit": "`max_time` or `max_cpu_time`",
+    "maxEvaluations": "`max_iter`",
+    "feasible": "`tol` (stopped at IPOPT's 'acceptable' tolerances)",
+    "minStepLength": "`tol` (IPOPT made too little progress)",
+    "userInterrupt": "nothing (the fit was interrupted)",
 }
+# What to try after a failure, by its cause.
+FAILURE_ADVICE = {
+    "infeasible": "No point satisfies the collocation equations within the bounds: widen or "
+    "drop `state_bound`/`weight_bound`, or try another `random_state`.",
+    "noSolution": "IPOPT's restoration phase failed, usually from a poor start: try another "
+    "`random_state`, init='lstsq', a larger `alpha`, or more `smoothing`.",
+    "unbounded": "The iterates diverged: bound them (`weight_bound`, `state_bound`) or "
+    "increase `alpha`.",
+    "solverFailure": "The step computation failed (a singular KKT system): increase "
+    "`alpha` or bound the weights (`weight_bound`).",
+    "internalSolverError": "The network produced NaN or inf (an overflow): bound the weights "
+    "and states (`weight_bound`, `state_bound`) or increase `alpha`.",
+    "resourceInterrupt": "IPOPT ran out of memory: split the data with ADMMNeuralODE, or use "
+    "fewer `n_elements` or a smaller `width`.",
+    "error": "Check `solver_options` (verbose=1 shows IPOPT's reason): e.g. an HSL "
+    "`linear_solver` needs the HSL library, and cyipopt-wheels bundles MUMPS only.",
+}
+
+
+def failure_advice(status: str) -> str:
+    """What to try after IPOPT failed with ``status``."""
+    return FAILURE_ADVICE.get(
+        status, "Try another `random_state`, a larger `alpha`, or `state_bound`/`weight_bound`."
+    )
 
 
 @dataclass
@@ -123,24 +150,54 @@ def _pynumero_works(cyipopt_found: bool) -> tuple[bool, str]:
     return True, "cyipopt with PyNumero ASL"
 
 
+class _Probes(Mapping):
+    """The IPOPT routes, each probed on first access only (see :func:`available_solvers`).
+
+    ``find_solver`` reads only the routes it would use, so forcing one route never runs
+    another's probe (e.g. no ``ipopt -v`` subprocess for ``solver="cyipopt"``).
+    """
+
+    KEYS = ("numpy", "cyipopt", "ipopt")
+
+    def __init__(self):
+        self._found: dict[str, tuple[bool, str]] = {}
+
+    def __getitem__(self, key: str) -> tuple[bool, str]:
+        if key not in self.KEYS:
+            raise KeyError(key)
+        if key not in self._found:
+            if key == "numpy":
+                self._found[key] = _cyipopt_package_works()
+            elif key == "cyipopt":
+                self._found[key] = _pynumero_works(self["numpy"][0])
+            else:
+                self._found[key] = _ipopt_executable_works()
+        return self._found[key]
+
+    def __iter__(self):
+        return iter(self.KEYS)
+
+    def __len__(self) -> int:
+        return len(self.KEYS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 @functools.cache
-def available_solvers() -> dict[str, tuple[bool, str]]:
+def available_solvers() -> Mapping[str, tuple[bool, str]]:
     """What each way of running IPOPT needs, and whether it is there. Cached per process.
 
     Returns
     -------
-    found : dict
+    found : mapping
         ``"numpy"`` (the numpy engine: the ``cyipopt`` package, with what was done
         about its bundled OpenBLAS), ``"cyipopt"`` (the pyomo engine through PyNumero)
         and ``"ipopt"`` (the pyomo engine through an ``ipopt`` executable), each mapped
-        to ``(works, what was found)``.
+        to ``(works, what was found)``. Each route is probed when first read (the
+        executable by running ``ipopt -v``); ``dict(available_solvers())`` probes all.
     """
-    numpy_route = _cyipopt_package_works()
-    return {
-        "numpy": numpy_route,
-        "cyipopt": _pynumero_works(numpy_route[0]),
-        "ipopt": _ipopt_executable_works(),
-    }
+    return _Probes()
 
 
 def find_solver(engine: str, solver: str) -> tuple[str, str]:
@@ -173,6 +230,106 @@ def find_solver(engine: str, solver: str) -> tuple[str, str]:
     )
 
 
+def check_ipopt_options(options: dict, name: str = "solver_options") -> dict:
+    """IPOPT options with numpy scalars made plain, each checked by IPOPT itself.
+
+    Every option is set on a one-variable cyipopt problem before any model is built; one
+    that IPOPT rejects (unknown name, wrong type, value out of range) raises a
+    ``ValueError`` naming it, with IPOPT's own reason. Without the ``cyipopt`` package
+    (the ``ipopt`` executable route) only the types are checked here.
+    """
+    clean = {}
+    for key, value in options.items():
+        if not isinstance(key, str):
+            raise TypeError(f"`{name}` keys must be IPOPT option names (str); got {key!r}.")
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError(
+                f"`{name}`[{key!r}] must be an int, float or str as IPOPT expects; got "
+                f"{value!r} ({type(value).__name__})."
+            )
+        clean[key] = value
+    try:
+        from ._openblas import import_cyipopt
+
+        cyipopt = import_cyipopt()
+    except ImportError:
+        return clean
+    problem = cyipopt.Problem(
+        n=1, m=0, problem_obj=_OptionProbe(), lb=[-1.0], ub=[1.0], cl=[], cu=[]
+    )
+    try:
+        for key, value in clean.items():
+            with _captured_stdout() as said:
+                try:
+                    problem.add_option(key, value)
+                    continue
+                except TypeError:
+                    pass
+            reason = said.text.split("\n\n")[0].strip() or "IPOPT rejected it"
+            raise ValueError(f"`{name}`: IPOPT rejects {key}={value!r}: {reason}")
+    finally:
+        problem.close()
+    return clean
+
+
+class _OptionProbe:
+    """The smallest problem cyipopt accepts; only used to check option values."""
+
+    def objective(self, x):
+        return 0.0
+
+    def gradient(self, x):
+        return np.zeros(1)
+
+    def constraints(self, x):
+        return np.zeros(0)
+
+    def jacobian(self, x):
+        return np.zeros(0)
+
+
+class _captured_stdout(contextlib.AbstractContextManager):
+    """What C code (IPOPT's journal) writes to file descriptor 1 meanwhile: ``.text``."""
+
+    def __enter__(self):
+        import sys
+
+        self.text = ""
+        sys.stdout.flush()
+        try:
+            self._saved = os.dup(1)
+        except OSError:  # no usable descriptor 1 (some embedded interpreters)
+            self._saved = None
+            return self
+        self._file = tempfile.TemporaryFile(mode="w+b")
+        os.dup2(self._file.fileno(), 1)
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is None:
+            return False
+        try:
+            _flush_c_stdout()
+        finally:
+            os.dup2(self._saved, 1)
+            os.close(self._saved)
+        self._file.seek(0)
+        self.text = self._file.read().decode(errors="replace")
+        self._file.close()
+        return False
+
+
+def _flush_c_stdout() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no C library handle (Windows)
+        pass
+
+
 def solve(
     data,
     engine: str,
@@ -182,21 +339,32 @@ def solve(
     record: bool = False,
     rho: float = 0.0,
     center: np.ndarray | None = None,
+    deadline: float | None = None,
 ) -> SolveResult:
     """Solve the NLP ``data`` from its initial point with one engine.
 
     ``engine``/``solver`` as returned by :func:`find_solver`. ``rho``/``center``: the
     proximal term of an ADMM sub-problem (``data.proximal`` must be set for the pyomo
     engine). ``record``: keep the network parameters of every IPOPT iteration
-    (``result.iterates``; cyipopt only). A crash raises :class:`SolverError`; any
-    termination with an iterate returns it (the caller decides whether to warn).
+    (``result.iterates``; cyipopt only). ``deadline``: a ``time.perf_counter()`` value;
+    IPOPT gets the time left then as its ``max_wall_time``. A crash raises
+    :class:`SolverError`; any termination with an iterate returns it (the caller decides
+    whether to warn), a Ctrl-C included (status ``"userInterrupt"``, see ``_interrupt``).
     """
     if engine == "numpy":
-        return _solve_with_numpy(data, options, tee, record, rho, center)
-    return _solve_with_pyomo(data, solver, options, tee, record, rho, center)
+        return _solve_with_numpy(data, options, tee, record, rho, center, deadline)
+    return _solve_with_pyomo(data, solver, options, tee, record, rho, center, deadline)
 
 
-def _solve_with_numpy(data, options, tee, record, rho, center) -> SolveResult:
+def time_limited(options: dict, deadline: float | None) -> dict:
+    """``options`` with IPOPT's ``max_wall_time`` cut to the time left before ``deadline``."""
+    if deadline is None:
+        return options
+    left = max(deadline - time.perf_counter(), 1e-3)  # IPOPT needs a positive limit
+    return {**options, "max_wall_time": min(left, float(options.get("max_wall_time", left)))}
+
+
+def _solve_with_numpy(data, options, tee, record, rho, center, deadline) -> SolveResult:
     from ._numpy_engine import NumpyNLP, solve_numpy
 
     start = time.perf_counter()
@@ -204,7 +372,9 @@ def _solve_with_numpy(data, options, tee, record, rho, center) -> SolveResult:
     build_time = time.perf_counter() - start
     start = time.perf_counter()
     try:
-        code, message, x, log, iterates = solve_numpy(nlp, options, record)
+        code, message, x, log, iterates = solve_numpy(nlp, time_limited(options, deadline), record)
+    except KeyboardInterrupt:
+        raise
     except Exception as exc:  # unknown options, evaluation errors, crashes
         raise SolverError(f"IPOPT (cyipopt) crashed: {exc}") from exc
     states, theta = nlp.split(x)
@@ -225,7 +395,7 @@ def _solve_with_numpy(data, options, tee, record, rho, center) -> SolveResult:
     )
 
 
-def _solve_with_pyomo(data, solver, options, tee, record, rho, center) -> SolveResult:
+def _solve_with_pyomo(data, solver, options, tee, record, rho, center, deadline) -> SolveResult:
     from ._pyomo_model import build_model, read_solution, set_proximal
 
     start = time.perf_counter()
@@ -233,27 +403,30 @@ def _solve_with_pyomo(data, solver, options, tee, record, rho, center) -> SolveR
     if data.proximal:
         set_proximal(model, rho, np.zeros(len(data.theta0)) if center is None else center)
     build_time = time.perf_counter() - start
-    result = solve_model(model, solver, options, tee, model.theta if record else None)
+    result = solve_model(model, solver, options, tee, model.theta if record else None, deadline)
     result.theta, result.states = read_solution(model)
     result.n_variables, result.n_constraints = model.nvariables(), model.nconstraints()
     result.build_time = build_time
     return result
 
 
-def solve_model(model, solver: str, options: dict, tee: bool = False, record=None) -> SolveResult:
+def solve_model(
+    model, solver: str, options: dict, tee: bool = False, record=None, deadline=None
+) -> SolveResult:
     """Run IPOPT on a Pyomo ``model`` and load the final iterate into it.
 
     Any termination with an iterate loads it (the caller decides whether to warn);
     a crash raises :class:`SolverError`. ``record`` (a Pyomo variable of ``model``, cyipopt
     route only) has its values copied at every IPOPT iteration into ``result.iterates``.
+    ``deadline``: as in :func:`solve`.
     """
     start = time.perf_counter()
     if solver == "cyipopt":
-        result = _solve_cyipopt(model, dict(options), tee, record)
+        result = _solve_cyipopt(model, dict(options), tee, record, deadline)
     elif record is not None:
         raise ValueError("recording iterates needs the cyipopt route")
     else:
-        result = _solve_executable(model, dict(options), tee)
+        result = _solve_executable(model, time_limited(dict(options), deadline), tee)
     result.solve_time = time.perf_counter() - start
     return result
 
@@ -283,7 +456,7 @@ IPOPT_STATUS = {
 }
 
 
-def _solve_cyipopt(model, options: dict, tee: bool, record=None) -> SolveResult:
+def _solve_cyipopt(model, options: dict, tee: bool, record=None, deadline=None) -> SolveResult:
     """Write the NL problem once (PyNumero), solve it, load the iterate into ``model``."""
     from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
@@ -291,7 +464,7 @@ def _solve_cyipopt(model, options: dict, tee: bool, record=None) -> SolveResult:
     nlp = PyomoNLP(model)
     nl_time = time.perf_counter() - start
     indices = None if record is None else np.asarray(nlp.get_primal_indices([record]))
-    result, x = solve_nlp(nlp, options, tee, record=indices)
+    result, x = solve_nlp(nlp, time_limited(options, deadline), tee, record=indices)
     nlp.set_primals(x)
     nlp.load_state_into_pyomo()
     result.nl_time = nl_time
@@ -304,13 +477,17 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None):
     The NLP object is left intact, so a caller may change its bounds and starting point
     and solve it again without writing the problem again. ``record``: primal indices whose
     values are copied, with a time stamp, at every iteration into ``result.iterates``.
+    Ctrl-C stops IPOPT at its next iteration (``_interrupt``); no options file is read
+    unless ``options`` names one.
     """
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
+    from ._interrupt import SolveInterrupt
     from ._openblas import import_cyipopt
 
     import_cyipopt()  # before Pyomo imports cyipopt itself (ADMM workers come here first)
     log, iterates = [], []
+    interrupt = SolveInterrupt()
 
     # All 13 arguments spelled out: Pyomo passes ``problem`` only to a 13-argument
     # callback (with ``*args`` it falls back to the pre-6.8 signature without it).
@@ -319,14 +496,17 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None):
         if record is not None:
             x_now = problem.get_current_iterate(scaled=False)["x"]
             iterates.append((time.perf_counter(), np.array(x_now[record], dtype=float)))
-        return True
+        return interrupt.keep_going()
 
     start = time.perf_counter()
     problem = CyIpoptNLP(nlp, intermediate_callback=callback)
     try:
-        for key, value in options.items():
+        for key, value in {"option_file_name": "", **options}.items():
             problem.add_option(key, value)
-        x, info = problem.solve(nlp.init_primals().copy())
+        with interrupt:
+            x, info = problem.solve(nlp.init_primals().copy())
+    except KeyboardInterrupt:
+        raise
     except Exception as exc:  # unknown options, evaluation errors, crashes
         raise SolverError(f"IPOPT (cyipopt) crashed: {exc}") from exc
     finally:
@@ -365,24 +545,74 @@ AMPL_STATUS = {
 
 
 def _solve_executable(model, options: dict, tee: bool) -> SolveResult:
-    import pyomo.environ as pyo
-    from pyomo.opt import SolverStatus
+    """Solve through Pyomo's NL-file interface, every file in one scratch directory.
 
-    with tempfile.TemporaryDirectory() as tmp:
+    Pyomo's NL, solution and log files go into a temporary directory that is removed
+    afterwards, also when the solve is interrupted; an empty options file stands in for
+    a stray ``ipopt.opt`` in the working directory unless ``options`` names one. The
+    first Ctrl-C is forwarded to the ``ipopt`` child, which stops at its next iteration
+    and writes its iterate.
+    """
+    from ._interrupt import SolveInterrupt, forward_sigint_to_children
+
+    with tempfile.TemporaryDirectory(prefix="skneuralode-") as tmp, _pyomo_tempdir(tmp):
         log_file = os.path.join(tmp, "ipopt.log")
         options = {**options, "output_file": log_file, "file_print_level": 5}
-        try:
-            results = pyo.SolverFactory("ipopt").solve(
-                model, tee=tee, load_solutions=False, options=options
-            )
-        except Exception as exc:
-            raise SolverError(f"IPOPT (executable) crashed: {exc}") from exc
+        if "option_file_name" not in options:
+            options["option_file_name"] = os.path.join(tmp, "empty.opt")
+            open(options["option_file_name"], "w").close()
+        with SolveInterrupt(on_request=forward_sigint_to_children) as interrupt:
+            results = _run_executable(model, options, tee)
         text = open(log_file).read() if os.path.exists(log_file) else ""
-    code = results.solver.id
+    return _read_executable_results(model, results, text, interrupt.requested)
+
+
+@contextlib.contextmanager
+def _pyomo_tempdir(path: str):
+    """Point Pyomo's temporary files (NL, .sol, logs) into ``path`` while solving, and
+    drop any temporary-file context an interrupted solve left on Pyomo's stack."""
+    from pyomo.common.tempfiles import TempfileManager
+
+    previous, stack = TempfileManager.tempdir, getattr(TempfileManager, "_context_stack", None)
+    depth = None if stack is None else len(stack)
+    TempfileManager.tempdir = path
+    try:
+        yield
+    finally:
+        TempfileManager.tempdir = previous
+        while depth is not None and len(stack) > depth:
+            TempfileManager.pop(remove=True)
+
+
+def _run_executable(model, options: dict, tee: bool):
+    import pyomo.environ as pyo
+
+    try:
+        return pyo.SolverFactory("ipopt").solve(
+            model, tee=tee, load_solutions=False, options=options
+        )
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        raise SolverError(
+            f"IPOPT (executable {shutil.which('ipopt')}) failed to run: {exc}"
+        ) from exc
+
+
+def _read_executable_results(model, results, text: str, interrupted: bool) -> SolveResult:
+    """Check what the executable left (its .sol file, read by Pyomo) and load the iterate."""
+    from pyomo.opt import SolverStatus
+
+    code = getattr(results.solver, "id", None) if len(results.solution) else None
     status = AMPL_STATUS.get(code, str(results.solver.termination_condition))
     if len(results.solution) == 0:
+        if interrupted:  # the executable died on Ctrl-C without writing its iterate
+            raise KeyboardInterrupt
+        tail = "\n".join(text.strip().splitlines()[-5:]) or str(results.solver.message)
         raise SolverError(
-            f"IPOPT (executable) returned no solution (status {status!r}, result code {code})"
+            f"IPOPT (executable {shutil.which('ipopt')}) wrote no solution (status "
+            f"{status!r}). A broken or incompatible `ipopt` on PATH does this; check "
+            f"`ipopt -v`, or use engine='numpy'. Its last output:\n{tail}"
         )
     results.solver.status = SolverStatus.ok  # our own warning reports stopped solves
     model.solutions.load_from(results)

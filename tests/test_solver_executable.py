@@ -7,14 +7,19 @@ with the real IPOPT inside cyipopt, so the estimator sees genuine IPOPT results 
 
 import os
 import shlex
+import signal
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skneuralode import CollocationNeuralODE, _solver
+from skneuralode import CollocationNeuralODE, SolverError, _solver
 from skneuralode.datasets import van_der_pol
 
 FAKE_IPOPT = Path(__file__).parent / "fake_ipopt" / "fake_ipopt.py"
@@ -43,11 +48,19 @@ def _forget_found_solvers() -> None:
 
 @pytest.fixture(scope="module")
 def fake_ipopt(tmp_path_factory):
-    """An `ipopt` on PATH that runs the fake with the interpreter running pytest."""
+    """An `ipopt` on PATH that runs the fake with the interpreter running pytest.
+
+    The shell wrapper answers the version probe (`ipopt -v`) itself: Pyomo waits for it
+    only 2 s, which a Python start-up on a loaded machine can exceed.
+    """
     bin_dir = tmp_path_factory.mktemp("fake_ipopt_bin")
+    version = subprocess.run(
+        [sys.executable, str(FAKE_IPOPT), "-v"], capture_output=True, text=True, timeout=300
+    ).stdout.strip()
     exe = bin_dir / "ipopt"
     exe.write_text(
-        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE_IPOPT))} "$@"\n'
+        f'#!/bin/sh\nif [ "$1" = "-v" ]; then echo {shlex.quote(version)}; exit 0; fi\n'
+        f'exec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE_IPOPT))} "$@"\n'
     )
     exe.chmod(0o755)
     with pytest.MonkeyPatch.context() as mp:
@@ -125,3 +138,61 @@ def test_store_iterates_needs_cyipopt(fake_ipopt, data):
     with pytest.raises(ValueError, match="store_iterates=True needs IPOPT's per-iteration"):
         model.fit(*data)
     assert not hasattr(model, "coefs_")
+
+
+def test_ipopt_opt_in_the_working_directory_is_not_read(fake_ipopt, data, tmp_path, monkeypatch):
+    (tmp_path / "ipopt.opt").write_text("max_iter 2\n")
+    monkeypatch.chdir(tmp_path)
+    model = CollocationNeuralODE(solver="ipopt", **PARAMS).fit(*data)
+    assert model.solver_status_ == "optimal" and model.n_iter_ > 2
+    named = CollocationNeuralODE(
+        solver="ipopt", solver_options={"option_file_name": "ipopt.opt"}, **PARAMS
+    )
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        named.fit(*data)
+    assert named.n_iter_ == 2
+
+
+def test_sigint_stops_the_executable_and_leaves_no_temporary_files(
+    fake_ipopt, data, tmp_path, monkeypatch
+):
+    """Ctrl-C reaches this process; it is forwarded to the `ipopt` child, which stops at
+    its next iteration and writes its iterate (IPOPT 3.14's executable does the same)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    iterating = tmp_path / "iterating"
+    monkeypatch.setenv("FAKE_IPOPT_ITERATING", str(iterating))
+
+    def interrupt_once_iterating():
+        deadline = time.monotonic() + 300
+        while not iterating.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=interrupt_once_iterating)
+    sender.start()
+    endless = dict(PARAMS, tol=1e-30, max_iter=100_000)
+    endless["solver_options"] = {"acceptable_tol": 1e-30, "acceptable_iter": 1000}
+    with pytest.warns(ConvergenceWarning, match=r"interrupted \(Ctrl-C\)"):
+        model = CollocationNeuralODE(solver="ipopt", **endless).fit(*data)
+    sender.join()
+    assert model.solver_status_ == "userInterrupt"
+    assert 0 <= model.n_iter_ < 100_000
+    assert np.all(np.isfinite(model.predict(*data[:1], data[1][0])))
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_broken_executable_gets_a_clear_error(data, tmp_path, monkeypatch):
+    """An `ipopt` that answers `-v` but writes no solution file."""
+    exe = tmp_path / "ipopt"
+    exe.write_text("#!/bin/sh\necho 'Ipopt 3.14.0 (broken double)'\necho oops >&2\nexit 0\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.chdir(tmp_path)  # Pyomo looks in the working directory first
+    _forget_found_solvers()
+    try:
+        with pytest.raises(SolverError, match=r"executable .*ipopt\) wrote no solution.*ipopt -v"):
+            CollocationNeuralODE(solver="ipopt", **PARAMS).fit(*data)
+    finally:
+        _forget_found_solvers()

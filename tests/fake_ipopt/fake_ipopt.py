@@ -17,6 +17,11 @@ The NL file is evaluated by PyNumero's ASL library and solved by the real IPOPT 
 and the termination are genuine IPOPT behaviour. Not emulated: ``scaling_factor`` and
 ``ipopt_z*_in`` input suffixes, problems without exactly one objective (PyNumero needs one),
 and ASL flags other than ``-v`` and ``-AMPL``.
+
+SIGINT stops the solve at the next iteration with IPOPT's ``User_Requested_Stop`` (AMPL
+result 403) and writes the iterate, as the ``ipopt`` executable of IPOPT 3.14 does. When
+``FAKE_IPOPT_ITERATING`` names a file, it is created at the first iteration (so that a
+test knows when to send the signal).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import os
 import platform
 import re
 import shlex
+import signal
 import sys
 import tempfile
 
@@ -102,7 +108,11 @@ def quote(value: str) -> str:
     return f'"{value}"' if re.search(r"\s", value) else value
 
 
+INTERRUPTED = []
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, lambda signum, frame: INTERRUPTED.append(signum))
     if not argv:
         print("usage: ipopt [-v] stub [-AMPL] [keyword=value ...]", file=sys.stderr)
         return 1
@@ -142,7 +152,18 @@ def main(argv: list[str]) -> int:
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
     nlp = AslNLP(os.path.abspath(nl_file))
-    problem = CyIpoptNLP(nlp, halt_on_evaluation_error=ampl.get("halt_on_ampl_error") == "yes")
+    iterating = os.environ.get("FAKE_IPOPT_ITERATING")
+
+    def callback(nlp, problem, alg_mod, it, obj, inf_pr, inf_du, mu, d_norm, reg, a_du, a_pr, ls):
+        if iterating and not os.path.exists(iterating):
+            open(iterating, "w").close()
+        return not INTERRUPTED
+
+    problem = CyIpoptNLP(
+        nlp,
+        intermediate_callback=callback,
+        halt_on_evaluation_error=ampl.get("halt_on_ampl_error") == "yes",
+    )
     # AmplTNLP::get_starting_point: variables without an initial value start at 0 projected
     # onto their bounds (PyNumero reports them as 0).
     x0 = nlp.init_primals()
