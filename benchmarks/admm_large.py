@@ -8,7 +8,7 @@ reported with its wall time, iterations, training MSE (collocation vs. data) and
 of free-run simulations on three unseen noise-free trajectories.
 
     python benchmarks/admm_large.py [--trajectories 10] [--batches 5] [--n-jobs 2]
-        [--tol 2e-3] [--max-iter 30]
+        [--tol 1e-2] [--max-iter 30]
 """
 
 import argparse
@@ -26,7 +26,7 @@ def main():
     parser.add_argument("--trajectories", type=int, default=10)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--tol", type=float, default=2e-3)
+    parser.add_argument("--tol", type=float, default=1e-2)
     parser.add_argument("--max-iter", type=int, default=30)
     parser.add_argument("--skip-single", action="store_true")
     add_output_options(parser, "admm_large")

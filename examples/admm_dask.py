@@ -37,8 +37,8 @@ from skneuralode.datasets import van_der_pol
 # The model
 # ---------
 # A [2, 16, 2] tanh network; the IPOPT settings of each sub-problem are those of the
-# wrapped :class:`~skneuralode.CollocationNeuralODE`. ``tol`` is ADMM's absolute and
-# relative tolerance on the primal and dual residuals (Boyd et al. 2011, §3.3.1).
+# wrapped :class:`~skneuralode.CollocationNeuralODE`. ``tol`` is ADMM's relative
+# tolerance on the primal and dual residuals (Boyd et al. 2011, §3.3.1; absolute tol/10).
 
 
 def make_model():

@@ -14,7 +14,6 @@ import gc
 import threading
 import time
 import uuid
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
@@ -31,8 +30,8 @@ from threadpoolctl import threadpool_limits
 from ._estimator import CollocationNeuralODE
 from ._init import fit_scaling
 from ._problem import objective, observation_residuals
-from ._solver import SolveResult, find_solver, solve, solve_model, solve_nlp
-from .exceptions import SolverError
+from ._solver import STOPPED, SolveResult, find_solver, solve, solve_model, solve_nlp
+from .exceptions import SolverError, warn_user
 
 # ----------------------------------------------------------------- the worker
 
@@ -197,6 +196,12 @@ def solve_batch(task: BatchTask) -> BatchResult:
 
 
 # -------------------------------------------------------------- the estimator
+# -------------------------------------------------------------- the estimator
+
+#: The absolute tolerance of the stopping rule, per weight, as a fraction of ``tol``.
+ABS_TOL_FRACTION = 0.1
+#: Why ADMM stopped (``stop_reason_``).
+STOP_REASONS = ("converged", "max_iter", "max_time", "interrupted")
 
 
 class ADMMNeuralODE(RegressorMixin, BaseEstimator):
@@ -213,9 +218,10 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     estimator : CollocationNeuralODE, default=None
         The model and its solver settings (``width``, ``scheme``, ``alpha``, IPOPT
         options, ...). It is cloned, never fitted in place. ``None``:
-        ``CollocationNeuralODE()``. Its ``warm_start`` and ``store_iterates`` do not
-        apply here: ADMM warm-starts every sub-problem itself and records its progress
-        per ADMM iteration in ``history_``.
+        ``CollocationNeuralODE()``. Its ``warm_start``, ``store_iterates`` and
+        ``max_time`` do not apply here: ADMM warm-starts every sub-problem itself,
+        records its progress per ADMM iteration in ``history_`` and has its own
+        ``max_time`` for the whole fit.
     n_batches : int, default=2
         Number of batches (sub-problems).
     batching : {"time", "trajectory"}, default="time"
@@ -233,19 +239,32 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     adaptive_rho : bool, default=True
         Residual balancing: ``rho *= 2`` when the primal residual exceeds 10 times the
         dual one, ``rho /= 2`` in the opposite case (scaled duals rescaled).
-    max_iter : int, default=50
+    max_iter : int, default=100
         Maximum number of ADMM iterations.
-    tol : float, default=1e-3
-        Absolute and relative tolerance of the stopping rule of Boyd et al. (2011,
-        §3.3.1) on the stacked batch weights (dimension ``B p``): stop when
-        ``r <= sqrt(B p) tol + tol max(||theta||, sqrt(B) ||z||)`` and
-        ``s <= sqrt(B p) tol + tol rho ||u||``.
+    tol : float, default=1e-2
+        Relative tolerance of the stopping rule of Boyd et al. (2011, §3.3.1); its
+        absolute tolerance is ``tol / 10`` per weight (the weights act on standardized
+        data). ``converged_`` then means that the batch copies agree with the consensus
+        to ``tol`` relative to the norm of the weights, ``r <= tol max(||theta||,
+        sqrt(B) ||z||) + sqrt(B p) tol / 10``, and that the dual residual is within
+        ``tol`` of the multipliers, ``s <= tol ||rho u|| + sqrt(B p) tol / 10`` (norms
+        stacked over the ``B`` batches of ``p`` weights; see Notes), and IPOPT solved
+        every sub-problem of that iteration.
+    max_time : float, default=None
+        Wall-clock limit in seconds for the whole ``fit`` (``None``: no limit). It is
+        checked after every ADMM iteration; once exceeded, ADMM stops with the current
+        consensus and a ``ConvergenceWarning``. Each sub-problem solve also gets the time
+        left at its dispatch as IPOPT's ``max_wall_time`` (IPOPT >= 3.14), so one long
+        solve cannot overrun it by much.
     n_jobs : int, default=None
         Parallel sub-problem solves (joblib semantics: ``None`` is 1 unless inside a
         ``joblib.parallel_config`` context, ``-1`` all cores). With more than one job,
         each worker's BLAS/OpenMP threads are limited to 1 (threadpoolctl).
     verbose : int, default=0
-        ``>= 1`` logs one line per ADMM iteration (``logging`` at INFO level).
+        ``>= 1`` prints a header and then one line per ADMM iteration to standard
+        output: the iteration, the primal and dual residuals each with its tolerance,
+        ``rho``, the objective and the wall time since the start of ``fit``; and a last
+        line saying why ADMM stopped. IPOPT's own output is off in the sub-problems.
     random_state : int, RandomState instance or None, default=None
         Seeds the common initial weights (overrides the estimator's ``random_state``;
         ``None`` keeps it). The initial consensus is the start the single model would
@@ -258,17 +277,30 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         model works on it. Its ``initial_states_``/``collocation_*`` come from the
         batches (one chain per batch window), ``n_iter_`` counts all IPOPT iterations.
     history_ : dict of lists
-        Per ADMM iteration: ``primal_residual``, ``dual_residual`` and the thresholds
-        they are compared with, ``primal_tolerance`` and ``dual_tolerance``; ``rho``,
-        ``objective`` (sum of the batch objectives without the proximal terms),
+        Per completed ADMM iteration: ``primal_residual``, ``dual_residual`` and the
+        thresholds they are compared with, ``primal_tolerance`` and ``dual_tolerance``;
+        ``rho``, ``objective`` (sum of the batch objectives without the proximal terms),
         ``train_mse`` (collocation trajectories vs. data, user units), ``wall_time``
         (cumulative seconds), ``build_time`` and ``solve_time`` (summed over batches),
         ``ipopt_iterations`` (summed over batches), ``models_reused`` (batches whose
         worker still held the built model).
     n_iter_ : int
-        ADMM iterations run.
+        ADMM iterations completed.
     converged_ : bool
-        Whether both residuals fell below the tolerance.
+        Whether ADMM met its stopping rule (``stop_reason_ == "converged"``; what that
+        promises is under ``tol``).
+    stop_reason_ : {"converged", "max_iter", "max_time", "interrupted"}
+        Why ADMM stopped:
+
+        - ``"converged"``: both residuals under their tolerances (see ``tol``);
+        - ``"max_iter"``: ``max_iter`` iterations done without that;
+        - ``"max_time"``: the wall time exceeded ``max_time``;
+        - ``"interrupted"``: Ctrl-C (a sub-problem stopped with status
+          ``"userInterrupt"``, or the joblib call raised ``KeyboardInterrupt``). The
+          model holds the consensus of the last completed iteration, or the initial
+          consensus if none completed.
+
+        All but ``"converged"`` come with a ``ConvergenceWarning``.
     n_features_in_ : int
         Always 1 (the time column).
     fit_time_ : float
@@ -297,6 +329,30 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     updates the proximal parameters and the starting point. All batches share the
     scaling computed on the full data, so the weights mean the same in every batch.
 
+    **What "converged" means.** ADMM stops when, with ``eps_abs = tol / 10``,
+
+    .. math::
+
+        r \\le \\sqrt{Bp}\\, \\epsilon_{abs} + \\mathrm{tol} \\max\\big(
+            \\lVert \\theta \\rVert, \\sqrt{B} \\lVert z \\rVert\\big), \\qquad
+        s \\le \\sqrt{Bp}\\, \\epsilon_{abs} + \\mathrm{tol}\\, \\rho \\lVert u \\rVert,
+
+    Boyd et al.'s rule (2011, §3.3.1) with ``eps_rel = tol``, norms over the stacked
+    batch weights ``theta`` and scaled duals ``u``; and IPOPT solved every sub-problem
+    of the iteration (one stopped by a limit may not have moved at all). The first
+    condition is a promise about the result: the weights each batch fitted to its own
+    data are the consensus weights up to a relative ``tol`` (root mean square over the
+    batches). The second says that the batch gradients, which the multipliers
+    ``rho u_b`` balance, cancel to a relative ``tol``: the consensus is stationary for
+    the sum of the batch objectives to that accuracy, so ADMM does not stop while it
+    still improves that sum noticeably. The sub-problems are nonconvex, so this is a
+    local statement; with ``batching="time"`` the consensus problem is not the single
+    model's NLP either (the windows are not tied). Weights that agree to 1% need not give
+    the same long simulations in a sensitive system. ADMM's tail is slow here: on the
+    paper's two-batch experiment (``benchmarks/admm_paper.py``) the defaults stop after
+    25 iterations, while Boyd's rule with ``eps_abs = eps_rel = 1e-3`` is not met
+    within 100; three batches of two trajectories each need 91 iterations.
+
     References
     ----------
     .. [1] S. Boyd, N. Parikh, E. Chu, B. Peleato, J. Eckstein, "Distributed Optimization
@@ -322,6 +378,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         "adaptive_rho": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -330,12 +387,14 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         estimator=None,
+        *,
         n_batches=2,
         batching="time",
         rho=1.0,
         adaptive_rho=True,
-        max_iter=50,
-        tol=1e-3,
+        max_iter=100,
+        tol=1e-2,
+        max_time=None,
         n_jobs=None,
         verbose=0,
         random_state=None,
@@ -347,6 +406,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         self.adaptive_rho = adaptive_rho
         self.max_iter = max_iter
         self.tol = tol
+        self.max_time = max_time
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
@@ -367,7 +427,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         est = self._base_estimator()
-        engine, solver = find_solver(est.engine, est.solver)
+        route = find_solver(est.engine, est.solver)
         t, X, u, groups = est._validate_data(t, X, u, trajectory)
         batches = self._make_batches(groups, trajectory is not None, est._min_samples())
         scaling, smoothers = fit_scaling(t, X, u, groups, est.smoothing)
@@ -382,8 +442,8 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             )
             for idx, sub in batches
         ]
-        state = self._run(est, datas, z, (engine, solver), scaling.x_scale, start)
-        self._finish(est, datas, scaling, state, start)
+        last, history, stop = self._run(est, datas, z, route, scaling.x_scale, start)
+        self._finish(est, datas, scaling, route, last, history, stop, start)
         return self
 
     # ------------------------------------------------------------ set-up
@@ -435,115 +495,149 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ the loop
     def _run(self, est, datas, z, route, x_scale, start):
-        B, p = len(datas), len(z)
-        token = uuid.uuid4().hex
-        options = est._ipopt_options()
-        options["print_level"] = 0
-        limit_threads = effective_n_jobs(self.n_jobs) > 1
-        thetas = np.tile(z, (B, 1))
-        states = [d.states0 for d in datas]
-        duals = np.zeros((B, p))
+        """The ADMM iterations -> (last completed iterate, history, stop reason)."""
+        B = len(datas)
+        it = _Iterate(z, np.tile(z, (B, 1)), [d.states0 for d in datas], np.zeros((B, len(z))))
         rho = float(self.rho)
-        history = {k: [] for k in _HISTORY_KEYS}
+        history = {key: [] for key in _HISTORY_KEYS}
+        make_tasks = self._task_maker(est, datas, route)
+        self._say(_HEADER)
+        for k in range(self.max_iter):
+            results = self._solve_batches(make_tasks(it, rho, self._time_left(start)))
+            if results is None:
+                return it, history, "interrupted"
+            _check_batches(results, k)
+            it, r_norm, s_norm = _step(it, results, rho)
+            eps_pri, eps_dual = self._tolerances(it, rho)
+            _record(history, datas, results, x_scale, start)
+            for key, value in zip(_RULE_KEYS, (r_norm, s_norm, eps_pri, eps_dual, rho)):
+                history[key].append(value)
+            self._say(_line(history))
+            # a sub-problem stopped early (time or iteration limit) may not have moved
+            solved = all(r.result.converged for r in results)
+            if solved and r_norm <= eps_pri and s_norm <= eps_dual:
+                return it, history, "converged"
+            if self._time_left(start) == 0.0:
+                return it, history, "max_time"
+            if self.adaptive_rho:
+                rho, it.duals = _balance(rho, it.duals, r_norm, s_norm)
+        return it, history, "max_iter"
+
+    def _task_maker(self, est, datas, route):
+        """A function ``(iterate, rho, time left) -> one BatchTask per batch``."""
+        token = uuid.uuid4().hex  # identifies this fit's batches in the worker caches
+        options = {**est._ipopt_options(), "print_level": 0}
+        limit_threads = effective_n_jobs(self.n_jobs) > 1
         # ADMM splits the sum of squared errors: batch b's objective is n_b * d times its
         # mean misfit (+ alpha term), so its proximal weight in the model is rho / (n_b d).
         weights = [d.targets.size for d in datas]
-        converged = False
+
+        def make_tasks(it, rho, time_left):
+            opts = options
+            if time_left is not None:
+                limit = min(max(time_left, 1e-3), options.get("max_wall_time", np.inf))
+                opts = {**options, "max_wall_time": float(limit)}
+            return [
+                BatchTask((token, b), data, rho / weights[b], it.z - it.duals[b],
+                          it.thetas[b], it.states[b], *route, opts, limit_threads)
+                for b, data in enumerate(datas)
+            ]  # fmt: skip
+
+        return make_tasks
+
+    def _solve_batches(self, tasks) -> list | None:
+        """One iteration's sub-problems in parallel; ``None`` if Ctrl-C stopped it.
+
+        A sub-problem stopped by Ctrl-C returns status ``"userInterrupt"``; the results
+        are taken as they arrive, so (sequentially, ``n_jobs=1``) no further batch is
+        started after it. loky and Dask make the joblib call raise ``KeyboardInterrupt``
+        instead. Either way the partial iteration is dropped.
+        """
         results = []
-        for k in range(self.max_iter):
-            tasks = [
-                BatchTask(
-                    (token, b),
-                    datas[b],
-                    rho / weights[b],
-                    z - duals[b],
-                    thetas[b],
-                    states[b],
-                    *route,
-                    options,
-                    limit_threads,
-                )
-                for b in range(B)
-            ]
-            results = Parallel(n_jobs=self.n_jobs)(delayed(solve_batch)(task) for task in tasks)
-            _check_batches(results, k)
-            thetas = np.array([r.result.theta for r in results])
-            states = [r.result.states for r in results]
-            z_prev, z = z, (thetas + duals).mean(axis=0)
-            duals += thetas - z
-            r_norm = float(np.sqrt(np.sum((thetas - z) ** 2)))
-            s_norm = float(rho * np.sqrt(B) * np.linalg.norm(z - z_prev))
-            eps_pri, eps_dual = self._tolerances(thetas, z, duals, rho)
-            _record(history, datas, results, x_scale, r_norm, s_norm, rho, start)
-            history["primal_tolerance"].append(eps_pri)
-            history["dual_tolerance"].append(eps_dual)
-            self._log(k, history)
-            if r_norm <= eps_pri and s_norm <= eps_dual:
-                converged = True
-                break
-            if self.adaptive_rho:
-                rho, duals = _balance(rho, duals, r_norm, s_norm)
-        return dict(
-            z=z,
-            thetas=thetas,
-            states=states,
-            results=results,
-            history=history,
-            converged=converged,
-            n_iter=k + 1,
-        )
+        try:
+            parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
+            for result in parallel(delayed(solve_batch)(task) for task in tasks):
+                if result.result.status == "userInterrupt":
+                    return None
+                results.append(result)
+        except KeyboardInterrupt:
+            return None
+        return results
 
-    def _tolerances(self, thetas, z, duals, rho) -> tuple[float, float]:
+    def _time_left(self, start) -> float | None:
+        """Seconds left of ``max_time`` (0.0 once exceeded), or ``None`` without a limit."""
+        if self.max_time is None:
+            return None
+        return max(start + self.max_time - time.perf_counter(), 0.0)
+
+    def _tolerances(self, it, rho) -> tuple[float, float]:
         """Boyd et al. (2011) §3.3.1 for the stacked consensus variable (dimension B p),
-        with eps_abs = eps_rel = tol."""
-        B = len(thetas)
-        base = np.sqrt(thetas.size) * self.tol
-        scale_pri = max(np.linalg.norm(thetas), np.sqrt(B) * np.linalg.norm(z))
-        return base + self.tol * scale_pri, base + self.tol * rho * np.linalg.norm(duals)
+        with eps_rel = tol and eps_abs = ABS_TOL_FRACTION * tol."""
+        floor = np.sqrt(it.thetas.size) * ABS_TOL_FRACTION * self.tol
+        scale_pri = max(np.linalg.norm(it.thetas), np.sqrt(len(it.thetas)) * np.linalg.norm(it.z))
+        scale_dual = rho * np.linalg.norm(it.duals)
+        return float(floor + self.tol * scale_pri), float(floor + self.tol * scale_dual)
 
-    def _log(self, k, history) -> None:
+    def _say(self, text: str) -> None:
         if self.verbose:
-            import logging
+            print(text, flush=True)
 
-            logging.getLogger("skneuralode").info(
-                "ADMM %3d  r=%.3e  s=%.3e  rho=%.3g  obj=%.5e  %.1fs",
-                k + 1,
-                history["primal_residual"][-1],
-                history["dual_residual"][-1],
-                history["rho"][-1],
-                history["objective"][-1],
-                history["wall_time"][-1],
-            )
-
-    def _finish(self, est, datas, scaling, state, start) -> None:
-        history = state["history"]
+    # ------------------------------------------------------------ results
+    def _finish(self, est, datas, scaling, route, last, history, stop, start) -> None:
+        if last.results is None:  # interrupted before the first iteration completed
+            solved = [_unsolved(route, last.z, data.states0) for data in datas]
+        else:
+            solved = [r.result for r in last.results]
         est._store_fit(
             scaling,
-            state["z"],
-            [(data, r.result.theta, r.result.states) for data, r in zip(datas, state["results"])],
-            [r.result for r in state["results"]],
+            last.z,
+            [(data, res.theta, res.states) for data, res in zip(datas, solved)],
+            solved,
             build_time=sum(history["build_time"]),
             n_iter=sum(history["ipopt_iterations"]),
         )
         est.solve_time_ = float(sum(history["solve_time"]))
-        est.converged_ = bool(state["converged"] and est.converged_)
+        est.converged_ = bool(stop == "converged" and est.converged_)
         self.estimator_ = est
-        self.history_ = state["history"]
-        self.n_iter_ = state["n_iter"]
-        self.converged_ = state["converged"]
+        self.history_ = history
+        self.n_iter_ = len(history["primal_residual"])
+        self.converged_ = stop == "converged"
+        self.stop_reason_ = stop
         self.n_features_in_ = 1
         self.fit_time_ = est.fit_time_ = time.perf_counter() - start
+        self._say(
+            f"ADMM stopped ({stop}) after {self.n_iter_} iterations, {self.fit_time_:.1f} s."
+        )
         if not self.converged_:
-            h = self.history_
-            warnings.warn(
-                f"ADMM did not converge in max_iter={self.max_iter} iterations (primal "
-                f"residual {h['primal_residual'][-1]:.3g} vs {h['primal_tolerance'][-1]:.3g}, "
-                f"dual residual {h['dual_residual'][-1]:.3g} vs "
-                f"{h['dual_tolerance'][-1]:.3g}). "
-                "The model holds the current consensus; increase `max_iter` or `tol`.",
-                ConvergenceWarning,
-                stacklevel=3,
+            warn_user(self._stop_message(), ConvergenceWarning)
+
+    def _stop_message(self) -> str:
+        h, n = self.history_, self.n_iter_
+        if self.stop_reason_ == "interrupted":
+            kept = (
+                f"consensus of iteration {n}, the last completed one"
+                if n
+                else "initial consensus (no iteration completed)"
             )
+            return (
+                f"ADMM was interrupted (Ctrl-C) in iteration {n + 1}. The model holds the "
+                f"{kept}; stop_reason_='interrupted'."
+            )
+        residuals = (
+            f"primal residual {h['primal_residual'][-1]:.3g} vs "
+            f"{h['primal_tolerance'][-1]:.3g}, dual residual {h['dual_residual'][-1]:.3g} vs "
+            f"{h['dual_tolerance'][-1]:.3g}"
+        )
+        if self.stop_reason_ == "max_time":
+            return (
+                f"ADMM stopped at max_time={self.max_time:g} s after {n} iterations without "
+                f"converging ({residuals}). The model holds the current consensus; increase "
+                "`max_time`."
+            )
+        return (
+            f"ADMM did not converge in max_iter={self.max_iter} iterations ({residuals}). "
+            "The model holds the current consensus; increase `max_iter` or `tol`."
+        )
 
     # ------------------------------------------------------------ predict
     def predict(self, t, x0=None, u=None):
@@ -561,6 +655,11 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         return self.estimator_.vector_field()
 
+    def to_pyomo(self, time):
+        """The consensus model as a pyomo.dae block; see :meth:`CollocationNeuralODE.to_pyomo`."""
+        check_is_fitted(self)
+        return self.estimator_.to_pyomo(time)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
@@ -569,12 +668,40 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         return tags
 
 
+@dataclass
+class _Iterate:
+    """ADMM's variables after a completed iteration (or at the start)."""
+
+    z: np.ndarray  # consensus, (p,)
+    thetas: np.ndarray  # batch copies, (B, p)
+    states: list  # batch node states
+    duals: np.ndarray  # scaled duals u_b, (B, p)
+    results: list | None = None  # the BatchResults that produced it; None at the start
+
+
+def _step(it: _Iterate, results: list, rho: float) -> tuple[_Iterate, float, float]:
+    """The z and u updates from the batch solutions -> (new iterate, r, s)."""
+    thetas = np.array([r.result.theta for r in results])
+    z = (thetas + it.duals).mean(axis=0)
+    duals = it.duals + thetas - z
+    r_norm = float(np.sqrt(np.sum((thetas - z) ** 2)))
+    s_norm = float(rho * np.sqrt(len(thetas)) * np.linalg.norm(z - it.z))
+    states = [r.result.states for r in results]
+    return _Iterate(z, thetas, states, duals, results), r_norm, s_norm
+
+
+def _unsolved(route, theta, states) -> SolveResult:
+    """Stands for a batch that no completed iteration solved (Ctrl-C in the first)."""
+    engine, solver = route
+    message = "interrupted before the first ADMM iteration completed"
+    return SolveResult(solver, "userInterrupt", message, 0, 0.0, engine=engine, theta=theta,
+                       states=states)  # fmt: skip
+
+
+# what the stopping rule reads (rho scales the dual tolerance)
+_RULE_KEYS = ("primal_residual", "dual_residual", "primal_tolerance", "dual_tolerance", "rho")
 _HISTORY_KEYS = (
-    "primal_residual",
-    "dual_residual",
-    "primal_tolerance",
-    "dual_tolerance",
-    "rho",
+    *_RULE_KEYS,
     "objective",
     "train_mse",
     "wall_time",
@@ -583,30 +710,42 @@ _HISTORY_KEYS = (
     "ipopt_iterations",
     "models_reused",
 )
+_HEADER = (
+    f"{'iter':>4}  {'primal':>9} {'(tol)':>9}  {'dual':>9} {'(tol)':>9}  {'rho':>8}  "
+    f"{'objective':>12}  {'time [s]':>8}"
+)
+
+
+def _line(history) -> str:
+    """The verbose line of the latest iteration, in the columns of ``_HEADER``."""
+    h = {key: values[-1] for key, values in history.items()}
+    return (
+        f"{len(history['rho']):>4}  {h['primal_residual']:9.3e} {h['primal_tolerance']:9.3e}  "
+        f"{h['dual_residual']:9.3e} {h['dual_tolerance']:9.3e}  {h['rho']:8.2e}  "
+        f"{h['objective']:12.6e}  {h['wall_time']:8.1f}"
+    )
 
 
 def _check_batches(results, k) -> None:
-    """A failed sub-problem stops ADMM; a stopped one (max_iter, ...) is tolerated."""
-    from ._solver import STOPPED
-
+    """A failed sub-problem stops ADMM; a stopped one (max_iter, max_wall_time, ...) is
+    tolerated. (An interrupted one, status "userInterrupt", never gets here: see
+    ``ADMMNeuralODE._solve_batches``.)"""
     for b, r in enumerate(r.result for r in results):
-        if not r.converged and r.status not in STOPPED:
+        if not r.converged and r.status != "userInterrupt" and r.status not in STOPPED:
             raise SolverError(
                 f"IPOPT failed on batch {b} in ADMM iteration {k + 1} with status "
                 f"{r.status!r}: {r.message}. No model was fitted."
             )
 
 
-def _record(history, datas, results, x_scale, r_norm, s_norm, rho, start) -> None:
+def _record(history, datas, results, x_scale, start) -> None:
+    """Everything of ``history`` but the ``_RULE_KEYS``."""
     total, sq_err, count = 0.0, 0.0, 0
     for data, res in zip(datas, results):
         resid = observation_residuals(data, res.result.states)
         total += objective(data, res.result.theta, res.result.states)
         sq_err += float(np.sum((resid * x_scale) ** 2))
         count += resid.size
-    history["primal_residual"].append(r_norm)
-    history["dual_residual"].append(s_norm)
-    history["rho"].append(rho)
     history["objective"].append(total)
     history["train_mse"].append(sq_err / count)
     history["wall_time"].append(time.perf_counter() - start)

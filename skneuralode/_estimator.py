@@ -25,18 +25,30 @@ from ._problem import (
     observation_residuals,
 )
 from ._simulate import VectorField, simulate
-from ._solver import ENGINES, SOLVERS, STOPPED, find_solver, solve
+from ._solver import (
+    ENGINES,
+    SOLVERS,
+    STOPPED,
+    check_ipopt_options,
+    failure_advice,
+    find_solver,
+    solve,
+)
 from ._validation import (
     check_inputs,
+    check_integrator_options,
     check_states,
     check_target_given,
     check_times,
     check_trajectory,
     check_x0,
 )
-from .exceptions import SolverError
+from .exceptions import DiscretizationWarning, SolverError, warn_user
 
 INTEGRATORS = {"RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA"}
+#: Largest RMS gap (in standard deviations of the data) between the learned ODE simulated
+#: from the fitted initial states and the collocation trajectory before fit warns.
+DISCRETIZATION_TOLERANCE = 0.1
 
 
 class CollocationNeuralODE(RegressorMixin, BaseEstimator):
@@ -83,7 +95,15 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         IPOPT's iteration limit. Reaching it raises a ``ConvergenceWarning`` and keeps
         the last iterate.
     max_cpu_time : float, default=None
-        IPOPT's CPU-time limit in seconds (``None``: no limit).
+        IPOPT's CPU-time limit in seconds (``None``: no limit). It counts IPOPT alone,
+        and CPU time, which on a busy machine runs slower than the clock.
+    max_time : float, default=None
+        Wall-clock limit in seconds for the whole ``fit``: validation, smoothing and
+        building the NLP count, and IPOPT gets the time left as its ``max_wall_time``
+        (``None``: no limit). Reaching it keeps the last iterate with a
+        ``ConvergenceWarning`` (status ``"maxTimeLimit"``). A fit interrupted with Ctrl-C
+        ends the same way, at the next IPOPT iteration (status ``"userInterrupt"``); a
+        second Ctrl-C raises ``KeyboardInterrupt``.
     engine : {"auto", "numpy", "pyomo"}, default="auto"
         How the NLP is evaluated for IPOPT (the NLP is the same; see Notes):
 
@@ -104,7 +124,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         is an error.
     solver_options : dict, default=None
         Any other IPOPT options, e.g. ``{"hessian_approximation": "limited-memory",
-        "linear_solver": "ma57"}``. They override the options above.
+        "linear_solver": "ma57"}``. They override the options above. Each is checked by
+        IPOPT before anything is built; one it rejects raises a ``ValueError`` with
+        IPOPT's reason. IPOPT reads no options file (not even an ``ipopt.opt`` in the
+        working directory) unless one is named here as ``"option_file_name"``.
     smoothing : {"auto", "none"} or float, default="auto"
         How the initial states are obtained from the data: ``"auto"`` fits a cubic
         smoothing spline per state with its penalty chosen by generalized
@@ -190,6 +213,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         discretization error).
     constraint_violation_ : float
         Largest absolute collocation/continuity residual at the solution, scaled units.
+    discretization_error_ : float
+        How far the learned ODE, simulated (``integrator``) from the first node of every
+        collocation chain, departs from the collocation states: RMS over all nodes and
+        states in standardized units (a fraction of each state's standard deviation in
+        the data; ``inf`` if the simulation diverges). Above 0.1, a converged ``fit`` raises a
+        :class:`~skneuralode.DiscretizationWarning`: the collocation solution is then not
+        a solution of the learned ODE, and ``n_elements`` or ``degree`` should grow.
     n_variables_, n_constraints_ : int
         Size of the NLP.
     fit_time_, build_time_, solve_time_ : float
@@ -258,6 +288,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "max_cpu_time": [Interval(Real, 0, None, closed="neither"), None],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "engine": [StrOptions(set(ENGINES))],
         "solver": [StrOptions(set(SOLVERS))],
         "solver_options": [dict, None],
@@ -275,6 +306,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         width=32,
         depth=1,
         activation="tanh",
@@ -285,6 +317,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         tol=1e-6,
         max_iter=3000,
         max_cpu_time=None,
+        max_time=None,
         engine="auto",
         solver="auto",
         solver_options=None,
@@ -309,6 +342,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.max_cpu_time = max_cpu_time
+        self.max_time = max_time
         self.engine = engine
         self.solver = solver
         self.solver_options = solver_options
@@ -349,9 +383,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         start = time.perf_counter()
         engine, solver = find_solver(self.engine, self.solver)
         self._check_store_iterates(engine, solver)
-        data, scaling = self._prepare(t, X, u, trajectory)
         options = self._ipopt_options()
-        result = solve(data, engine, solver, options, self.verbose > 0, self.store_iterates)
+        data, scaling = self._prepare(t, X, u, trajectory)
+        deadline = None if self.max_time is None else start + self.max_time
+        result = solve(
+            data, engine, solver, options, self.verbose > 0, self.store_iterates,
+            deadline=deadline,
+        )  # fmt: skip
         self._check_result(result)
         self._store_fit(
             scaling,
@@ -412,6 +450,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         X = check_states(X, len(t))
         u = check_inputs(u, len(t))
         groups = check_trajectory(trajectory, t, self._min_samples())
+        check_integrator_options(self.integrator_options, self.integrator, X.shape[1])
         return t, X, u, groups
 
     def _build_problem(self, t, X, u, groups, scaling, smoothers=None, theta0=None, states0=None):
@@ -446,26 +485,33 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         }
         if self.max_cpu_time is not None:
             options["max_cpu_time"] = float(self.max_cpu_time)
-        options.update(self.solver_options or {})
+        options.update(check_ipopt_options(self.solver_options or {}))
         return options
 
     def _check_result(self, result) -> None:
-        """Raise on a failed solve, warn on a stopped one."""
+        """Raise on a failed solve, warn on a stopped or interrupted one."""
         if result.converged:
             return
+        if result.status == "userInterrupt":
+            warn_user(
+                f"fit was interrupted (Ctrl-C) after {result.n_iter} IPOPT iterations. The "
+                "model holds the last iterate (solver_status_='userInterrupt'); fit again "
+                "with warm_start=True to continue from it.",
+                ConvergenceWarning,
+            )
+            return
         if result.status in STOPPED:
-            warnings.warn(
+            warn_user(
                 f"IPOPT stopped before converging after {result.n_iter} iterations "
                 f"(status {result.status!r}: {result.message}). The model holds the last "
-                f"iterate; consider increasing or relaxing `{STOPPED[result.status]}`.",
+                f"iterate; consider increasing or relaxing {STOPPED[result.status]}.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
             return
         raise SolverError(
-            f"IPOPT failed with status {result.status!r}: {result.message}. No model was "
-            "fitted. Try another `random_state`, a larger `alpha`, `state_bound`/"
-            "`weight_bound`, or `smoothing`."
+            f"IPOPT failed with status {result.status!r}: {result.message.rstrip('.')}. "
+            "No model was "
+            f"fitted. {failure_advice(result.status)}"
         )
 
     def _check_store_iterates(self, engine: str, solver: str) -> None:
@@ -536,6 +582,48 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.n_constraints_ = int(sum(r.n_constraints for r in results))
         self.build_time_ = float(build_time)
         self.solve_time_ = float(sum(r.solve_time for r in results))
+        self._check_discretization(parts)
+
+    def _check_discretization(self, parts) -> None:
+        """Simulate the learned ODE (for an ADMM batch, the batch's own weights) along every
+        collocation chain from its first node and compare with the collocation states:
+        ``discretization_error_``, and, after a converged solve, a
+        :class:`DiscretizationWarning` when it exceeds ``DISCRETIZATION_TOLERANCE``."""
+        sq_err, count = 0.0, 0
+        for data, theta, states in parts:  # each chain with the weights it was solved with
+            field = self._vector_field(*_mlp.unpack(theta, data.sizes))
+            disc, node_u = data.disc, data.node_inputs
+            for k in range(len(disc.initial_nodes)):
+                nodes = np.flatnonzero(disc.node_trajectory == k)
+                times, first = np.unique(disc.node_times[nodes], return_index=True)
+                nodes = nodes[first]
+                u = None if node_u is None else node_u[nodes] * self.u_scale_ + self.u_mean_
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    sim = simulate(
+                        field, times * self.t_scale_, states[nodes[0]] * self.x_scale_
+                        + self.x_mean_, u, self.integrator, self.integrator_options,
+                    )  # fmt: skip
+                gap = (sim - self.x_mean_) / self.x_scale_ - states[nodes]
+                sq_err, count = sq_err + float(np.sum(gap**2)), count + gap.size
+        self.discretization_error_ = float(np.sqrt(sq_err / count))
+        # A stopped solve is not a collocation solution either; its own warning says so.
+        if self.converged_ and not self.discretization_error_ <= DISCRETIZATION_TOLERANCE:
+            how = (
+                f"departs from the collocation trajectory by {self.discretization_error_:.3g} "
+                f"(RMS in units of the data's standard deviation; tolerance "
+                f"{DISCRETIZATION_TOLERANCE})"
+                if np.isfinite(self.discretization_error_)
+                else "cannot be integrated along the collocation trajectory (it diverges)"
+            )
+            warn_user(
+                f"The fitted collocation trajectory is not a solution of the learned ODE: "
+                f"simulated from `initial_states_`, the model {how}. The discretization is "
+                f"too coarse for the learned dynamics (n_elements={self.n_elements!r}, "
+                f"degree={self.degree}, scheme={self.scheme!r}): increase `n_elements` (None "
+                "puts one element on every sample interval) or `degree`.",
+                DiscretizationWarning,
+            )
 
     # ------------------------------------------------------------ predict
     def vector_field(self):
@@ -562,6 +650,72 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             u_scale=self.u_scale_,
         )
 
+    def to_pyomo(self, time):
+        """The learned ODE as a ``pyomo.dae`` block, to optimize with (control, design).
+
+        The fitted weights become constants, with the state, input and time scaling
+        folded in, so the block is in user units. Attach it to your model, then apply a
+        ``pyomo.dae`` discretization (``"dae.collocation"`` or ``"dae.finite_difference"``)
+        to the model: every component is built at the new points of ``time``.
+
+        Parameters
+        ----------
+        time : pyomo.dae.ContinuousSet
+            The time domain, declared on your (concrete) model.
+
+        Returns
+        -------
+        block : pyomo.environ.Block
+            A new block, not yet attached (``m.plant = model.to_pyomo(m.t)``), with
+
+            - ``x[t, i]``: the states, ``i`` in ``range(n_states_)``;
+            - ``dxdt[t, i]``: ``DerivativeVar(x, wrt=time)``;
+            - ``u[t, j]``: the exogenous inputs, ``j`` in ``range(n_inputs_)`` (only for
+              a model fitted with ``u``);
+            - ``hidden[t, l, j]``: named expressions, unit ``j`` of hidden layer ``l``,
+              shared by all outputs;
+            - ``f[t, i]``: named expressions, the learned ``dx_i/dt`` at ``x[t, :]``,
+              ``u[t, :]`` (equal to :meth:`vector_field`);
+            - ``ode[t, i]``: ``dxdt[t, i] == f[t, i]`` at every ``t`` except
+              ``time.first()``.
+
+            ``x`` and ``u`` start at the means of the training data; fix or constrain
+            ``x[time.first(), :]`` for an initial-value problem.
+
+        Notes
+        -----
+        The first point of ``time`` has no ``ode`` constraint: backward differences and
+        Radau or Legendre collocation do not use ``dxdt`` there. Forward differences
+        (``scheme="FORWARD"``) do; add it for them, with ``b = m.plant`` and
+        ``t0 = m.t.first()``:
+        ``m.ode0 = pyo.Constraint(b.STATES, rule=lambda m, i: b.dxdt[t0, i] == b.f[t0, i])``.
+        The learned field is only trustworthy where the training data were: bound ``x``
+        (and ``u``) to that region. A long simulation solved as a square system needs a
+        reasonable initial guess for ``x`` (e.g. :meth:`predict` on a coarse grid).
+
+        Examples
+        --------
+        Simulate the learned ODE from ``x0`` in Pyomo (``model`` fitted without inputs):
+
+        >>> import pyomo.environ as pyo
+        >>> from pyomo.dae import ContinuousSet
+        >>> m = pyo.ConcreteModel()
+        >>> m.t = ContinuousSet(bounds=(0.0, 5.0))
+        >>> m.plant = model.to_pyomo(m.t)
+        >>> pyo.TransformationFactory("dae.collocation").apply_to(m, nfe=20, ncp=3)
+        >>> for i, value in enumerate(x0):
+        ...     m.plant.x[0.0, i].fix(value)
+        >>> m.obj = pyo.Objective(expr=0.0)
+        >>> pyo.SolverFactory("cyipopt").solve(m)
+        """
+        check_is_fitted(self)
+        from ._export import build_block
+
+        return build_block(
+            time, self.coefs_, self.intercepts_, self.activation,
+            self.x_mean_, self.x_scale_, self.t_scale_, self.u_mean_, self.u_scale_,
+        )  # fmt: skip
+
     def predict(self, t, x0=None, u=None):
         """Simulate the learned ODE from ``x0`` at ``t[0]``.
 
@@ -586,7 +740,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
     def _check_simulation_inputs(self, t, x0, u):
         t = check_times(t)
-        check_trajectory(None, t, min_samples=1)
+        check_trajectory(None, t, min_samples=1, min_gap=0.0)
+        check_integrator_options(self.integrator_options, self.integrator, self.n_states_)
         if x0 is None:
             raise ValueError(
                 "`x0` (the state at t[0]) is required: predict simulates the learned ODE "
@@ -646,8 +801,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         t = check_times(t)
         X = check_states(X, len(t))
+        if X.shape[1] != self.n_states_:
+            raise ValueError(
+                f"`X` must have the {self.n_states_} state column(s) of the fitted model; "
+                f"got {X.shape[1]}."
+            )
         u = check_inputs(u, len(t), self.n_inputs_)
-        groups = check_trajectory(trajectory, t, min_samples=1)
+        groups = check_trajectory(trajectory, t, min_samples=1, min_gap=0.0)
         pred = np.empty_like(X)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -655,7 +815,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 pred[g] = self.predict(t[g], X[g[0]], None if u is None else u[g])
         if not np.all(np.isfinite(pred)):
             return -np.inf
-        return float(r2_score(X, pred))
+        # R² per state is unit-free; standardized, it neither overflows nor underflows
+        scaled = (X - self.x_mean_) / self.x_scale_, (pred - self.x_mean_) / self.x_scale_
+        return float(r2_score(*scaled))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

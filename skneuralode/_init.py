@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import make_smoothing_spline
 
+from .exceptions import warn_user
+
 
 @dataclass
 class Scaling:
@@ -26,11 +28,21 @@ class Scaling:
 
 
 def standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (1 where a column is constant)."""
-    mean = A.mean(axis=0)
-    scale = A.std(axis=0)
-    scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+    """Column means and standard deviations (1 where a column is constant, i.e. varies by
+    less than 1e-12 of its magnitude). Any magnitude works: 1e-200 as well as 1e200."""
+    size = np.max(np.abs(A), axis=0)
+    size[size == 0] = 1.0
+    mean = (A / size).mean(axis=0) * size
+    scale = _rms((A - mean) / size, axis=0) * size
+    scale[~(scale > 1e-12 * size)] = 1.0
     return mean, scale
+
+
+def _rms(a: np.ndarray, axis=None) -> np.ndarray:
+    """Root mean square without overflow or underflow in the squares."""
+    size = np.max(np.abs(a), axis=axis, keepdims=True)
+    size = np.where(np.isfinite(size) & (size > 0), size, 1.0)
+    return np.squeeze(np.sqrt(np.mean((a / size) ** 2, axis=axis, keepdims=True)) * size, axis)
 
 
 def fit_scaling(t, X, u, groups, smoothing) -> tuple[Scaling, list]:
@@ -51,13 +63,53 @@ def smooth_trajectory(t: np.ndarray, X: np.ndarray, smoothing) -> list:
     """One callable per state, ``s(times) -> values``, with ``.derivative()``.
 
     ``"auto"``: cubic smoothing spline, penalty by generalized cross-validation;
-    a float: that spline penalty; ``"none"`` (or fewer than 5 samples): linear
-    interpolation.
+    a float: that spline penalty (in the units of ``t``); ``"none"`` (or fewer than 5
+    samples): linear interpolation. The spline is fitted on the times as given, or, if
+    that fails (e.g. very short spans), on the normalized times ``(t - t[0]) / span``,
+    so any time unit works; if both fail or give
+    non-finite values, linear interpolation is used with a ``UserWarning``.
     """
     if smoothing == "none" or len(t) < 5:
         return [_Linear(t, X[:, i]) for i in range(X.shape[1])]
-    lam = None if smoothing == "auto" else float(smoothing)
-    return [make_smoothing_spline(t, X[:, i], lam=lam) for i in range(X.shape[1])]
+    origin, span = float(t[0]), float(t[-1] - t[0])
+    reason = ""
+    # On the user's times first (GCV picks its penalty there); on normalized times when
+    # that fails, e.g. for very short spans: lam int g''(t)^2 dt = lam / span^3 int g''(tau)^2.
+    for scale in (None, span):
+        tau = t if scale is None else (t - origin) / span
+        lam = None if smoothing == "auto" else float(smoothing) / (scale or 1.0) ** 3
+        try:
+            with np.errstate(all="ignore"):
+                splines = [make_smoothing_spline(tau, X[:, i], lam=lam) for i in range(X.shape[1])]
+                finite = all(np.all(np.isfinite(s(tau))) for s in splines)
+        except (ValueError, np.linalg.LinAlgError) as err:
+            reason = str(err)
+            continue
+        if finite:
+            return splines if scale is None else [_Rescaled(s, origin, span) for s in splines]
+        reason = "non-finite values"
+    warn_user(
+        f"The smoothing spline of a trajectory of {len(t)} samples on [{t[0]:g}, {t[-1]:g}] "
+        f"failed ({reason}) with smoothing={smoothing!r}; its initial states are linear "
+        "interpolations of the data. Set smoothing='none' to skip the spline, or another "
+        "float penalty.",
+        UserWarning,
+    )
+    return [_Linear(t, X[:, i]) for i in range(X.shape[1])]
+
+
+class _Rescaled:
+    """``g((s - origin) / span) / span**order``: a spline fitted on normalized times,
+    evaluated on (and differentiated with respect to) the original times."""
+
+    def __init__(self, spline, origin: float, span: float, order: int = 0):
+        self.spline, self.origin, self.span, self.order = spline, origin, span, order
+
+    def __call__(self, s):
+        return self.spline((np.asarray(s) - self.origin) / self.span) / self.span**self.order
+
+    def derivative(self):
+        return _Rescaled(self.spline.derivative(), self.origin, self.span, self.order + 1)
 
 
 class _Linear:
@@ -90,7 +142,7 @@ def time_scale(t: np.ndarray, X: np.ndarray, groups, smoothers) -> float:
     ratios = []
     for idx, spl in zip(groups, smoothers):
         for i, s in enumerate(spl):
-            rate = np.sqrt(np.mean(s.derivative()(t[idx]) ** 2))
+            rate = _rms(s.derivative()(t[idx]))
             spread = np.std(X[idx, i])
             if rate > 0 and spread > 0:
                 ratios.append(spread / rate)

@@ -6,11 +6,21 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
 
 from ._mlp import forward, input_jacobian
+from ._validation import check_integrator_options
 
 IMPLICIT_METHODS = {"Radau", "BDF", "LSODA"}
+METHODS = {
+    "RK45": RK45,
+    "RK23": RK23,
+    "DOP853": DOP853,
+    "Radau": Radau,
+    "BDF": BDF,
+    "LSODA": LSODA,
+}
+DIVERGED = 1e100  # |scaled state| at which a simulation has blown up
 
 
 @dataclass
@@ -26,8 +36,11 @@ class VectorField:
     u_mean: np.ndarray | None = None
     u_scale: np.ndarray | None = None
 
+    def scaled(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.x_mean) / self.x_scale
+
     def _inputs(self, x: np.ndarray, u: np.ndarray | None) -> np.ndarray:
-        xs = (x - self.x_mean) / self.x_scale
+        xs = self.scaled(x)
         if u is None:
             return xs
         return np.concatenate([xs, (u - self.u_mean) / self.u_scale], axis=-1)
@@ -44,47 +57,133 @@ class VectorField:
         return J[:, :d] * (self.x_scale[:, None] / self.x_scale[None, :]) / self.t_scale
 
 
-def input_function(t: np.ndarray, u):
-    """Turn ``u`` (callable, or samples aligned with ``t``) into ``u(time) -> (m,)``.
+def input_function(t: np.ndarray, u, n_inputs: int):
+    """Turn ``u`` (callable, or samples aligned with ``t``) into ``u(time) -> (n_inputs,)``.
 
-    Samples are interpolated linearly in time and held constant outside ``t``.
+    Samples are interpolated linearly in time and held constant outside ``t``. A
+    callable's value is checked on every call (``n_inputs`` finite numbers; a scalar when
+    ``n_inputs == 1``); exceptions raised inside it propagate unchanged.
     """
     if u is None:
         return None
     if callable(u):
-        return lambda s: np.atleast_1d(np.asarray(u(s), dtype=float))
+        return lambda s: _checked_input(u(s), s, n_inputs)
     cols = [np.asarray(u[:, k]) for k in range(u.shape[1])]
     return lambda s: np.array([np.interp(s, t, c) for c in cols])
+
+
+def _checked_input(value, s: float, n_inputs: int) -> np.ndarray:
+    """The value of the user's ``u(s)`` as a float array of shape (n_inputs,), or raise."""
+    try:
+        if value is None:
+            raise TypeError("None")
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"`u` must return {n_inputs} number(s) for each time; u({s:.6g}) returned "
+            f"{value!r}, which is not numeric ({err})."
+        ) from err
+    if arr.shape != (n_inputs,):
+        if arr.ndim != 0 or n_inputs != 1:
+            raise ValueError(
+                f"`u` must return an array of shape ({n_inputs},) for each time (the model "
+                f"was fitted with {n_inputs} input(s)); u({s:.6g}) returned shape "
+                f"{arr.shape}: {value!r}."
+            )
+        arr = arr.reshape(1)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(
+            f"`u` must return finite inputs; u({s:.6g}) returned {arr.tolist()}. Check the "
+            "function near that time."
+        )
+    return arr
 
 
 def simulate(
     field: VectorField, t: np.ndarray, x0: np.ndarray, u=None, method="LSODA", options=None
 ) -> np.ndarray:
-    """States at times ``t`` (len(t), d) starting from ``x0`` at ``t[0]``.
+    """States at times ``t`` (len(t), d) starting from ``x0`` at ``t[0]`` (row 0 is ``x0``).
 
-    If the integrator fails (e.g. the learned field blows up), the remaining rows are
-    NaN and a ``RuntimeWarning`` says where it stopped.
+    The integrator runs in the model's time unit, ``tau = (t - t[0]) / t_scale``, so that
+    any unit of ``t`` (nanoseconds to years, or seconds since 1970) integrates alike;
+    ``max_step``/``first_step``/``min_step`` stay in the units of ``t``. Tolerances
+    default to ``rtol=1e-7`` and ``atol=1e-9 * x_scale`` (per state, so any unit of the
+    states integrates alike); a given ``atol`` is in the units of the states.
+
+    If the integrator fails, or the simulation blows up (a standardized state not finite
+    or beyond ``DIVERGED``), the rows from there on are NaN and a ``RuntimeWarning`` says
+    where.
     """
-    u_of_t = input_function(t, u)
+    options = check_integrator_options(options, method, len(x0))
+    n_inputs = 0 if field.u_mean is None else len(field.u_mean)
+    u_of_t = input_function(t, u, n_inputs)
+    if u_of_t is not None:
+        u_of_t(t[0])  # a wrong callable fails here, before the integrator starts
+    if len(t) == 1:
+        return x0[None, :].copy()
+    if options.get("first_step") is not None and options["first_step"] > t[-1] - t[0]:
+        raise ValueError(
+            f"`integrator_options['first_step']`={options['first_step']!r} is longer than "
+            f"the simulated span t[-1] - t[0] = {t[-1] - t[0]:.6g}; make it smaller."
+        )
+    origin, unit = float(t[0]), float(field.t_scale)
+    tau = (t - origin) / unit
+
+    def inputs(s):
+        return None if u_of_t is None else u_of_t(origin + s * unit)
 
     def rhs(s, x):
-        us = None if u_of_t is None else u_of_t(s)[None, :]
-        return field(x[None, :], us)[0]
+        us = inputs(s)
+        return field(x[None, :], None if us is None else us[None, :])[0] * unit
 
-    kwargs = {"rtol": 1e-7, "atol": 1e-9, **(options or {})}
+    # default atol: 1e-9 of each state's standard deviation in the data, in any unit
+    kwargs = {"rtol": 1e-7, "atol": 1e-9 * field.x_scale, **options}
+    for key in ("max_step", "first_step", "min_step"):
+        if kwargs.get(key) is not None:
+            kwargs[key] = kwargs[key] / unit
     if method in IMPLICIT_METHODS:
-        kwargs["jac"] = lambda s, x: field.jacobian(x, None if u_of_t is None else u_of_t(s))
-    out = np.full((len(t), len(x0)), np.nan)
-    out[0] = x0
-    if len(t) == 1:
-        return out
-    sol = solve_ivp(rhs, (t[0], t[-1]), x0, method=method, t_eval=t, **kwargs)
-    out[: sol.y.shape[1]] = sol.y.T
-    if not sol.success:
+        kwargs["jac"] = lambda s, x: field.jacobian(x, inputs(s)) * unit
+    with np.errstate(over="ignore", invalid="ignore"):
+        solver = METHODS[method](rhs, tau[0], x0, tau[-1], **kwargs)
+        out, stop, reason = _integrate(tau, x0, solver, lambda y: _diverged(field.scaled(y)))
+    bad = np.flatnonzero(~np.all(np.isfinite(out), axis=1))
+    if len(bad):
+        out[bad[0] :] = np.nan
+        what, why = reason or ("blew up", "non-finite states")
+        at = "" if stop is None else f" at t={origin + stop * unit:.6g}"
+        problem = f"{what}{at} ({why})"
         warnings.warn(
-            f"The learned ODE could not be integrated past t={sol.t[-1]:.6g} "
-            f"({sol.message}); later predictions are NaN.",
+            f"The learned ODE {problem}; predictions from t={t[bad[0]]:.6g} (row {bad[0]}) "
+            "on are NaN. A fit with `state_bound` or a larger `alpha` may keep the learned "
+            "field bounded.",
             RuntimeWarning,
             stacklevel=3,
         )
     return out
+
+
+def _diverged(scaled_state: np.ndarray) -> bool:
+    return not np.all(np.abs(scaled_state) < DIVERGED)
+
+
+def _integrate(tau: np.ndarray, x0: np.ndarray, solver, diverged) -> tuple:
+    """``solve_ivp(..., t_eval=tau)``'s stepping loop, stopped as soon as ``diverged(y)``
+    (which scipy's LSODA would not do: it can loop for ever on an overflowing state).
+
+    Returns the states at ``tau`` (NaN after a stop), the time it stopped at and (what
+    happened, why) (None, None if it reached ``tau[-1]``).
+    """
+    out = np.full((len(tau), len(x0)), np.nan)
+    out[0] = x0
+    k = 1
+    while k < len(tau):
+        message = solver.step()
+        if solver.status == "failed":
+            return out, solver.t, ("could not be integrated", message)
+        stop = int(np.searchsorted(tau, solver.t, side="right"))
+        if stop > k:
+            out[k:stop] = solver.dense_output()(tau[k:stop]).T
+            k = stop
+        if diverged(solver.y):
+            return out, solver.t, ("blew up", f"a standardized state beyond {DIVERGED:g}")
+    return out, None, None

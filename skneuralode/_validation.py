@@ -3,19 +3,86 @@ argument, shows the offending value and says the fix."""
 
 from __future__ import annotations
 
+import math
+from numbers import Number, Real
+
 import numpy as np
 from sklearn.utils.validation import check_array
 
+# Samples of one trajectory closer than this fraction of its time span are rejected in fit:
+# no smoother or collocation element can resolve them.
+MIN_RELATIVE_GAP = 1e-9
+
+
+def _float_array(a, name: str, **kwargs) -> np.ndarray:
+    """``check_array(a, dtype=float64, copy=True)`` whose errors all name ``name``."""
+    kind = getattr(getattr(a, "dtype", None), "kind", None)
+    if kind in ("M", "m"):
+        raise TypeError(
+            f"`{name}` holds {a.dtype} values; it must hold real numbers. Convert them "
+            "first, e.g. to seconds with `values / np.timedelta64(1, 's')`."
+        )
+    try:
+        return check_array(
+            a, ensure_2d=False, dtype=np.float64, input_name=name, copy=True, **kwargs
+        )
+    except (TypeError, ValueError, OverflowError) as err:
+        if f"Input {name} " in str(err):  # scikit-learn's NaN/inf messages name it
+            raise
+        raise (TypeError if isinstance(err, TypeError) else ValueError)(
+            f"`{name}` must be a non-empty array of real numbers (int, float or bool); {err}"
+        ) from err
+
+
+def _seconds(t, name: str):
+    """``datetime64`` times -> float seconds since the Unix epoch, ``timedelta64`` ->
+    float seconds; anything else is returned unchanged."""
+    dtype = getattr(t, "dtype", None)
+    if dtype is None and isinstance(t, (list, tuple)):
+        try:
+            dtype = np.asarray(t).dtype
+        except (TypeError, ValueError):
+            return t
+    if getattr(dtype, "kind", None) not in ("M", "m"):
+        return t
+    arr = np.asarray(t)
+    if arr.dtype.kind == "O":  # time-zone aware pandas data: their UTC instants
+        arr = np.asarray(t, dtype="datetime64[ns]")
+    bad = np.flatnonzero(np.isnat(arr))
+    if len(bad):
+        raise ValueError(
+            f"`{name}` contains NaT (not a time) at index {bad[0]}; every sample needs a "
+            "time. Drop those samples."
+        )
+    try:
+        if arr.dtype.kind == "M":
+            return (arr - np.datetime64(0, "s")) / np.timedelta64(1, "s")
+        return arr / np.timedelta64(1, "s")
+    except (TypeError, ValueError, OverflowError) as err:
+        raise TypeError(
+            f"`{name}` of dtype {arr.dtype} cannot be converted to seconds ({err}). Use a "
+            "fixed unit such as timedelta64[s] or [ns]."
+        ) from err
+
 
 def check_times(t, name: str = "t") -> np.ndarray:
-    """Times as a float array of shape (n_samples,); (n_samples, 1) is accepted."""
-    arr = check_array(t, ensure_2d=False, dtype=np.float64, input_name=name, copy=True)
+    """Times as a float array of shape (n_samples,); (n_samples, 1) is accepted.
+
+    ``datetime64`` times (numpy arrays, pandas ``DatetimeIndex``/``Series``) become
+    seconds since the Unix epoch (1970-01-01T00:00 UTC) and ``timedelta64`` times become
+    seconds, so a model fitted on timestamps has ``t_scale_`` in seconds and ``predict``/
+    ``score`` on timestamps use the same origin. The float seconds resolve about 0.2 µs
+    at present-day epoch times. NaT raises a ``ValueError``.
+    """
+    if t is None:
+        raise ValueError(f"`{name}` (the sample times) is required; got None.")
+    arr = _float_array(_seconds(t, name), name)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
         raise ValueError(
             f"`{name}` must be a 1-D array of sample times (or one column); got shape "
-            f"{np.shape(t)}."
+            f"{np.shape(arr)}."
         )
     return arr
 
@@ -32,13 +99,11 @@ def check_target_given(X, name: str = "X") -> None:
 def check_states(X, n_samples: int, name: str = "X") -> np.ndarray:
     """States as a float array of shape (n_samples, n_states); 1-D means one state."""
     check_target_given(X, name)
-    if np.ndim(X) > 2:
-        raise ValueError(f"`{name}` must be 2-D (n_samples, n_states); got shape {np.shape(X)}.")
-    arr = check_array(X, ensure_2d=False, dtype=np.float64, input_name=name, copy=True)
+    arr = _float_array(X, name, allow_nd=True)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be 2-D (n_samples, n_states); got shape {np.shape(X)}.")
+        raise ValueError(f"`{name}` must be 2-D (n_samples, n_states); got shape {np.shape(arr)}.")
     if arr.shape[0] != n_samples:
         raise ValueError(
             f"`{name}` has {arr.shape[0]} rows but `t` has {n_samples} samples; they must "
@@ -66,49 +131,259 @@ def check_inputs(u, n_samples: int, n_inputs: int | None = None, name: str = "u"
     return arr
 
 
-def check_trajectory(trajectory, t: np.ndarray, min_samples: int = 2) -> list[np.ndarray]:
+def check_trajectory(
+    trajectory, t: np.ndarray, min_samples: int = 2, min_gap: float = MIN_RELATIVE_GAP
+) -> list[np.ndarray]:
     """Sample indices of each trajectory (in order of first appearance), validated.
 
-    Within each trajectory the times must be strictly increasing in sample order.
+    Trajectory ids are labels compared by equality (``1 == 1.0``), of one type: numbers,
+    strings, ... Missing ids (None, NaN, NaT, ``pd.NA``) raise a ``ValueError``, mixed
+    types (``1`` and ``"1"``) or unhashable ids a ``TypeError``. Within each trajectory
+    the times must be strictly increasing in sample order, and (``min_gap > 0``)
+    consecutive samples at least ``min_gap`` times the trajectory's span apart.
     """
     n = len(t)
     if trajectory is None:
-        groups = [np.arange(n)]
-        labels = [None]
+        labels, groups = [None], [np.arange(n)]
     else:
-        ids = np.asarray(trajectory)
-        if ids.ndim != 1 or len(ids) != n:
-            raise ValueError(
-                f"`trajectory` must be 1-D with one id per sample ({n}); got shape {ids.shape}."
-            )
-        labels, first = np.unique(ids, return_index=True)
-        order = np.argsort(first)
-        labels = labels[order]
-        groups = [np.flatnonzero(ids == lab) for lab in labels]
-    for lab, idx in zip(labels, groups):
-        label = lab.item() if isinstance(lab, np.generic) else lab
-        where = "" if lab is None else f" in trajectory {label!r}"
+        labels, groups = _trajectory_groups(trajectory, n)
+    for label, idx in zip(labels, groups):
+        where = "" if label is None else f" in trajectory {label!r}"
         if len(idx) < min_samples:
-            raise ValueError(
-                f"Each trajectory needs at least {min_samples} samples; got {len(idx)}{where}."
+            fix = (
+                "Pass more samples in `t` and `X`."
+                if label is None
+                else "Add samples to it or merge it with another (its `trajectory` id)."
             )
-        dt = np.diff(t[idx])
-        bad = np.flatnonzero(dt <= 0)
-        if len(bad):
-            i, j = idx[bad[0]], idx[bad[0] + 1]
             raise ValueError(
-                f"`t` must be strictly increasing within each trajectory{where}; got "
-                f"t[{j}]={t[j]:g} after t[{i}]={t[i]:g}. Sort the samples or drop duplicates."
+                f"Each trajectory needs at least {min_samples} samples; got {len(idx)}{where}. "
+                + fix
             )
+        _check_increasing(t, idx, where, min_gap)
     return groups
 
 
+def _check_increasing(t: np.ndarray, idx: np.ndarray, where: str, min_gap: float) -> None:
+    dt = np.diff(t[idx])
+    bad = np.flatnonzero(dt <= 0)
+    if len(bad):
+        i, j = idx[bad[0]], idx[bad[0] + 1]
+        raise ValueError(
+            f"`t` must be strictly increasing within each trajectory{where}; got "
+            f"t[{j}]={t[j]:g} after t[{i}]={t[i]:g}. Sort the samples or drop duplicates."
+        )
+    span = t[idx[-1]] - t[idx[0]] if len(idx) else 0.0
+    tiny = np.flatnonzero(dt < min_gap * span)
+    if len(tiny):
+        i, j = idx[tiny[0]], idx[tiny[0] + 1]
+        raise ValueError(
+            f"`t` has samples{where} only {dt[tiny[0]]:.3g} apart, t[{i}]={float(t[i])!r} and "
+            f"t[{j}]={float(t[j])!r}: less than {min_gap:g} of the trajectory's time span "
+            f"{span:.6g}, too close to tell apart. Merge or drop near-duplicate samples."
+        )
+
+
+def _trajectory_groups(trajectory, n: int) -> tuple[list, list[np.ndarray]]:
+    """(labels, sample indices of each label), in order of first appearance."""
+    try:
+        ids = np.asarray(trajectory)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"`trajectory` must be 1-D with one id per sample ({n}); it is not an array: {err}"
+        ) from err
+    if ids.ndim != 1 or len(ids) != n:
+        raise ValueError(
+            f"`trajectory` must be 1-D with one id per sample ({n}); got shape {ids.shape}."
+        )
+    if not hasattr(trajectory, "dtype"):  # a list: numpy would turn [1, "1"] into strings
+        ids = np.empty(n, dtype=object)
+        ids[:] = list(trajectory)
+    if ids.dtype.kind in "fcmM":
+        missing = np.flatnonzero(np.isnat(ids) if ids.dtype.kind in "mM" else np.isnan(ids))
+        if len(missing):
+            _raise_missing_id(missing[0], ids[missing[0]])
+    if ids.dtype.kind in "biufcmMUS":
+        uniq, first, codes = np.unique(ids, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        labels, codes = uniq[order].tolist(), rank[codes.ravel()]
+    else:
+        labels, codes = _object_id_codes(ids)
+    sorter = np.argsort(codes, kind="stable")
+    return labels, np.split(sorter, np.cumsum(np.bincount(codes))[:-1])
+
+
+def _object_id_codes(ids: np.ndarray) -> tuple[list, np.ndarray]:
+    """Labels and per-sample label numbers of an object array of ids, checked."""
+    seen: dict = {}
+    kinds: dict = {}
+    codes = np.empty(len(ids), dtype=np.int64)
+    for i, value in enumerate(ids.tolist()):
+        try:
+            hash(value)
+        except TypeError:
+            raise TypeError(
+                f"`trajectory` ids must be hashable labels such as int or str; got "
+                f"trajectory[{i}]={value!r} of type {type(value).__name__}. Give each "
+                "sample one int or str id."
+            ) from None
+        if _is_missing(value):
+            _raise_missing_id(i, value)
+        kinds.setdefault(_id_kind(value), (i, value))
+        codes[i] = seen.setdefault(value, len(seen))
+    if len(kinds) > 1:
+        found = ", ".join(f"{type(v).__name__} (trajectory[{i}]={v!r})" for i, v in kinds.values())
+        raise TypeError(
+            f"`trajectory` ids must all have one type; got {found}. Use one type, e.g. all "
+            "int or all str (`np.asarray(trajectory, dtype=str)`)."
+        )
+    return [v.item() if isinstance(v, np.generic) else v for v in seen], codes
+
+
+def _is_missing(value) -> bool:
+    """None, NaN, NaT and pd.NA-like objects (not equal to themselves)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):  # pd.NA: its truth value is ambiguous
+        return True
+
+
+def _id_kind(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, Number):
+        return "number"
+    if isinstance(value, str):
+        return "str"
+    return type(value).__name__
+
+
+def _raise_missing_id(i, value) -> None:
+    if isinstance(value, np.generic) and not isinstance(value, (np.datetime64, np.timedelta64)):
+        value = value.item()
+    raise ValueError(
+        f"`trajectory` has a missing id at index {i} (trajectory[{i}]={value!r}); every "
+        "sample needs a trajectory id. Give those samples an id or drop them."
+    )
+
+
 def check_x0(x0, n_states: int) -> np.ndarray:
-    arr = check_array(x0, ensure_2d=False, dtype=np.float64, input_name="x0", copy=True)
-    arr = np.ravel(arr)
+    arr = np.ravel(_float_array(x0, "x0", allow_nd=True))
     if arr.shape != (n_states,):
         raise ValueError(
             f"`x0` must hold the {n_states} initial state(s) of the fitted model; got shape "
             f"{np.shape(x0)}."
         )
     return arr
+
+
+# ------------------------------------------------------------ solve_ivp keywords
+
+_STEP_KEYWORDS = {"rtol", "atol", "max_step", "first_step"}
+INTEGRATOR_KEYWORDS = {
+    "RK45": _STEP_KEYWORDS,
+    "RK23": _STEP_KEYWORDS,
+    "DOP853": _STEP_KEYWORDS,
+    "Radau": _STEP_KEYWORDS,
+    "BDF": _STEP_KEYWORDS,
+    "LSODA": _STEP_KEYWORDS | {"min_step"},
+}
+_SET_BY_SKNEURALODE = {
+    "fun": "the right-hand side is the learned vector field",
+    "t_span": "the simulation runs from t[0] to t[-1] of the times you pass",
+    "y0": "the initial state is `x0`",
+    "method": "choose the method with the `integrator` parameter",
+    "t_eval": "the states are returned at the times `t` you pass",
+    "jac": "implicit methods get the network's exact Jacobian",
+    "jac_sparsity": "implicit methods get the network's exact (dense) Jacobian",
+    "lband": "LSODA gets the network's exact Jacobian as a dense matrix, not a banded one",
+    "uband": "LSODA gets the network's exact Jacobian as a dense matrix, not a banded one",
+    "args": "the right-hand side takes no extra arguments",
+    "events": "the simulation always runs to t[-1]",
+    "dense_output": "only the states at `t` are returned",
+    "vectorized": "the right-hand side is evaluated one state at a time",
+}
+
+
+def check_integrator_options(options, method: str, n_states: int | None = None) -> dict:
+    """``integrator_options`` as a new dict of valid ``solve_ivp`` keywords for ``method``.
+
+    Keywords skneuralode sets itself (``t_eval``, ``jac``, ...) and keywords ``method``
+    does not use are rejected; ``rtol > 0`` and ``atol >= 0`` (finite; scalars or one value
+    per state), ``max_step > 0``, ``first_step > 0`` and (LSODA) ``min_step >= 0``.
+    """
+    if method not in INTEGRATOR_KEYWORDS:
+        raise ValueError(
+            f"`integrator` must be one of {sorted(INTEGRATOR_KEYWORDS)}; got {method!r}."
+        )
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(
+            "`integrator_options` must be a dict of solve_ivp keywords or None; got "
+            f"{type(options).__name__} {options!r}."
+        )
+    accepted = INTEGRATOR_KEYWORDS[method]
+    for key in options:
+        if key in _SET_BY_SKNEURALODE:
+            raise ValueError(
+                f"`integrator_options` cannot set {key!r}: {_SET_BY_SKNEURALODE[key]}. "
+                f"Remove it; accepted keys for integrator={method!r}: {sorted(accepted)}."
+            )
+        if key not in accepted:
+            raise ValueError(
+                f"`integrator_options` has the key {key!r}, which solve_ivp's {method!r} "
+                f"method does not take. Accepted keys: {sorted(accepted)}."
+            )
+    clean = dict(options)
+    for key in ("rtol", "atol"):
+        if key in clean:
+            clean[key] = _check_tolerance(clean[key], key, n_states)
+    for key, low, closed, inf_ok in [
+        ("max_step", 0.0, False, True),
+        ("first_step", 0.0, False, False),
+        ("min_step", 0.0, True, False),
+    ]:
+        if key in clean and not (key == "first_step" and clean[key] is None):
+            clean[key] = _check_number(clean[key], key, low, closed, inf_ok)
+    return clean
+
+
+def _check_number(value, key: str, low: float, closed: bool, inf_ok: bool) -> float:
+    try:
+        number = float(value) if isinstance(value, Real) and not isinstance(value, bool) else None
+    except OverflowError:
+        number = None
+    ok = number is not None and not math.isnan(number) and (inf_ok or math.isfinite(number))
+    if not ok or not (number >= low if closed else number > low):
+        bound = ">= 0" if closed else "> 0"
+        kind = "number" if inf_ok else "finite number"
+        raise ValueError(f"`integrator_options[{key!r}]` must be a {kind} {bound}; got {value!r}.")
+    return number
+
+
+def _check_tolerance(value, key: str, n_states: int | None):
+    positive = key == "rtol"
+    try:
+        arr = None if isinstance(value, (str, bytes)) else np.asarray(value, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        arr = None
+    shape_ok = arr is not None and (
+        arr.ndim == 0 or (arr.ndim == 1 and (n_states is None or arr.shape == (n_states,)))
+    )
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not shape_ok
+        or not np.all(np.isfinite(arr))
+        or not np.all(arr > 0 if positive else arr >= 0)
+    ):
+        per_state = "" if n_states is None else f" or {n_states} of them (one per state)"
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(
+            f"`integrator_options[{key!r}]` must be a finite number {bound}{per_state}; "
+            f"got {value!r}."
+        )
+    return float(arr) if arr.ndim == 0 else arr.copy()

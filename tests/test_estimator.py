@@ -161,17 +161,51 @@ def test_max_iter_gives_convergence_warning_and_keeps_iterate(small_data):
     assert np.all(np.isfinite(est.predict(t, X[0])))
 
 
-def test_solver_crash_raises_and_leaves_no_model(small_data):
-    from skneuralode import SolverError
+def test_convergence_warning_points_at_the_callers_line(small_data):
+    t, X = small_data
+    with pytest.warns(ConvergenceWarning) as caught:
+        CollocationNeuralODE(width=4, max_iter=2).fit(t, X)
+    assert [w.filename for w in caught] == [__file__]
+
+
+@pytest.mark.parametrize("coarse", [dict(n_elements=1), dict(degree=1)])
+def test_too_coarse_a_discretization_warns(small_data, coarse):
+    """Converged collocation fits whose trajectory the learned ODE does not follow."""
+    from skneuralode import DiscretizationWarning
 
     t, X = small_data
-    est = CollocationNeuralODE(width=4, solver_options={"not_an_ipopt_option": 1})
-    with pytest.raises(SolverError, match="IPOPT"):
-        est.fit(t, X)
-    from sklearn.exceptions import NotFittedError
+    params = dict(width=8, degree=2, alpha=1e-4, random_state=0) | coarse
+    with pytest.warns(DiscretizationWarning, match="increase `n_elements`.*or `degree`") as w:
+        model = CollocationNeuralODE(**params).fit(t, X)
+    assert w[0].filename == __file__
+    assert model.converged_ and model.discretization_error_ > 0.3
+    # what the warning is about: simulating the learned ODE misses the data
+    sim = model.predict(t, model.initial_states_[0])
+    assert np.mean((sim - X) ** 2) > 100 * model.train_mse_
 
-    with pytest.raises(NotFittedError):
-        est.predict(t, X[0])
+
+def test_a_fine_discretization_does_not_warn(small_data, small_model):
+    from skneuralode import DiscretizationWarning
+
+    t, X = small_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DiscretizationWarning)
+        model = CollocationNeuralODE(width=8, degree=2, alpha=1e-4, random_state=0).fit(t, X)
+    assert model.discretization_error_ < 0.01
+    sim = model.predict(t, model.initial_states_[0])
+    assert np.mean((sim - X) ** 2) < 2 * model.train_mse_
+
+
+def test_parameters_are_keyword_only():
+    with pytest.raises(TypeError, match="positional"):
+        CollocationNeuralODE(16)
+
+
+def test_start_is_clipped_into_the_bounds(small_data):
+    t, X = small_data
+    est = CollocationNeuralODE(width=8, degree=2, state_bound=0.5, weight_bound=0.05)
+    data, _ = est._prepare(t, X, None, None)
+    assert np.abs(data.states0).max() == 0.5 and np.abs(data.theta0).max() <= 0.05
 
 
 def test_verbose_streams_the_ipopt_log(small_data, capfd):

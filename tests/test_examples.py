@@ -26,6 +26,7 @@ PRINTS = {
     "plot_paper_fit.py": DEMO_LINES,
     "plot_training_curves.py": ["collocation (IPOPT)", "diffrax (Adam)", "torchdiffeq (Adam)"],
     "plot_pretraining.py": ["JAX field check", "collocation model", "random start"],
+    "plot_optimal_control.py": ["cost ratio", "MPC solve time", "MPC final state"],
 }
 
 

@@ -1,0 +1,125 @@
+"""Write a fitted network as a ``pyomo.dae`` block: ``dx/dt = f(x, u)``, weights constant.
+
+Components of the returned ``Block`` (all in user units; ``t`` runs over ``time``):
+
+- ``STATES``, ``INPUTS`` (with inputs only), ``HIDDEN``: index sets, ``HIDDEN`` holding
+  the ``(layer, unit)`` pairs of the hidden layers;
+- ``x[t, i]``, ``u[t, j]`` (with inputs only): variables, initialized at the training
+  means; ``dxdt[t, i]``: ``DerivativeVar(x, wrt=time)``;
+- ``hidden[t, l, j]``: named expression, unit ``j`` of hidden layer ``l`` (shared by all
+  outputs, so the NL writer keeps it as one common subexpression);
+- ``f[t, i]``: named expression, the learned ``dx_i/dt`` at ``(x[t, :], u[t, :])``;
+- ``ode[t, i]``: ``dxdt[t, i] == f[t, i]`` at every ``t`` but ``time.first()``.
+
+Every indexed component is declared over ``time`` with a rule, so a ``pyomo.dae``
+discretization applied to the enclosing model afterwards builds it at the new points.
+Never solves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.dae import ContinuousSet, DerivativeVar
+
+from ._pyomo_model import ACTIVATIONS
+
+
+def fold_scaling(
+    coefs: list,
+    intercepts: list,
+    in_mean: np.ndarray,
+    in_scale: np.ndarray,
+    out_scale: np.ndarray,
+) -> tuple[list, list]:
+    """Weights of the same network acting on user units.
+
+    The first layer absorbs the input standardization ``(v - in_mean) / in_scale`` and the
+    output layer the factor ``out_scale`` (``x_scale / t_scale``), so that the returned
+    network maps ``(x, u)`` to ``dx/dt``.
+    """
+    coefs = [np.array(W, dtype=float) for W in coefs]
+    intercepts = [np.array(b, dtype=float) for b in intercepts]
+    W0 = coefs[0] / in_scale[:, None]
+    intercepts[0] = intercepts[0] - in_mean @ W0
+    coefs[0] = W0
+    coefs[-1] = coefs[-1] * out_scale[None, :]
+    intercepts[-1] = intercepts[-1] * out_scale
+    return coefs, intercepts
+
+
+def check_time_set(time) -> None:
+    """Raise unless ``time`` is a constructed ``pyomo.dae.ContinuousSet``."""
+    if not isinstance(time, ContinuousSet):
+        raise TypeError(
+            f"`time` must be a pyomo.dae.ContinuousSet (the model's time domain, e.g. "
+            f"m.t = ContinuousSet(bounds=(0, 10))); got {type(time).__name__} {time!r}. "
+            "A plain Set cannot carry the DerivativeVar dx/dt."
+        )
+    if not time.is_constructed():
+        raise ValueError(
+            f"`time` ({time.name}) is not constructed yet: declare it on a ConcreteModel "
+            "(m.t = ContinuousSet(bounds=(t0, t1))) before calling to_pyomo."
+        )
+
+
+def _affine(W: np.ndarray, b: np.ndarray, inputs: list, j: int):
+    return sum(float(W[k, j]) * v for k, v in enumerate(inputs)) + float(b[j])
+
+
+def build_block(
+    time,
+    coefs: list,
+    intercepts: list,
+    activation: str,
+    x_mean: np.ndarray,
+    x_scale: np.ndarray,
+    t_scale: float,
+    u_mean: np.ndarray | None = None,
+    u_scale: np.ndarray | None = None,
+) -> pyo.Block:
+    """Build the unattached block of the module docstring for one fitted network."""
+    check_time_set(time)
+    d = len(x_mean)
+    has_u = u_mean is not None
+    in_mean = np.r_[x_mean, u_mean] if has_u else np.asarray(x_mean, float)
+    in_scale = np.r_[x_scale, u_scale] if has_u else np.asarray(x_scale, float)
+    W, c = fold_scaling(coefs, intercepts, in_mean, in_scale, np.asarray(x_scale) / t_scale)
+    act = ACTIVATIONS[activation]
+
+    b = pyo.Block(concrete=True)
+    b.STATES = pyo.RangeSet(0, d - 1)
+    b.x = pyo.Var(time, b.STATES, initialize=lambda _, t, i: float(x_mean[i]))
+    b.dxdt = DerivativeVar(b.x, wrt=time)
+    if has_u:
+        b.INPUTS = pyo.RangeSet(0, len(u_mean) - 1)
+        b.u = pyo.Var(time, b.INPUTS, initialize=lambda _, t, j: float(u_mean[j]))
+    b.HIDDEN = pyo.Set(
+        initialize=[(layer, j) for layer in range(len(W) - 1) for j in range(W[layer].shape[1])],
+        dimen=2,
+        ordered=True,
+    )
+
+    def layer_inputs(blk, t, layer):
+        if layer > 0:
+            return [blk.hidden[t, layer - 1, k] for k in range(W[layer].shape[0])]
+        inputs = [blk.x[t, i] for i in blk.STATES]
+        return inputs + [blk.u[t, j] for j in blk.INPUTS] if has_u else inputs
+
+    def hidden_rule(blk, t, layer, j):
+        return act(_affine(W[layer], c[layer], layer_inputs(blk, t, layer), j))
+
+    def field_rule(blk, t, i):
+        return _affine(W[-1], c[-1], layer_inputs(blk, t, len(W) - 1), i)
+
+    first = time.first()
+
+    def ode_rule(blk, t, i):
+        if t == first:
+            return pyo.Constraint.Skip
+        return blk.dxdt[t, i] == blk.f[t, i]
+
+    b.hidden = pyo.Expression(time, b.HIDDEN, rule=hidden_rule)
+    b.f = pyo.Expression(time, b.STATES, rule=field_rule)
+    b.ode = pyo.Constraint(time, b.STATES, rule=ode_rule)
+    return b
