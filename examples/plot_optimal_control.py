@@ -69,7 +69,7 @@ def true_field(x, u):
 # Fifteen simulated experiments of 6 s, sampled every 0.2 s. The input is a sequence of
 # random levels held for 0.5 to 2 s, joined by smooth 0.3 s ramps (``fit`` interpolates
 # ``u`` linearly between samples, so the input should not jump between two samples).
-# Every third experiment starts near the origin with small steps (|u| <= 0.4): the
+# Every third experiment starts near the origin with small steps (``|u| <= 0.4``): the
 # controller will have to hold the state there, so the model must know that region; the
 # others start anywhere within radius 3 and use the whole input range.
 
