@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from ._estimator import CollocationNeuralODE
-from ._init import fit_scaling
+from ._init import fit_scaling, full_scaling
 from ._problem import objective, observation_residuals
 from ._solver import STOPPED, SolveResult, find_solver, solve, solve_model, solve_nlp
 from .exceptions import SolverError, warn_user
@@ -433,16 +433,24 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         scaling, smoothers = fit_scaling(t, X, u, groups, est.smoothing)
         # the initial consensus: the start the single model would use on all the data
         z = est._build_problem(t, X, u, groups, scaling, smoothers).theta0
+        # latent states: one batch fixes their origin and scale; the consensus carries it
         datas = [
             replace(
                 est._build_problem(
-                    t[idx], X[idx], None if u is None else u[idx], sub, scaling, theta0=z
+                    t[idx],
+                    X[idx],
+                    None if u is None else u[idx],
+                    sub,
+                    scaling,
+                    theta0=z,
+                    normalize_latent=b == 0,
                 ),
                 proximal=True,
             )
-            for idx, sub in batches
+            for b, (idx, sub) in enumerate(batches)
         ]
-        last, history, stop = self._run(est, datas, z, route, scaling.x_scale, start)
+        x_scale = full_scaling(scaling, est.n_latent)[1]
+        last, history, stop = self._run(est, datas, z, route, x_scale, start)
         self._finish(est, datas, scaling, route, last, history, stop, start)
         return self
 
@@ -530,7 +538,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         limit_threads = effective_n_jobs(self.n_jobs) > 1
         # ADMM splits the sum of squared errors: batch b's objective is n_b * d times its
         # mean misfit (+ alpha term), so its proximal weight in the model is rho / (n_b d).
-        weights = [d.targets.size for d in datas]
+        weights = [d.n_observed for d in datas]
 
         def make_tasks(it, rho, time_left):
             opts = options
@@ -640,10 +648,16 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------ predict
-    def predict(self, t, x0=None, u=None):
+    def predict(self, t, x0=None, u=None, return_latent=False):
         """Simulate the consensus model; see :meth:`CollocationNeuralODE.predict`."""
         check_is_fitted(self)
-        return self.estimator_.predict(t, x0, u)
+        return self.estimator_.predict(t, x0, u, return_latent)
+
+    def estimate_initial_state(self, t, X, u=None):
+        """Initial state under the consensus model; see
+        :meth:`CollocationNeuralODE.estimate_initial_state`."""
+        check_is_fitted(self)
+        return self.estimator_.estimate_initial_state(t, X, u)
 
     def score(self, t, X, u=None, trajectory=None):
         """R² of the consensus model's simulations; see :meth:`CollocationNeuralODE.score`."""
@@ -745,7 +759,7 @@ def _record(history, datas, results, x_scale, start) -> None:
         resid = observation_residuals(data, res.result.states)
         total += objective(data, res.result.theta, res.result.states)
         sq_err += float(np.sum((resid * x_scale) ** 2))
-        count += resid.size
+        count += data.n_observed
     history["objective"].append(total)
     history["train_mse"].append(sq_err / count)
     history["wall_time"].append(time.perf_counter() - start)

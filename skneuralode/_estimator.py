@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _mlp
 from ._collocation import SCHEMES
-from ._init import fit_scaling
+from ._init import Scaling, fit_scaling, full_scaling
 from ._problem import (
     build_problem,
     constraint_violation,
@@ -37,6 +37,7 @@ from ._solver import (
 from ._validation import (
     check_inputs,
     check_integrator_options,
+    check_observed,
     check_states,
     check_target_given,
     check_times,
@@ -49,6 +50,9 @@ INTEGRATORS = {"RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA"}
 #: Largest RMS gap (in standard deviations of the data) between the learned ODE simulated
 #: from the fitted initial states and the collocation trajectory before fit warns.
 DISCRETIZATION_TOLERANCE = 0.1
+#: Fraction of each trajectory's samples that ``score`` uses to estimate its initial
+#: state (latent states, or a first sample not fully observed); they are not scored.
+SCORE_WARMUP = 0.1
 
 
 class CollocationNeuralODE(RegressorMixin, BaseEstimator):
@@ -146,6 +150,22 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         If set, every scaled (standardized) state is bounded to ``[-state_bound, state_bound]``.
     weight_bound : float, default=None
         If set, every network parameter is bounded to ``[-weight_bound, weight_bound]``.
+    n_latent : int, default=0
+        Latent (unmeasured) states added to the observed ones: the network maps the full
+        state ``(x, z)`` (and the inputs) to its derivative, and ``z`` has no data term.
+        Their origin and scale are fixed by constraints (mean 0 and mean square 1 over all
+        collocation nodes, scaled units), and they start from the smoothed data's time
+        derivatives (see Notes). ``predict`` then needs the full initial state, which
+        :meth:`estimate_initial_state` estimates from observations.
+    u_interpolation : {"linear", "previous"}, default="linear"
+        How the input samples ``u`` are held between samples, in ``fit``, ``predict``,
+        ``score`` and :meth:`estimate_initial_state`:
+
+        - ``"linear"``: linear interpolation;
+        - ``"previous"``: zero-order hold, each sample's value until the next sample
+          (piecewise-constant inputs, e.g. a valve or pump set by a digital controller).
+          Exact for finite elements aligned with the samples (``n_elements=None``); the
+          integrator restarts at every change of the input.
     integrator : {"LSODA", "RK45", "RK23", "DOP853", "Radau", "BDF"}, default="LSODA"
         :func:`scipy.integrate.solve_ivp` method used by ``predict`` and ``score``
         (implicit methods get the network's exact Jacobian).
@@ -173,8 +193,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         ``dx/dt`` in user units.
     intercepts_ : list of ndarray
         Bias vectors, ``intercepts_[l]`` of shape (n_out,), scaled coordinates as above.
-    x_mean_, x_scale_ : ndarray of shape (n_states,)
-        State standardization.
+    x_mean_, x_scale_ : ndarray of shape (n_states + n_latent,)
+        State standardization (0 and 1 for the latent states, which live in scaled units).
     u_mean_, u_scale_ : ndarray of shape (n_inputs,) or None
         Input standardization (None without inputs).
     t_scale_ : float
@@ -182,15 +202,16 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     n_features_in_ : int
         Always 1 (the time column).
     n_states_ : int
-        Number of state variables.
+        Number of observed state variables (columns of ``X``); the model has
+        ``n_states_ + n_latent`` states.
     n_inputs_ : int
         Number of exogenous inputs (0 without ``u``).
-    initial_states_ : ndarray of shape (n_trajectories, n_states)
-        Fitted initial state of each training trajectory (user units).
+    initial_states_ : ndarray of shape (n_trajectories, n_states + n_latent)
+        Fitted initial state of each training trajectory (user units), observed then latent.
     collocation_times_ : ndarray of shape (n_nodes,)
         Times of all collocation nodes (user units).
-    collocation_states_ : ndarray of shape (n_nodes, n_states)
-        Fitted states at the nodes (user units).
+    collocation_states_ : ndarray of shape (n_nodes, n_states + n_latent)
+        Fitted states at the nodes (user units), observed then latent.
     collocation_trajectory_ : ndarray of shape (n_nodes,)
         Trajectory number (order of first appearance) of each node.
     n_iter_ : int
@@ -208,9 +229,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     objective_ : float
         Final objective (scaled data misfit + penalty).
     train_mse_ : float
-        Mean squared error between the fitted collocation trajectory and the data, in
-        user units (a simulation from ``initial_states_`` reproduces it up to the
-        discretization error).
+        Mean squared error between the fitted collocation trajectory and the observed
+        data (missing samples left out), in user units (a simulation from
+        ``initial_states_`` reproduces it up to the discretization error).
     constraint_violation_ : float
         Largest absolute collocation/continuity residual at the solution, scaled units.
     discretization_error_ : float
@@ -254,8 +275,15 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     subject to, at every collocation point ``j`` of every element ``k`` of length ``h_k``,
     ``sum_l D[j, l] x_{k,l} = h_k f_theta(x_{k,j}, u_{k,j})``, and continuity between
     elements. ``x_hat(t_i)`` is the collocation polynomial evaluated at the sample time.
-    Exogenous inputs ``u`` are interpolated linearly between samples (at collocation
-    nodes and during simulation).
+    Exogenous inputs ``u`` are interpolated linearly between samples, or held
+    (``u_interpolation="previous"``), at collocation nodes and during simulation. Missing
+    samples (NaN in ``X``) are left out of the sum, whose ``n d`` then counts the observed
+    entries. With ``n_latent > 0`` the state is ``(x, z)``; the latent ``z`` has no data
+    term, and ``mean(z_k) = 0``, ``mean(z_k^2) = 1`` over all nodes fix its origin and
+    scale (otherwise any affine map of ``z`` would fit equally well). Latent state ``k``
+    starts as the time derivative of order ``1 + k // n_states`` of the smoothed observed
+    state ``k % n_states``, standardized: for an observable system, outputs and their
+    derivatives are valid state coordinates.
 
     Both engines solve exactly this NLP from the same start. The numpy engine evaluates
     it in vectorized numpy with exact first and second derivatives (the Hessian of the
@@ -296,6 +324,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "init": [StrOptions({"lstsq", "random"})],
         "state_bound": [Interval(Real, 0, None, closed="neither"), None],
         "weight_bound": [Interval(Real, 0, None, closed="neither"), None],
+        "n_latent": [Interval(Integral, 0, None, closed="left")],
+        "u_interpolation": [StrOptions({"linear", "previous"})],
         "integrator": [StrOptions(INTEGRATORS)],
         "integrator_options": [dict, None],
         "random_state": ["random_state"],
@@ -325,6 +355,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         init="lstsq",
         state_bound=None,
         weight_bound=None,
+        n_latent=0,
+        u_interpolation="linear",
         integrator="LSODA",
         integrator_options=None,
         random_state=None,
@@ -350,6 +382,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.init = init
         self.state_bound = state_bound
         self.weight_bound = weight_bound
+        self.n_latent = n_latent
+        self.u_interpolation = u_interpolation
         self.integrator = integrator
         self.integrator_options = integrator_options
         self.random_state = random_state
@@ -367,10 +401,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         t : array-like of shape (n_samples,)
             Sample times; strictly increasing within each trajectory, any spacing.
         X : array-like of shape (n_samples, n_states)
-            Observed states.
+            Observed states; NaN marks an entry that was not observed (a missing sample),
+            which the objective skips. Every column and trajectory needs one observation.
         u : array-like of shape (n_samples, n_inputs), default=None
             Exogenous inputs sampled with the states; they become extra network inputs,
-            interpolated linearly in time between samples.
+            interpolated linearly in time between samples or held (``u_interpolation``).
         trajectory : array-like of shape (n_samples,), default=None
             Trajectory id of each sample. Each trajectory gets its own free initial state
             and collocation chain; the network is shared. ``None``: one trajectory.
@@ -426,7 +461,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
         data, scaling = self._prepare(t, X, u, trajectory)
         model = build_model(data)
-        d = range(len(scaling.x_mean))
+        d = range(len(scaling.x_mean))  # the observed states (latent ones are scaled already)
         model.x_mean = pyo.Param(d, initialize=dict(enumerate(scaling.x_mean)))
         model.x_scale = pyo.Param(d, initialize=dict(enumerate(scaling.x_scale)))
         model.t_scale = pyo.Param(initialize=scaling.t_scale)
@@ -436,25 +471,30 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         """Validate, scale, discretize and pick the initial point -> (NLPData, Scaling)."""
         t, X, u, groups = self._validate_data(t, X, u, trajectory)
         scaling, smoothers = fit_scaling(t, X, u, groups, self.smoothing)
-        d = X.shape[1]
+        d = X.shape[1] + self.n_latent
         sizes = _mlp.layer_sizes(d + (0 if u is None else u.shape[1]), d, self.width, self.depth)
         theta0, states0 = self._warm_start(sizes)
         if states0 is not None:
-            states0 = scaling.states(states0)
+            mean, scale = full_scaling(scaling, self.n_latent)
+            states0 = (states0 - mean) / scale
         data = self._build_problem(t, X, u, groups, scaling, smoothers, theta0, states0)
         return data, scaling
 
     def _validate_data(self, t, X, u, trajectory):
         check_target_given(X)
         t = check_times(t)
-        X = check_states(X, len(t))
+        X = check_states(X, len(t), allow_nan=True)
         u = check_inputs(u, len(t))
         groups = check_trajectory(trajectory, t, self._min_samples())
+        check_observed(X, groups)
         check_integrator_options(self.integrator_options, self.integrator, X.shape[1])
         return t, X, u, groups
 
-    def _build_problem(self, t, X, u, groups, scaling, smoothers=None, theta0=None, states0=None):
-        """The NLP of validated data in ``scaling`` (see ``_problem.build_problem``)."""
+    def _build_problem(
+        self, t, X, u, groups, scaling, smoothers=None, theta0=None, states0=None, **kwargs
+    ):
+        """The NLP of validated data in ``scaling`` (see ``_problem.build_problem``; ``kwargs``
+        go there too)."""
         return build_problem(
             t, X, u, groups, scaling,
             scheme=self.scheme, degree=self.degree, n_elements=self.n_elements,
@@ -462,6 +502,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             smoothing=self.smoothing, init=self.init, random_state=self.random_state,
             state_bound=self.state_bound, weight_bound=self.weight_bound,
             smoothers=smoothers, theta0=theta0, states0=states0,
+            **{"n_latent": self.n_latent, "u_interpolation": self.u_interpolation, **kwargs},
         )  # fmt: skip
 
     def _min_samples(self) -> int:
@@ -539,12 +580,12 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.coefs_, self.intercepts_ = (
             [c.copy() for c in part] for part in _mlp.unpack(theta, sizes)
         )
-        self.x_mean_, self.x_scale_ = scaling.x_mean, scaling.x_scale
+        self.x_mean_, self.x_scale_ = full_scaling(scaling, self.n_latent)
         self.u_mean_, self.u_scale_ = scaling.u_mean, scaling.u_scale
         self.t_scale_ = float(scaling.t_scale)
         self.n_features_in_ = 1
-        self.n_states_ = sizes[-1]
-        self.n_inputs_ = sizes[0] - self.n_states_
+        self.n_states_ = sizes[-1] - self.n_latent
+        self.n_inputs_ = sizes[0] - sizes[-1]
 
     def _store_fit(self, scaling, theta, parts, results, build_time, n_iter=None) -> None:
         """Write every fitted attribute: the network ``theta`` and the solved NLPs.
@@ -565,7 +606,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             first.append(values[-1][disc.initial_nodes])
             offset += len(disc.initial_nodes)
             residual = observation_residuals(data, states) * self.x_scale_
-            sq_err, count = sq_err + float(np.sum(residual**2)), count + residual.size
+            sq_err, count = sq_err + float(np.sum(residual**2)), count + data.n_observed
         self.collocation_times_ = np.concatenate(times)
         self.collocation_states_ = np.vstack(values)
         self.collocation_trajectory_ = np.concatenate(chains)
@@ -598,11 +639,14 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 times, first = np.unique(disc.node_times[nodes], return_index=True)
                 nodes = nodes[first]
                 u = None if node_u is None else node_u[nodes] * self.u_scale_ + self.u_mean_
+                if u is not None and self.u_interpolation == "previous":
+                    u = np.vstack([u[1:], u[-1:]])  # a node holds its left limit: shift
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     sim = simulate(
                         field, times * self.t_scale_, states[nodes[0]] * self.x_scale_
                         + self.x_mean_, u, self.integrator, self.integrator_options,
+                        self.u_interpolation,
                     )  # fmt: skip
                 gap = (sim - self.x_mean_) / self.x_scale_ - states[nodes]
                 sq_err, count = sq_err + float(np.sum(gap**2)), count + gap.size
@@ -626,14 +670,19 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             )
 
     # ------------------------------------------------------------ predict
+    @property
+    def _n_latent_fitted(self) -> int:
+        """Latent states of the fitted network (its outputs beyond the observed states)."""
+        return len(self.intercepts_[-1]) - self.n_states_
+
     def vector_field(self):
         """The learned right-hand side ``f(x, u) -> dx/dt`` in user units (numpy only).
 
         Returns
         -------
         field : callable
-            ``field(X)`` or ``field(X, U)`` with ``X`` of shape (n, n_states) returns the
-            time derivatives, shape (n, n_states); ``field.jacobian(x)`` gives d f / d x.
+            ``field(X)`` or ``field(X, U)`` with ``X`` of shape (n, n_states + n_latent)
+            returns the time derivatives, same shape; ``field.jacobian(x)`` gives d f / d x.
         """
         check_is_fitted(self)
         return self._vector_field(self.coefs_, self.intercepts_)
@@ -716,43 +765,123 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             self.x_mean_, self.x_scale_, self.t_scale_, self.u_mean_, self.u_scale_,
         )  # fmt: skip
 
-    def predict(self, t, x0=None, u=None):
+    def predict(self, t, x0=None, u=None, return_latent=False):
         """Simulate the learned ODE from ``x0`` at ``t[0]``.
 
         Parameters
         ----------
         t : array-like of shape (n_times,)
             Strictly increasing output times; the simulation starts at ``t[0]``.
-        x0 : array-like of shape (n_states,)
-            State at ``t[0]``.
+        x0 : array-like of shape (n_states + n_latent,)
+            State at ``t[0]``: the observed states, then (with ``n_latent > 0``) the latent
+            ones, e.g. from :meth:`estimate_initial_state` or ``initial_states_``.
         u : array-like of shape (n_times, n_inputs) or callable, default=None
             Exogenous inputs, required when the model was fitted with ``u``: samples at
-            ``t`` (interpolated linearly) or a function ``u(time) -> (n_inputs,)``.
+            ``t`` (held between samples as in ``u_interpolation``) or a function
+            ``u(time) -> (n_inputs,)``.
+        return_latent : bool, default=False
+            Also return the latent states.
 
         Returns
         -------
         X : ndarray of shape (n_times, n_states)
-            Simulated states. Rows after an integration failure are NaN (with a warning).
+            Simulated observed states. Rows after an integration failure are NaN (with a
+            warning).
+        Z : ndarray of shape (n_times, n_latent)
+            Only with ``return_latent=True``: the simulated latent states (scaled units).
         """
         check_is_fitted(self)
         t, x0, u = self._check_simulation_inputs(t, x0, u)
-        return simulate(self.vector_field(), t, x0, u, self.integrator, self.integrator_options)
+        states = self._simulate(self.vector_field(), t, x0, u)
+        return self._split_states(states, return_latent)
+
+    def _simulate(self, field, t, x0, u):
+        return simulate(
+            field, t, x0, u, self.integrator, self.integrator_options, self.u_interpolation
+        )
+
+    def _split_states(self, states, return_latent: bool):
+        observed = states[:, : self.n_states_]
+        return (observed, states[:, self.n_states_ :]) if return_latent else observed
 
     def _check_simulation_inputs(self, t, x0, u):
         t = check_times(t)
         check_trajectory(None, t, min_samples=1, min_gap=0.0)
-        check_integrator_options(self.integrator_options, self.integrator, self.n_states_)
+        n_full = self.n_states_ + self._n_latent_fitted
+        check_integrator_options(self.integrator_options, self.integrator, n_full)
         if x0 is None:
             raise ValueError(
                 "`x0` (the state at t[0]) is required: predict simulates the learned ODE "
-                "from it. `initial_states_` holds the fitted initial states."
+                "from it. `initial_states_` holds the fitted initial states"
+                + (", `estimate_initial_state` estimates one." if self._n_latent_fitted else ".")
             )
-        x0 = check_x0(x0, self.n_states_)
-        if not callable(u):
-            u = check_inputs(u, len(t), self.n_inputs_)
-        elif self.n_inputs_ == 0:
-            raise ValueError("This model was fitted without exogenous inputs; got a callable `u`.")
+        x0 = check_x0(x0, self.n_states_, self._n_latent_fitted)
+        u = self._check_u(u, len(t))
         return t, x0, u
+
+    def _check_u(self, u, n_samples: int):
+        if not callable(u):
+            return check_inputs(u, n_samples, self.n_inputs_)
+        if self.n_inputs_ == 0:
+            raise ValueError("This model was fitted without exogenous inputs; got a callable `u`.")
+        return u
+
+    def estimate_initial_state(self, t, X, u=None):
+        """The full initial state of a trajectory that best explains observations of it.
+
+        With the network fixed at the fitted weights, solves the collocation NLP of the
+        samples ``(t, X)`` over the states alone (same engine, scheme and discretization
+        as ``fit``): the trajectory of the learned ODE closest to the observed entries in
+        the least-squares sense. The latent states start at their training mean.
+
+        Parameters
+        ----------
+        t : array-like of shape (n_samples,)
+            Strictly increasing sample times, at least 2.
+        X : array-like of shape (n_samples, n_states)
+            Observed states; NaN marks a missing entry.
+        u : array-like of shape (n_samples, n_inputs), default=None
+            Exogenous inputs at ``t``, required when the model was fitted with ``u``.
+
+        Returns
+        -------
+        x0 : ndarray of shape (n_states + n_latent,)
+            The state at ``t[0]``, observed then latent, for :meth:`predict`.
+        """
+        check_is_fitted(self)
+        t, X, u = self._check_trajectory_data(t, X, u, min_samples=2)
+        d = self.n_states_
+        scaling = Scaling(self.x_mean_[:d], self.x_scale_[:d], self.t_scale_,
+                          self.u_mean_, self.u_scale_)  # fmt: skip
+        groups = [np.arange(len(t))]
+        data = self._build_problem(
+            t, X, u, groups, scaling, theta0=_mlp.pack(self.coefs_, self.intercepts_),
+            fixed_theta=True, n_latent=self._n_latent_fitted,
+        )  # fmt: skip
+        if self._n_latent_fitted:
+            data.states0[:, d:] = 0.0  # the training mean of the latent states
+        options = {**self._ipopt_options(), "print_level": 0}
+        result = solve(data, self.engine_, self.solver_, options)
+        if result.status not in ("optimal", "feasible"):
+            warn_user(
+                f"estimate_initial_state: IPOPT stopped with status {result.status!r} "
+                f"({result.message}); the estimate is its last iterate.",
+                ConvergenceWarning,
+            )
+        return result.states[data.disc.initial_nodes[0]] * self.x_scale_ + self.x_mean_
+
+    def _check_trajectory_data(self, t, X, u, min_samples=1):
+        """Validated (t, X, u) of one trajectory for a fitted model."""
+        t = check_times(t)
+        X = check_states(X, len(t), allow_nan=True)
+        if X.shape[1] != self.n_states_:
+            raise ValueError(
+                f"`X` must have the {self.n_states_} state column(s) of the fitted model; "
+                f"got {X.shape[1]}."
+            )
+        u = check_inputs(u, len(t), self.n_inputs_)
+        check_trajectory(None, t, min_samples=min_samples, min_gap=0.0)
+        return t, X, u
 
     def staged_predict(self, t, x0=None, u=None):
         """Simulate the network of every stored IPOPT iterate, in order.
@@ -779,13 +908,20 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 "store_iterates=True (and solver='cyipopt')."
             )
         t, x0, u = self._check_simulation_inputs(t, x0, u)
-        sizes = [c.shape[0] for c in self.coefs_] + [self.n_states_]
+        sizes = [c.shape[0] for c in self.coefs_] + [self.n_states_ + self._n_latent_fitted]
         for theta in self.iterates_:
             field = self._vector_field(*_mlp.unpack(theta, sizes))
-            yield simulate(field, t, x0, u, self.integrator, self.integrator_options)
+            yield self._simulate(field, t, x0, u)[:, : self.n_states_]
 
     def score(self, t, X, u=None, trajectory=None):
-        """R² of every trajectory simulated from its first sample, over all states.
+        """R² of every trajectory simulated from its start, over all observed states.
+
+        Each trajectory is simulated from its first sample. When that sample is not
+        fully observed, or the model has latent states, its initial state is instead
+        estimated (:meth:`estimate_initial_state`) from a warm-up window at its start,
+        the first ``max(ceil(0.1 n), 2 (n_states + n_latent) + 1)`` of its ``n`` samples
+        (at most ``n - 1``), and only the samples after the window are scored, as
+        system-identification benchmarks do. Missing entries (NaN) are left out.
 
         Parameters
         ----------
@@ -800,7 +936,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         t = check_times(t)
-        X = check_states(X, len(t))
+        X = check_states(X, len(t), allow_nan=True)
         if X.shape[1] != self.n_states_:
             raise ValueError(
                 f"`X` must have the {self.n_states_} state column(s) of the fitted model; "
@@ -808,16 +944,45 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             )
         u = check_inputs(u, len(t), self.n_inputs_)
         groups = check_trajectory(trajectory, t, min_samples=1, min_gap=0.0)
-        pred = np.empty_like(X)
+        pred = np.full_like(X, np.nan)
+        scored = np.ones(len(t), dtype=bool)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             for g in groups:
-                pred[g] = self.predict(t[g], X[g[0]], None if u is None else u[g])
-        if not np.all(np.isfinite(pred)):
+                x0, warmup = self._score_start(t[g], X[g], None if u is None else u[g])
+                scored[g[:warmup]] = False
+                pred[g] = self.predict(t[g], x0, None if u is None else u[g])
+        observed = np.isfinite(X) & scored[:, None]
+        if not np.all(np.isfinite(pred[observed])):
             return -np.inf
         # R² per state is unit-free; standardized, it neither overflows nor underflows
-        scaled = (X - self.x_mean_) / self.x_scale_, (pred - self.x_mean_) / self.x_scale_
-        return float(r2_score(*scaled))
+        mean, scale = self.x_mean_[: self.n_states_], self.x_scale_[: self.n_states_]
+        Xs, Ps = (X - mean) / scale, (pred - mean) / scale
+        if observed.all():
+            return float(r2_score(Xs, Ps))
+        cols = [i for i in range(X.shape[1]) if np.count_nonzero(observed[:, i]) > 1]
+        if not cols:
+            raise ValueError(
+                "score needs at least 2 observed samples of a state outside the warm-up windows."
+            )
+        return float(np.mean([r2_score(Xs[observed[:, i], i], Ps[observed[:, i], i])
+                              for i in cols]))  # fmt: skip
+
+    def _score_start(self, t, X, u) -> tuple[np.ndarray, int]:
+        """(initial state, samples in the warm-up window) for scoring one trajectory."""
+        n = len(t)
+        if self._n_latent_fitted == 0 and np.all(np.isfinite(X[0])):
+            return X[0], 0
+        n_full = self.n_states_ + self._n_latent_fitted
+        warmup = min(n - 1, max(int(np.ceil(SCORE_WARMUP * n)), 2 * n_full + 1))
+        if warmup < 2:
+            raise ValueError(
+                f"score needs at least 3 samples per trajectory to estimate its initial state "
+                f"(latent states or a missing first sample); got {n}."
+            )
+        window = slice(0, warmup)
+        x0 = self.estimate_initial_state(t[window], X[window], None if u is None else u[window])
+        return x0, warmup
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -27,12 +27,22 @@ class Scaling:
         return (U - self.u_mean) / self.u_scale
 
 
+def full_scaling(scaling: Scaling, n_latent: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale of the full state: the observed states', then (0, 1) for each of
+    ``n_latent`` latent states, which live in scaled units."""
+    return (
+        np.concatenate([scaling.x_mean, np.zeros(n_latent)]),
+        np.concatenate([scaling.x_scale, np.ones(n_latent)]),
+    )
+
+
 def standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and standard deviations (1 where a column is constant, i.e. varies by
-    less than 1e-12 of its magnitude). Any magnitude works: 1e-200 as well as 1e200."""
-    size = np.max(np.abs(A), axis=0)
+    less than 1e-12 of its magnitude). Any magnitude works: 1e-200 as well as 1e200.
+    NaN entries (missing samples) are left out; every column needs one finite value."""
+    size = np.nanmax(np.abs(A), axis=0)
     size[size == 0] = 1.0
-    mean = (A / size).mean(axis=0) * size
+    mean = np.nanmean(A / size, axis=0) * size
     scale = _rms((A - mean) / size, axis=0) * size
     scale[~(scale > 1e-12 * size)] = 1.0
     return mean, scale
@@ -40,9 +50,9 @@ def standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _rms(a: np.ndarray, axis=None) -> np.ndarray:
     """Root mean square without overflow or underflow in the squares."""
-    size = np.max(np.abs(a), axis=axis, keepdims=True)
+    size = np.nanmax(np.abs(a), axis=axis, keepdims=True)
     size = np.where(np.isfinite(size) & (size > 0), size, 1.0)
-    return np.squeeze(np.sqrt(np.mean((a / size) ** 2, axis=axis, keepdims=True)) * size, axis)
+    return np.squeeze(np.sqrt(np.nanmean((a / size) ** 2, axis=axis, keepdims=True)) * size, axis)
 
 
 def fit_scaling(t, X, u, groups, smoothing) -> tuple[Scaling, list]:
@@ -68,7 +78,26 @@ def smooth_trajectory(t: np.ndarray, X: np.ndarray, smoothing) -> list:
     that fails (e.g. very short spans), on the normalized times ``(t - t[0]) / span``,
     so any time unit works; if both fail or give
     non-finite values, linear interpolation is used with a ``UserWarning``.
+
+    NaN entries of ``X`` are missing samples: each state is smoothed through its own
+    observed samples (a state observed once is that constant; never observed, zero: the
+    mean in standardized units).
     """
+    observed = np.isfinite(X)
+    if observed.all():
+        return _smooth_columns(t, X, smoothing)
+    out = []
+    for i in range(X.shape[1]):
+        keep = observed[:, i]
+        if keep.sum() >= 2:
+            out.extend(_smooth_columns(t[keep], X[keep, i : i + 1], smoothing))
+        else:
+            out.append(_Constant(float(X[keep, i][0]) if keep.any() else 0.0))
+    return out
+
+
+def _smooth_columns(t: np.ndarray, X: np.ndarray, smoothing) -> list:
+    """:func:`smooth_trajectory` of fully observed columns."""
     if smoothing == "none" or len(t) < 5:
         return [_Linear(t, X[:, i]) for i in range(X.shape[1])]
     origin, span = float(t[0]), float(t[-1] - t[0])
@@ -112,6 +141,19 @@ class _Rescaled:
         return _Rescaled(self.spline.derivative(), self.origin, self.span, self.order + 1)
 
 
+class _Constant:
+    """A constant with the spline interface used here."""
+
+    def __init__(self, value: float, order: int = 0):
+        self.value, self.order = value, order
+
+    def __call__(self, s):
+        return np.full(np.shape(s), self.value if self.order == 0 else 0.0)
+
+    def derivative(self):
+        return _Constant(self.value, self.order + 1)
+
+
 class _Linear:
     """Piecewise-linear interpolant with the spline interface used here."""
 
@@ -143,7 +185,7 @@ def time_scale(t: np.ndarray, X: np.ndarray, groups, smoothers) -> float:
     for idx, spl in zip(groups, smoothers):
         for i, s in enumerate(spl):
             rate = _rms(s.derivative()(t[idx]))
-            spread = np.std(X[idx, i])
+            spread = np.nanstd(X[idx, i]) if np.isfinite(X[idx, i]).any() else 0.0
             if rate > 0 and spread > 0:
                 ratios.append(spread / rate)
     fallback = float(np.median(np.concatenate([np.diff(t[idx]) for idx in groups])))
@@ -185,11 +227,57 @@ def evaluate_smoothers(smoothers, node_t, node_traj, derivative=False) -> np.nda
     return out
 
 
-def interpolate_inputs(t, us, groups, disc, node_t) -> np.ndarray:
-    """Scaled inputs at the nodes: linear interpolation of each trajectory's samples."""
+def latent_start(smoothers, node_t, node_traj, n_latent: int) -> np.ndarray:
+    """Initial values of ``n_latent`` unmeasured states at the nodes, (n_nodes, n_latent).
+
+    Latent state ``k`` starts as the time derivative of order ``1 + k // d`` of the
+    smoothed observed state ``k % d`` (``d`` observed states): the coordinates of an
+    observable system in which the outputs and their derivatives are the states. Each is
+    standardized over the nodes (zero mean, unit mean square), the normalization the NLP
+    imposes on latent states; one that cannot be differentiated (linear interpolation)
+    or does not vary starts at zero.
+    """
+    d = len(smoothers[0])
+    out = np.zeros((len(node_t), n_latent))
+    for k in range(n_latent):
+        order, i = 1 + k // d, k % d
+        for traj, spl in enumerate(smoothers):
+            sel = node_traj == traj
+            g = _nth_derivative(spl[i], order)
+            out[sel, k] = 0.0 if g is None else g(node_t[sel])
+        col = out[:, k] - out[:, k].mean()
+        rms = float(np.sqrt(np.mean(col**2)))
+        out[:, k] = col / rms if np.isfinite(rms) and rms > 0 else 0.0
+    return out
+
+
+def _nth_derivative(s, order: int):
+    for _ in range(order):
+        step = getattr(s, "derivative", None)
+        if not callable(step):
+            return None
+        s = step()
+    return s
+
+
+def interpolate_inputs(t, us, groups, disc, node_t, interpolation="linear") -> np.ndarray:
+    """Scaled inputs at the nodes from each trajectory's samples.
+
+    ``"linear"``: linear interpolation. ``"previous"`` (zero-order hold): a sample's value
+    holds until the next sample; a node gets the value held just *before* it (its left
+    limit), so that every collocation point of a finite element between two samples sees
+    the input of that interval (exact for elements aligned with the samples), and the
+    first node gets the first sample.
+    """
     out = np.empty((disc.n_nodes, us.shape[1]))
     for k, g in enumerate(groups):
         sel = disc.node_trajectory == k
+        if interpolation == "previous":
+            # a node on a sample time (up to round-off in the time scaling) is its left limit
+            tol = 1e-6 * float(np.min(np.diff(t[g]), initial=np.inf)) if len(g) > 1 else 0.0
+            held = np.searchsorted(t[g], node_t[sel] - tol, side="left") - 1
+            out[sel] = us[g][np.clip(held, 0, len(g) - 1)]
+            continue
         for j in range(us.shape[1]):
             out[sel, j] = np.interp(node_t[sel], t[g], us[g, j])
     return out

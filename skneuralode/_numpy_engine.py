@@ -111,11 +111,15 @@ class NumpyNLP:
             + sp.csr_matrix((np.ones(n_cont), (np.arange(n_cont), disc.cont_node)), shape=E.shape)
         ).tocsr()
         self.n_colloc = len(disc.colloc_node)
-        self.m = (self.n_colloc + n_cont) * d
+        self.n_cont = n_cont
+        # latent normalization rows: (mean z_k, mean z_k^2 - 1) per latent state k
+        self.latent_cols = np.arange(d - data.n_latent, d) if data.n_normalization else None
+        self.m = (self.n_colloc + n_cont) * d + data.n_normalization
         self.h = disc.colloc_h
         self.cnode = disc.colloc_node
         self.u_c = None if data.node_inputs is None else data.node_inputs[self.cnode]
-        self.obs_scale = 2.0 / data.targets.size  # d/dx of 1/(n d) sum r^2 is (2/(n d)) r
+        self.obs_weight = data.obs_weight  # None: every entry observed
+        self.obs_scale = 2.0 / data.n_observed  # d/dx of 1/N sum r^2 is (2/N) r
         self.pen_diag = 2.0 * data.alpha * data.weight_mask
         self._cache_key = None
         self.on_iteration = None  # callable(alg_mod, iter, obj, ...) -> bool (False stops)
@@ -159,10 +163,14 @@ class NumpyNLP:
         return self._cache
 
     # ------------------------------------------------- objective, constraints
+    def _residuals(self, states: np.ndarray) -> np.ndarray:
+        r = self.O @ states - self.data.targets
+        return r if self.obs_weight is None else r * self.obs_weight
+
     def objective(self, w: np.ndarray) -> float:
         states, theta = self.split(w)
-        r = self.O @ states - self.data.targets
-        value = float(np.mean(r**2)) + self.data.alpha * float(
+        r = self._residuals(states)
+        value = float(np.sum(r**2)) * (0.5 * self.obs_scale) + self.data.alpha * float(
             theta[self.data.weight_mask] @ theta[self.data.weight_mask]
         )
         if self.rho:
@@ -171,7 +179,7 @@ class NumpyNLP:
 
     def gradient(self, w: np.ndarray) -> np.ndarray:
         states, theta = self.split(w)
-        r = self.O @ states - self.data.targets
+        r = self._residuals(states)
         g_theta = self.pen_diag * theta
         if self.rho:
             g_theta = g_theta + self.rho * (theta - self.center)
@@ -181,7 +189,11 @@ class NumpyNLP:
         states, _ = self.split(w)
         f = self._forward(w)[2]
         colloc = self.C @ states - self.h[:, None] * f
-        return np.concatenate([colloc.ravel(), (self.E @ states).ravel()])
+        parts = [colloc.ravel(), (self.E @ states).ravel()]
+        if self.latent_cols is not None:
+            z = states[:, self.latent_cols]
+            parts.append(np.column_stack([z.mean(axis=0), np.mean(z**2, axis=0) - 1.0]).ravel())
+        return np.concatenate(parts)
 
     # ------------------------------------------------------------ Jacobian
     def _jacobian_structure(self) -> None:
@@ -217,11 +229,28 @@ class NumpyNLP:
         k = cols.shape[1]
         self._jt_rows = np.repeat(np.arange(nc * d, dtype=np.int32), k)
         self._jt_cols = (self.nx + np.broadcast_to(cols, (nc, d, k))).ravel().astype(np.int32)
+        # latent normalization: rows (2k, 2k + 1) after the others touch every node of z_k
+        self._jz_rows = self._jz_cols = np.zeros(0, dtype=np.int32)
+        if self.latent_cols is not None:
+            first = (nc + self.n_cont) * d
+            nodes = np.arange(self.n_nodes)
+            k_rows = first + 2 * np.arange(len(self.latent_cols))
+            self._jz_rows = np.repeat(np.concatenate([k_rows, k_rows + 1]), self.n_nodes)
+            cols = (nodes[None, :] * d + self.latent_cols[:, None]).ravel()
+            self._jz_cols = np.concatenate([cols, cols])
 
     def jacobianstructure(self):
         return (
-            np.concatenate([self._jx_rows, self._jt_rows]),
-            np.concatenate([self._jx_cols, self._jt_cols]),
+            np.concatenate([self._jx_rows, self._jt_rows, self._jz_rows]).astype(np.int32),
+            np.concatenate([self._jx_cols, self._jt_cols, self._jz_cols]).astype(np.int32),
+        )
+
+    def _latent_jacobian(self, states: np.ndarray) -> np.ndarray:
+        if self.latent_cols is None:
+            return np.zeros(0)
+        z = states[:, self.latent_cols].T  # (n_latent, n_nodes)
+        return np.concatenate(
+            [np.full(z.size, 1.0 / self.n_nodes), (2.0 / self.n_nodes) * z.ravel()]
         )
 
     def jacobian(self, w: np.ndarray) -> np.ndarray:
@@ -247,7 +276,9 @@ class NumpyNLP:
             np.concatenate([self._lin_vals, (-h * dfdx).ravel()]),
             minlength=self._jx_n,
         )
-        return np.concatenate([x_vals, (-h * dfdt).ravel()])
+        return np.concatenate(
+            [x_vals, (-h * dfdt).ravel(), self._latent_jacobian(self.split(w)[0])]
+        )
 
     # ------------------------------------------------------------- Hessian
     def _hessian_structure(self) -> None:
@@ -255,26 +286,45 @@ class NumpyNLP:
         observation Gram matrix (duplicates summed), x_c theta blocks (every parameter but
         the output biases), and the dense theta theta triangle."""
         d, nc, nx, p = self.d, self.n_colloc, self.nx, self.p
-        ii = np.arange(d)
-        G = (self.O.T @ self.O).tocoo()
-        keep = G.row >= G.col
-        g_r = (G.row[keep][:, None] * d + ii).ravel()
-        g_c = (G.col[keep][:, None] * d + ii).ravel()
-        self._gram_vals = np.repeat(G.data[keep], d)
+        g_r, g_c, self._gram_vals = self._gram_structure()
         a_idx, b_idx = np.tril_indices(d)
         self._xx_pair = (a_idx, b_idx)
         base = self.cnode[:, None] * d
         xx_r, xx_c = (base + a_idx).ravel(), (base + b_idx).ravel()
+        z_diag = np.zeros(0, dtype=np.int64)  # latent normalization: diagonal, every node
+        if self.latent_cols is not None:
+            z_diag = (np.arange(self.n_nodes)[:, None] * d + self.latent_cols).T.ravel()
         self._hx_rows, self._hx_cols, self._hx_inv = _unique_pairs(
-            np.concatenate([g_r, xx_r]), np.concatenate([g_c, xx_c])
+            np.concatenate([g_r, xx_r, z_diag]), np.concatenate([g_c, xx_c, z_diag])
         )
         self._hx_n = len(self._hx_rows)
         self.q = p - d  # x_c couples with every parameter except the output biases
+        ii = np.arange(d)
         self._ht_rows = np.broadcast_to(nx + np.arange(self.q), (nc, d, self.q)).ravel()
         self._ht_cols = np.broadcast_to(
             base[:, :, None] + ii[None, :, None], (nc, d, self.q)
         ).ravel()
         self._tt_idx = np.tril_indices(p)
+
+    def _gram_structure(self):
+        """The objective's Hessian on the states (over its 2/N factor): the lower triangle
+        of ``O^T diag(w_i) O`` for every state ``i`` (``w_i`` its observed samples)."""
+        d = self.d
+        if self.obs_weight is None:
+            G = (self.O.T @ self.O).tocoo()
+            keep = G.row >= G.col
+            ii = np.arange(d)
+            rows = (G.row[keep][:, None] * d + ii).ravel()
+            cols = (G.col[keep][:, None] * d + ii).ravel()
+            return rows, cols, np.repeat(G.data[keep], d)
+        rows, cols, vals = [], [], []
+        for i in range(d):
+            G = (self.O.T @ sp.diags(self.obs_weight[:, i]) @ self.O).tocoo()
+            keep = (G.row >= G.col) & (G.data != 0.0)
+            rows.append(G.row[keep] * d + i)
+            cols.append(G.col[keep] * d + i)
+            vals.append(G.data[keep])
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
 
     def hessianstructure(self):
         tt_r, tt_c = self._tt_idx
@@ -301,10 +351,18 @@ class NumpyNLP:
         TT = TT_sym + TT_cross + TT_cross.T
         TT[np.diag_indices(p)] += obj_factor * (self.pen_diag + self.rho)
         a_idx, b_idx = self._xx_pair
+        z_diag = np.zeros(0)
+        if self.latent_cols is not None:  # lambda * 2/N on z_k's diagonal (mean-square row)
+            lam = lagrange[(nc + self.n_cont) * d :][1::2]
+            z_diag = np.repeat(lam * (2.0 / self.n_nodes), self.n_nodes)
         x_vals = np.bincount(
             self._hx_inv,
             np.concatenate(
-                [obj_factor * self.obs_scale * self._gram_vals, XX[:, a_idx, b_idx].ravel()]
+                [
+                    obj_factor * self.obs_scale * self._gram_vals,
+                    XX[:, a_idx, b_idx].ravel(),
+                    z_diag,
+                ]
             ),
             minlength=self._hx_n,
         )
@@ -392,6 +450,66 @@ class NumpyNLP:
     # ----------------------------------------------------------- iterations
     def intermediate(self, *args) -> bool:
         """IPOPT's per-iteration report, forwarded to ``on_iteration`` when set."""
+        return True if self.on_iteration is None else self.on_iteration(*args)
+
+
+class FixedThetaNLP:
+    """The NLP of ``data`` over the states alone, the network fixed at ``data.theta0``
+    (e.g. to estimate the initial state of a new trajectory with a fitted model).
+
+    The same callbacks as :class:`NumpyNLP`, restricted to the state columns: the full
+    problem evaluates, this view drops the network's columns.
+    """
+
+    def __init__(self, data: NLPData):
+        self.full = NumpyNLP(data)
+        self.data = data
+        self.nx = self.n = self.full.nx
+        self.m = self.full.m
+        self.theta = np.asarray(data.theta0, dtype=float)
+        rows, cols = self.full.jacobianstructure()
+        self._jkeep = cols < self.nx
+        self._jstruct = (rows[self._jkeep], cols[self._jkeep])
+        rows, cols = self.full.hessianstructure()
+        self._hkeep = (rows < self.nx) & (cols < self.nx)
+        self._hstruct = (rows[self._hkeep], cols[self._hkeep])
+        self.on_iteration = None
+
+    def _w(self, x: np.ndarray) -> np.ndarray:
+        return np.concatenate([x, self.theta])
+
+    def split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return x.reshape(self.full.n_nodes, self.full.d), self.theta
+
+    def join(self, theta: np.ndarray, states: np.ndarray) -> np.ndarray:
+        return np.ravel(states).astype(float)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.full.bounds()
+        return lo[: self.nx], hi[: self.nx]
+
+    def objective(self, x):
+        return self.full.objective(self._w(x))
+
+    def gradient(self, x):
+        return self.full.gradient(self._w(x))[: self.nx]
+
+    def constraints(self, x):
+        return self.full.constraints(self._w(x))
+
+    def jacobianstructure(self):
+        return self._jstruct
+
+    def jacobian(self, x):
+        return self.full.jacobian(self._w(x))[self._jkeep]
+
+    def hessianstructure(self):
+        return self._hstruct
+
+    def hessian(self, x, lagrange, obj_factor):
+        return self.full.hessian(self._w(x), lagrange, obj_factor)[self._hkeep]
+
+    def intermediate(self, *args) -> bool:
         return True if self.on_iteration is None else self.on_iteration(*args)
 
 

@@ -7,12 +7,16 @@ into a Pyomo model. All values are in scaled units (see ``_init.Scaling``).
 
 The NLP, with ``x`` the states at the nodes and ``theta`` the network parameters::
 
-    min   1/(n d) sum_s ||O_s x - y_s||^2 + alpha ||theta_W||^2 [+ rho/2 ||theta - c||^2]
+    min   1/N sum_(s,i) observed (O_s x_i - y_si)^2 + alpha ||theta_W||^2 [+ rho/2 ||theta - c||^2]
     s.t.  sum_l D[c, l] x_l - h_c f_theta(x_{node(c)}, u_c) = 0     (collocation)
           x_{start(k)} - sum_l E[k, l] x_l = 0                      (continuity, Legendre)
+          mean_n z_{n,k} = 0,  mean_n z_{n,k}^2 = 1                 (latent normalization)
 
 ``O_s`` is the row of the collocation polynomial that reproduces sample ``s`` at its own
-time; the bracketed proximal term exists only in ADMM sub-problems.
+time; the sum runs over the observed entries only (``N`` of them; missing samples and
+latent states have none); the bracketed proximal term exists only in ADMM sub-problems.
+The state ``x = (observed, z)`` ends with ``n_latent`` latent components ``z`` whose
+origin and scale the last constraints fix (mean over all nodes).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ._init import (
     evaluate_smoothers,
     fit_output_layer,
     interpolate_inputs,
+    latent_start,
     smooth_trajectory,
 )
 
@@ -49,10 +54,28 @@ class NLPData:
     state_bound: float | None = None
     weight_bound: float | None = None
     proximal: bool = False  # ADMM sub-problem: the objective has a proximal term
+    #: (n_samples, n_states) 1.0 where ``targets`` is observed, 0.0 where it is missing
+    #: or latent; None: every entry observed
+    obs_weight: np.ndarray | None = None
+    n_latent: int = 0  # the last n_latent state components have no observations
+    normalize_latent: bool = True  # impose the latent normalization constraints
+    fixed_theta: bool = False  # the network is fixed at theta0; only the states are free
 
     @property
     def n_states(self) -> int:
         return self.sizes[-1]
+
+    @property
+    def n_observed(self) -> int:
+        """Number of observed entries, the ``N`` of the objective."""
+        if self.obs_weight is None:
+            return self.targets.size
+        return int(np.count_nonzero(self.obs_weight))
+
+    @property
+    def n_normalization(self) -> int:
+        """Latent normalization constraints (two per latent state, or none)."""
+        return 2 * self.n_latent if self.normalize_latent else 0
 
     def colloc_inputs(self, states: np.ndarray) -> np.ndarray:
         """Network inputs ``(x, u)`` at every collocation point, (n_colloc, n_in)."""
@@ -84,15 +107,22 @@ def build_problem(
     smoothers: list | None = None,
     theta0: np.ndarray | None = None,
     states0: np.ndarray | None = None,
+    n_latent: int = 0,
+    u_interpolation: str = "linear",
+    normalize_latent: bool = True,
+    fixed_theta: bool = False,
 ) -> NLPData:
     """Discretize validated data in ``scaling`` and choose the initial point.
 
+    ``X`` holds the observed states (NaN: not observed); the NLP's state has ``n_latent``
+    more components with no observations (``_init.latent_start`` gives their start).
     ``smoothers`` are the per-trajectory smoothed (scaled) states when the caller has
     them already (``_init.fit_scaling``), so the data are smoothed once per fit.
-    ``theta0``/``states0`` (scaled) replace the initial weights/states, e.g. for a warm
-    start; otherwise the weights are drawn (``init``) and the states are the smoothed data.
-    The initial point is clipped into ``state_bound``/``weight_bound``, so both engines
-    start from the same feasible point.
+    ``theta0``/``states0`` (scaled, all components) replace the initial weights/states,
+    e.g. for a warm start; otherwise the weights are drawn (``init``) and the states are
+    the smoothed data. The initial point is clipped into ``state_bound``/``weight_bound``,
+    so both engines start from the same feasible point. ``fixed_theta``: the network is
+    fixed at ``theta0`` (e.g. to estimate initial states with a fitted model).
     """
     Xs = scaling.states(X)
     disc = build_discretization(t / scaling.t_scale, groups, scheme, degree, n_elements)
@@ -100,17 +130,24 @@ def build_problem(
     if smoothers is None:
         smoothers = [smooth_trajectory(t[g], Xs[g], smoothing) for g in groups]
     smoothed = evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
+    if n_latent:
+        latent = latent_start(smoothers, node_t, disc.node_trajectory, n_latent)
+        smoothed = np.hstack([smoothed, latent])
     if states0 is None or states0.shape != smoothed.shape:
         states0 = smoothed
     states0 = _into_bounds(states0, state_bound)
     node_u = None
     if u is not None:
-        node_u = interpolate_inputs(t, scaling.inputs(u), groups, disc, node_t)
+        node_u = interpolate_inputs(t, scaling.inputs(u), groups, disc, node_t, u_interpolation)
     n_inputs = 0 if u is None else u.shape[1]
-    sizes = _mlp.layer_sizes(X.shape[1] + n_inputs, X.shape[1], width, depth)
+    d = X.shape[1] + n_latent
+    sizes = _mlp.layer_sizes(d + n_inputs, d, width, depth)
+    observed = np.hstack([np.isfinite(Xs), np.zeros((len(Xs), n_latent), dtype=bool)])
+    targets = np.zeros(observed.shape)
+    targets[:, : X.shape[1]] = np.where(observed[:, : X.shape[1]], Xs, 0.0)
     data = NLPData(
         disc=disc,
-        targets=Xs,
+        targets=targets,
         node_inputs=node_u,
         sizes=sizes,
         activation=activation,
@@ -120,16 +157,34 @@ def build_problem(
         states0=states0,
         state_bound=state_bound,
         weight_bound=weight_bound,
+        obs_weight=None if observed.all() else observed.astype(float),
+        n_latent=n_latent,
+        normalize_latent=normalize_latent and not fixed_theta,
+        fixed_theta=fixed_theta,
     )
     if theta0 is None:
         data.theta0 = _mlp.init_parameters(sizes, check_random_state(random_state))
         if init == "lstsq":
             rates = evaluate_smoothers(smoothers, node_t, disc.node_trajectory, True)
+            if n_latent:  # finite differences of the latent start along each chain
+                rates = np.hstack([rates, _chain_rates(disc, states0[:, -n_latent:], node_t)])
             target = rates[disc.colloc_node] * scaling.t_scale
             inputs = data.colloc_inputs(states0)
             data.theta0 = fit_output_layer(data.theta0, sizes, activation, inputs, target)
     data.theta0 = _into_bounds(data.theta0, weight_bound)
     return data
+
+
+def _chain_rates(disc: Discretization, values: np.ndarray, node_t: np.ndarray) -> np.ndarray:
+    """d values / dt at the nodes by finite differences along each trajectory's nodes
+    (nodes at a repeated time, Legendre element ends, share the value of the first)."""
+    out = np.zeros_like(values)
+    for k in range(len(disc.initial_nodes)):
+        nodes = np.flatnonzero(disc.node_trajectory == k)
+        times, first, back = np.unique(node_t[nodes], return_index=True, return_inverse=True)
+        if len(times) > 1:
+            out[nodes] = np.gradient(values[nodes[first]], times, axis=0)[back]
+    return out
 
 
 def _into_bounds(values: np.ndarray, bound: float | None) -> np.ndarray:
@@ -141,14 +196,16 @@ def _into_bounds(values: np.ndarray, bound: float | None) -> np.ndarray:
 
 
 def observation_residuals(data: NLPData, states: np.ndarray) -> np.ndarray:
-    """Collocation polynomial at the sample times minus the data, (n_samples, d), scaled."""
+    """Collocation polynomial at the sample times minus the data, (n_samples, d), scaled;
+    zero where nothing is observed (missing samples, latent states)."""
     disc = data.disc
-    return disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets
+    residuals = disc.apply(disc.obs_idx, disc.obs_w, states) - data.targets
+    return residuals if data.obs_weight is None else residuals * data.obs_weight
 
 
 def data_misfit(data: NLPData, states: np.ndarray) -> float:
-    """Mean squared (scaled) misfit, the objective's data term."""
-    return float(np.mean(observation_residuals(data, states) ** 2))
+    """Mean squared (scaled) misfit over the observed entries, the objective's data term."""
+    return float(np.sum(observation_residuals(data, states) ** 2)) / data.n_observed
 
 
 def penalty(data: NLPData, theta: np.ndarray) -> float:
@@ -172,7 +229,20 @@ def constraint_residuals(data: NLPData, theta: np.ndarray, states: np.ndarray):
     return collocation_residuals(data.disc, states, network_rates(data, theta, states))
 
 
+def latent_residuals(data: NLPData, states: np.ndarray) -> np.ndarray:
+    """Residuals of the latent normalization, ``(mean z_k, mean z_k^2 - 1)`` for each
+    latent state ``k`` over all nodes, flat (2 n_latent,); empty when not imposed."""
+    if not data.n_normalization:
+        return np.zeros(0)
+    z = states[:, data.n_states - data.n_latent :]
+    return np.column_stack([z.mean(axis=0), np.mean(z**2, axis=0) - 1.0]).ravel()
+
+
 def constraint_violation(data: NLPData, theta: np.ndarray, states: np.ndarray) -> float:
-    """Largest |residual| of the collocation and continuity equations (scaled units)."""
+    """Largest |residual| of the collocation, continuity and latent normalization
+    equations (scaled units)."""
     colloc, cont = constraint_residuals(data, theta, states)
-    return float(max(np.abs(colloc).max(), np.abs(cont).max(initial=0.0)))
+    latent = latent_residuals(data, states)
+    return float(
+        max(np.abs(colloc).max(), np.abs(cont).max(initial=0.0), np.abs(latent).max(initial=0.0))
+    )

@@ -9,6 +9,8 @@ Components of the returned ``ConcreteModel`` (all in scaled units):
   as one common subexpression);
 - ``collocation[c, i]``: ``sum_l D[c, l] x[idx_l, i] = h_c * f_theta(x_c, u_c)[i]``;
 - ``continuity[k, i]``: Gauss-Legendre element end values (absent otherwise);
+- ``latent_mean[k]``, ``latent_scale[k]``: with latent states (``NLPData.n_latent``), the
+  mean of latent state ``k`` over all nodes is 0 and its mean square 1;
 - ``data_fit``, ``regularization``: named expressions whose sum is the objective ``obj``;
 - with ``NLPData.proximal`` (ADMM sub-problems) also ``proximal``,
   ``rho/2 * ||theta - prox_center||^2``, where ``rho`` and ``prox_center`` are variables
@@ -87,8 +89,24 @@ def build_model(data: NLPData) -> pyo.ConcreteModel:
     m.hidden = pyo.Expression(pyo.Any)
     _add_collocation(m, data)
     _add_continuity(m, data)
+    _add_latent_normalization(m, data)
     _add_objective(m, data)
+    if data.fixed_theta:
+        m.theta.fix()
     return m
+
+
+def _add_latent_normalization(m, data: NLPData) -> None:
+    if not data.n_normalization:
+        return
+    d, n = data.n_states, data.disc.n_nodes
+    m.LATENT = pyo.RangeSet(d - data.n_latent, d - 1)
+    m.latent_mean = pyo.Constraint(
+        m.LATENT, rule=lambda m, i: sum(m.x[k, i] for k in m.NODES) / n == 0
+    )
+    m.latent_scale = pyo.Constraint(
+        m.LATENT, rule=lambda m, i: sum(m.x[k, i] ** 2 for k in m.NODES) / n == 1
+    )
 
 
 def _add_collocation(m, data: NLPData) -> None:
@@ -125,12 +143,14 @@ def _add_continuity(m, data: NLPData) -> None:
 def _add_objective(m, data: NLPData) -> None:
     disc, d = data.disc, data.sizes[-1]
     n = len(data.targets)
+    weight = data.obs_weight
     residuals = (
         _row_sum(disc.obs_idx[s], disc.obs_w[s], m.x, i) - float(data.targets[s, i])
         for s in range(n)
         for i in range(d)
+        if weight is None or weight[s, i]
     )
-    m.data_fit = pyo.Expression(expr=sum(r**2 for r in residuals) / (n * d))
+    m.data_fit = pyo.Expression(expr=sum(r**2 for r in residuals) / data.n_observed)
     penalized = np.flatnonzero(data.weight_mask)
     m.alpha = pyo.Param(initialize=float(data.alpha), mutable=True)
     m.regularization = pyo.Expression(expr=m.alpha * sum(m.theta[int(p)] ** 2 for p in penalized))

@@ -99,8 +99,36 @@ def _checked_input(value, s: float, n_inputs: int) -> np.ndarray:
     return arr
 
 
+def _input_segments(t: np.ndarray, u, n_inputs: int, interpolation: str) -> list:
+    """``(first, last, u(time))`` pieces of the sample range on which the inputs are
+    smooth: one piece, except for zero-order-hold samples (``"previous"``), where each
+    piece runs from one change of the held value to the next with that value constant,
+    so that the integrator never steps across a jump."""
+    if u is None or callable(u) or interpolation != "previous":
+        return [(0, len(t) - 1, input_function(t, u, n_inputs))]
+    changes = np.flatnonzero(np.any(u[1:] != u[:-1], axis=1)) + 1
+    bounds = np.unique(np.r_[0, changes, len(t) - 1])
+    return [(int(a), int(b), _Held(u[a])) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+class _Held:
+    """A constant input ``u(time) -> value``."""
+
+    def __init__(self, value):
+        self.value = np.array(value, dtype=float)
+
+    def __call__(self, s):
+        return self.value
+
+
 def simulate(
-    field: VectorField, t: np.ndarray, x0: np.ndarray, u=None, method="LSODA", options=None
+    field: VectorField,
+    t: np.ndarray,
+    x0: np.ndarray,
+    u=None,
+    method="LSODA",
+    options=None,
+    interpolation="linear",
 ) -> np.ndarray:
     """States at times ``t`` (len(t), d) starting from ``x0`` at ``t[0]`` (row 0 is ``x0``).
 
@@ -116,9 +144,9 @@ def simulate(
     """
     options = check_integrator_options(options, method, len(x0))
     n_inputs = 0 if field.u_mean is None else len(field.u_mean)
-    u_of_t = input_function(t, u, n_inputs)
-    if u_of_t is not None:
-        u_of_t(t[0])  # a wrong callable fails here, before the integrator starts
+    segments = _input_segments(t, u, n_inputs, interpolation)
+    if segments[0][2] is not None:
+        segments[0][2](t[0])  # a wrong callable fails here, before the integrator starts
     if len(t) == 1:
         return x0[None, :].copy()
     if options.get("first_step") is not None and options["first_step"] > t[-1] - t[0]:
@@ -128,24 +156,21 @@ def simulate(
         )
     origin, unit = float(t[0]), float(field.t_scale)
     tau = (t - origin) / unit
-
-    def inputs(s):
-        return None if u_of_t is None else u_of_t(origin + s * unit)
-
-    def rhs(s, x):
-        us = inputs(s)
-        return field(x[None, :], None if us is None else us[None, :])[0] * unit
-
     # default atol: 1e-9 of each state's standard deviation in the data, in any unit
     kwargs = {"rtol": 1e-7, "atol": 1e-9 * field.x_scale, **options}
     for key in ("max_step", "first_step", "min_step"):
         if kwargs.get(key) is not None:
             kwargs[key] = kwargs[key] / unit
-    if method in IMPLICIT_METHODS:
-        kwargs["jac"] = lambda s, x: field.jacobian(x, inputs(s)) * unit
-    with np.errstate(over="ignore", invalid="ignore"):
-        solver = METHODS[method](rhs, tau[0], x0, tau[-1], **kwargs)
-        out, stop, reason = _integrate(tau, x0, solver, lambda y: _diverged(field.scaled(y)))
+    out = np.full((len(t), len(x0)), np.nan)
+    out[0] = x0
+    stop = reason = None
+    for first, last, u_of_t in segments:
+        piece, stop, reason = _integrate_piece(
+            field, tau[first : last + 1], out[first], u_of_t, origin, unit, method, kwargs
+        )
+        out[first : last + 1] = piece
+        if reason is not None:
+            break
     bad = np.flatnonzero(~np.all(np.isfinite(out), axis=1))
     if len(bad):
         out[bad[0] :] = np.nan
@@ -160,6 +185,26 @@ def simulate(
             stacklevel=3,
         )
     return out
+
+
+def _integrate_piece(field, tau, x0, u_of_t, origin, unit, method, kwargs) -> tuple:
+    """:func:`_integrate` of one piece with smooth inputs ``u_of_t`` (user time)."""
+
+    def inputs(s):
+        return None if u_of_t is None else u_of_t(origin + s * unit)
+
+    def rhs(s, x):
+        us = inputs(s)
+        return field(x[None, :], None if us is None else us[None, :])[0] * unit
+
+    kwargs = dict(kwargs)
+    if method in IMPLICIT_METHODS:
+        kwargs["jac"] = lambda s, x: field.jacobian(x, inputs(s)) * unit
+    if kwargs.get("first_step") is not None:  # a short piece: no longer than the piece
+        kwargs["first_step"] = min(kwargs["first_step"], tau[-1] - tau[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        solver = METHODS[method](rhs, tau[0], x0, tau[-1], **kwargs)
+        return _integrate(tau, x0, solver, lambda y: _diverged(field.scaled(y)))
 
 
 def _diverged(scaled_state: np.ndarray) -> bool:

@@ -365,10 +365,10 @@ def time_limited(options: dict, deadline: float | None) -> dict:
 
 
 def _solve_with_numpy(data, options, tee, record, rho, center, deadline) -> SolveResult:
-    from ._numpy_engine import NumpyNLP, solve_numpy
+    from ._numpy_engine import FixedThetaNLP, NumpyNLP, solve_numpy
 
     start = time.perf_counter()
-    nlp = NumpyNLP(data, rho, center)
+    nlp = FixedThetaNLP(data) if data.fixed_theta else NumpyNLP(data, rho, center)
     build_time = time.perf_counter() - start
     start = time.perf_counter()
     try:

@@ -96,10 +96,12 @@ def check_target_given(X, name: str = "X") -> None:
         )
 
 
-def check_states(X, n_samples: int, name: str = "X") -> np.ndarray:
-    """States as a float array of shape (n_samples, n_states); 1-D means one state."""
+def check_states(X, n_samples: int, name: str = "X", allow_nan: bool = False) -> np.ndarray:
+    """States as a float array of shape (n_samples, n_states); 1-D means one state.
+    ``allow_nan``: NaN entries (missing samples) pass; infinity never does."""
     check_target_given(X, name)
-    arr = _float_array(X, name, allow_nd=True)
+    kwargs = {"ensure_all_finite": "allow-nan"} if allow_nan else {}
+    arr = _float_array(X, name, allow_nd=True, **kwargs)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -270,13 +272,36 @@ def _raise_missing_id(i, value) -> None:
     )
 
 
-def check_x0(x0, n_states: int) -> np.ndarray:
-    arr = np.ravel(_float_array(x0, "x0", allow_nd=True))
-    if arr.shape != (n_states,):
+def check_observed(X: np.ndarray, groups: list[np.ndarray], name: str = "X") -> None:
+    """Missing samples (NaN) are allowed, but every state column and every trajectory
+    needs at least one observed value."""
+    observed = np.isfinite(X)
+    empty = np.flatnonzero(~observed.any(axis=0))
+    if len(empty):
         raise ValueError(
-            f"`x0` must hold the {n_states} initial state(s) of the fitted model; got shape "
-            f"{np.shape(x0)}."
+            f"`{name}` column {empty[0]} has no observed value (all NaN). Drop the column; "
+            "to model a state that is never measured, use `n_latent`."
         )
+    for k, g in enumerate(groups):
+        if not observed[g].any():
+            where = "" if len(groups) == 1 else f" of trajectory number {k} (order of appearance)"
+            raise ValueError(
+                f"Every sample{where} in `{name}` is missing (NaN); a trajectory needs at least "
+                "one observed value. Drop it."
+            )
+
+
+def check_x0(x0, n_states: int, n_latent: int = 0) -> np.ndarray:
+    arr = np.ravel(_float_array(x0, "x0", allow_nd=True))
+    if arr.shape != (n_states + n_latent,):
+        what = (
+            f"the {n_states} initial state(s) of the fitted model"
+            if not n_latent
+            else f"the full initial state of the fitted model: {n_states} observed then "
+            f"{n_latent} latent, {n_states + n_latent} values (`estimate_initial_state` "
+            "estimates it from observations)"
+        )
+        raise ValueError(f"`x0` must hold {what}; got shape {np.shape(x0)}.")
     return arr
 
 

@@ -14,8 +14,8 @@ import pytest
 import scipy.sparse as sp
 
 from skneuralode import CollocationNeuralODE, _mlp
-from skneuralode._numpy_engine import NumpyNLP
-from skneuralode._problem import constraint_residuals, objective
+from skneuralode._numpy_engine import FixedThetaNLP, NumpyNLP
+from skneuralode._problem import constraint_residuals, latent_residuals, objective
 from skneuralode.datasets import van_der_pol
 
 AGREEMENT = 1e-8  # numpy engine vs PyNumero, relative to the largest entry
@@ -34,7 +34,23 @@ CASES = [
 ]
 
 
-def _problem(scheme, activation, depth, with_u, n_traj, proximal, width=3):
+# (n_latent, missing samples, network fixed): input-output problems, over every scheme
+IO_CASES = [
+    (scheme, act, depth, n_latent, missing, fixed)
+    for scheme in SCHEMES
+    for act, depth, n_latent, missing, fixed in [
+        ("tanh", 1, 1, False, False),
+        ("sigmoid", 2, 2, True, False),
+        ("softplus", 1, 0, True, False),
+        ("tanh", 2, 1, True, True),
+    ]
+]
+
+
+def _problem(
+    scheme, activation, depth, with_u, n_traj, proximal, width=3, n_latent=0, missing=False,
+    fixed=False,
+):  # fmt: skip
     """A small NLP, its numpy evaluator and a random point (w, multipliers)."""
     n = 9
     parts = [
@@ -43,15 +59,24 @@ def _problem(scheme, activation, depth, with_u, n_traj, proximal, width=3):
     ]
     t = np.concatenate([b.t for b in parts])
     X = np.vstack([b.X for b in parts])
+    if missing:  # about a third of the entries, never a whole column or trajectory
+        X[np.random.RandomState(3).rand(*X.shape) < 0.3] = np.nan
+        X[0] = parts[0].X[0]
     u = np.vstack([b.u for b in parts]) if with_u else None
     traj = np.repeat(np.arange(n_traj), n) if n_traj > 1 else None
     est = CollocationNeuralODE(
-        width=width, depth=depth, activation=activation, scheme=scheme, degree=2, alpha=0.1
-    )
+        width=width, depth=depth, activation=activation, scheme=scheme, degree=2, alpha=0.1,
+        n_latent=n_latent,
+    )  # fmt: skip
     data, _ = est._prepare(t, X, u, traj)
     data.proximal = proximal
     rng = np.random.RandomState(7)
     rho, center = (0.7, rng.normal(size=len(data.theta0))) if proximal else (0.0, None)
+    if fixed:
+        data.fixed_theta, data.normalize_latent = True, False
+        data.theta0 = rng.normal(scale=0.8, size=len(data.theta0))
+        nlp = FixedThetaNLP(data)
+        return data, nlp, rng.normal(size=nlp.n), rng.normal(size=nlp.m), rho, center
     nlp = NumpyNLP(data, rho, center)
     w = np.concatenate([rng.normal(size=nlp.nx), rng.normal(scale=0.8, size=nlp.p)])
     lam = rng.normal(size=nlp.m)
@@ -77,7 +102,22 @@ def _relative_error(a, b):
 
 @pytest.mark.parametrize("scheme,activation,depth,with_u,n_traj,proximal", CASES)
 def test_derivatives_match_finite_differences(scheme, activation, depth, with_u, n_traj, proximal):
-    data, nlp, w, lam, _, _ = _problem(scheme, activation, depth, with_u, n_traj, proximal)
+    _check_finite_differences(*_problem(scheme, activation, depth, with_u, n_traj, proximal)[1:4])
+
+
+@pytest.mark.parametrize("scheme,activation,depth,n_latent,missing,fixed", IO_CASES)
+def test_io_derivatives_match_finite_differences(
+    scheme, activation, depth, n_latent, missing, fixed
+):
+    """Latent states (normalization rows), missing samples and a fixed network."""
+    _, nlp, w, lam, _, _ = _problem(
+        scheme, activation, depth, True, 2, False, n_latent=n_latent, missing=missing,
+        fixed=fixed,
+    )  # fmt: skip
+    _check_finite_differences(nlp, w, lam)
+
+
+def _check_finite_differences(nlp, w, lam):
     rng = np.random.RandomState(11)
     jac = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
     H = _lagrangian_hessian(nlp, w, lam, 0.6)
@@ -105,6 +145,27 @@ def test_functions_equal_the_problem_module(scheme):
     colloc, cont = constraint_residuals(data, theta, states)
     np.testing.assert_allclose(nlp.constraints(w), np.r_[colloc.ravel(), cont.ravel()],
                                rtol=1e-13, atol=1e-13)  # fmt: skip
+
+
+def test_io_functions_equal_the_problem_module():
+    """With latent states and missing samples: the objective counts the observed entries
+    only, and the constraints end with the latent normalization."""
+    data, nlp, w, _, _, _ = _problem("radau", "tanh", 1, True, 2, False, n_latent=2, missing=True)
+    states, theta = nlp.split(w)
+    assert data.n_observed == np.count_nonzero(data.obs_weight)
+    assert data.n_observed < data.targets.size * 2 / 3  # latent columns and missing entries
+    assert nlp.objective(w) == pytest.approx(objective(data, theta, states), rel=1e-13)
+    colloc, cont = constraint_residuals(data, theta, states)
+    latent = latent_residuals(data, states)
+    z = states[:, -2:]
+    np.testing.assert_allclose(latent, [z[:, 0].mean(), np.mean(z[:, 0] ** 2) - 1,
+                                        z[:, 1].mean(), np.mean(z[:, 1] ** 2) - 1])  # fmt: skip
+    np.testing.assert_allclose(nlp.constraints(w), np.r_[colloc.ravel(), cont.ravel(), latent],
+                               rtol=1e-13, atol=1e-13)  # fmt: skip
+    # changing an unobserved entry's target changes nothing
+    before = nlp.objective(w)
+    data.targets[data.obs_weight == 0] = 123.0
+    assert nlp.objective(w) == before
 
 
 def test_structures_are_unique_lower_and_sized():
@@ -156,17 +217,36 @@ def _pynumero_available():
 def test_engine_equals_pynumero_on_build_model(
     scheme, activation, depth, with_u, n_traj, proximal
 ):
+    _check_against_pynumero(*_problem(scheme, activation, depth, with_u, n_traj, proximal))
+
+
+@pytest.mark.skipif(not _pynumero_available(), reason="needs PyNumero's ASL library")
+@pytest.mark.parametrize("scheme,activation,depth,n_latent,missing,fixed", IO_CASES)
+def test_io_engine_equals_pynumero_on_build_model(
+    scheme, activation, depth, n_latent, missing, fixed
+):
+    problem = _problem(
+        scheme, activation, depth, True, 2, False, n_latent=n_latent, missing=missing,
+        fixed=fixed,
+    )  # fmt: skip
+    _check_against_pynumero(*problem)
+
+
+def _check_against_pynumero(data, nlp, w, lam, rho, center):
     from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
     from skneuralode._pyomo_model import build_model, set_proximal
 
-    data, nlp, w, lam, rho, center = _problem(scheme, activation, depth, with_u, n_traj, proximal)
     model = build_model(data)
-    if proximal:
+    if data.proximal:
         set_proximal(model, rho, center)
     pnlp = PyomoNLP(model)
-    ix = np.r_[pnlp.get_primal_indices([model.x]), pnlp.get_primal_indices([model.theta])]
+    ix = pnlp.get_primal_indices([model.x])
+    if not data.fixed_theta:  # a fixed network is no variable of the NL problem
+        ix = np.r_[ix, pnlp.get_primal_indices([model.theta])]
     con = [model.collocation] + ([model.continuity] if hasattr(model, "continuity") else [])
+    if hasattr(model, "LATENT"):  # the engine's order: (mean, mean square) per latent state
+        con += [c for k in model.LATENT for c in (model.latent_mean[k], model.latent_scale[k])]
     ic = np.asarray(pnlp.get_constraint_indices(con))
     assert len(ic) == nlp.m == pnlp.n_constraints()
     primals = pnlp.get_primals().copy()  # keeps the pinned rho / prox_center values
