@@ -419,11 +419,12 @@ def test_fit_predict_score(data):
     if fit is None:
         return
     t_ok = check_times(t)
-    X_ok = check_states(X, len(t_ok))
+    X_ok = check_states(X, len(t_ok), allow_nan=True)  # NaN: a missing sample
     u_ok = None if u is None else check_inputs(u, len(t_ok))
     first = check_trajectory(trajectory, t_ok)[0]
+    x0 = X_ok[first[0]] if np.all(np.isfinite(X_ok[first[0]])) else est.initial_states_[0]
     pred, categories = quietly(
-        lambda: est.predict(t_ok[first], X_ok[first[0]], None if u_ok is None else u_ok[first])
+        lambda: est.predict(t_ok[first], x0, None if u_ok is None else u_ok[first])
     )
     assert pred.shape == (len(first), X_ok.shape[1])
     assert_nan_is_warned(pred, categories)
