@@ -717,7 +717,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         block : pyomo.environ.Block
             A new block, not yet attached (``m.plant = model.to_pyomo(m.t)``), with
 
-            - ``x[t, i]``: the states, ``i`` in ``range(n_states_)``;
+            - ``x[t, i]``: the states, ``i`` in ``range(n_states_ + n_latent)`` (observed,
+              then latent);
             - ``dxdt[t, i]``: ``DerivativeVar(x, wrt=time)``;
             - ``u[t, j]``: the exogenous inputs, ``j`` in ``range(n_inputs_)`` (only for
               a model fitted with ``u``);

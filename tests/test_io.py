@@ -111,6 +111,24 @@ def test_both_engines_estimate_the_same_initial_state(io_model):
     )  # fmt: skip
 
 
+def test_to_pyomo_exports_the_full_state(io_model):
+    """The exported block's right-hand side is the learned field over (x, z, u)."""
+    pyo = pytest.importorskip("pyomo.environ")
+    from pyomo.dae import ContinuousSet
+
+    m = pyo.ConcreteModel()
+    m.t = ContinuousSet(bounds=(0.0, 1.0))
+    m.plant = io_model.to_pyomo(m.t)
+    assert list(m.plant.STATES) == [0, 1]
+    state, inputs = np.array([0.4, -0.7]), np.array([0.3])
+    for i, value in enumerate(state):
+        m.plant.x[1.0, i].set_value(value)
+    m.plant.u[1.0, 0].set_value(inputs[0])
+    expected = io_model.vector_field()(state[None, :], inputs[None, :])[0]
+    np.testing.assert_allclose([pyo.value(m.plant.f[1.0, i]) for i in (0, 1)], expected,
+                               rtol=1e-10)  # fmt: skip
+
+
 def test_predict_needs_the_full_initial_state(io_model):
     t = np.linspace(0, 2, 5)
     u = np.zeros((5, 1))
