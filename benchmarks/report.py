@@ -98,6 +98,16 @@ SECTIONS = {
     "admm_parallel": Section(
         "ADMM in parallel: n_jobs=2 vs n_jobs=1", "case", ("case", "n_jobs", "wall_time")
     ),
+    "latent_states": Section(
+        "Input-output data: cascaded tanks with 0, 1 and 2 latent states vs ARX",
+        "model",
+        ("model", "random_state", "fit_percent", "fit_percent_truth", "fit_time", "n_iter"),
+    ),
+    "latent_init": Section(
+        "How latent states start: derivatives of the smoothed outputs vs zeros vs random",
+        "start",
+        ("case", "start", "seed", "ipopt_iterations", "fit_time", "test_fit_percent"),
+    ),
     "scaling": Section(
         "Scaling with the number of samples and the width",
         "scheme",

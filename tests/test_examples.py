@@ -27,6 +27,7 @@ PRINTS = {
     "plot_training_curves.py": ["collocation (IPOPT)", "diffrax (Adam)", "torchdiffeq (Adam)"],
     "plot_pretraining.py": ["JAX field check", "collocation model", "random start"],
     "plot_optimal_control.py": ["cost ratio", "MPC solve time", "MPC final state"],
+    "plot_two_tank.py": ["n_latent=0", "n_latent=1", "latent state vs h1", "plot"],
 }
 
 
