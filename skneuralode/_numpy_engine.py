@@ -41,6 +41,11 @@ from ._problem import NLPData
 
 #: IPOPT's default ``nlp_lower/upper_bound_inf`` is 1e19: beyond it a bound is no bound.
 _INF = 2e19
+#: Adaptive Hessian shift (``NLPData.hessian_regularization == "adaptive"``): after each
+#: iteration the shift becomes ``SHIFT_DECREASE * (shift + delta_w)``, with ``delta_w`` the
+#: regularization IPOPT added for that iteration's step, and 0 below ``SHIFT_FLOOR``.
+SHIFT_DECREASE = 1.0 / 3.0
+SHIFT_FLOOR = 1e-6
 #: Points per block in the Hessian (bounds its temporary arrays to roughly
 #: ``_BLOCK_ENTRIES`` floats).
 _BLOCK_ENTRIES = 4_000_000
@@ -123,6 +128,8 @@ class NumpyNLP:
         self.pen_diag = 2.0 * data.alpha * data.weight_mask
         self._cache_key = None
         self.on_iteration = None  # callable(alg_mod, iter, obj, ...) -> bool (False stops)
+        self.adaptive_shift = data.hessian_regularization == "adaptive"
+        self.shift = 0.0  # added to the Hessian's diagonal (adaptive shift)
         self._jacobian_structure()
         self._hessian_structure()
 
@@ -294,8 +301,10 @@ class NumpyNLP:
         z_diag = np.zeros(0, dtype=np.int64)  # latent normalization: diagonal, every node
         if self.latent_cols is not None:
             z_diag = (np.arange(self.n_nodes)[:, None] * d + self.latent_cols).T.ravel()
+        x_diag = np.arange(nx)  # the whole diagonal, for the adaptive shift
         self._hx_rows, self._hx_cols, self._hx_inv = _unique_pairs(
-            np.concatenate([g_r, xx_r, z_diag]), np.concatenate([g_c, xx_c, z_diag])
+            np.concatenate([g_r, xx_r, z_diag, x_diag]),
+            np.concatenate([g_c, xx_c, z_diag, x_diag]),
         )
         self._hx_n = len(self._hx_rows)
         self.q = p - d  # x_c couples with every parameter except the output biases
@@ -362,10 +371,13 @@ class NumpyNLP:
                     obj_factor * self.obs_scale * self._gram_vals,
                     XX[:, a_idx, b_idx].ravel(),
                     z_diag,
+                    np.full(self.nx, self.shift),
                 ]
             ),
             minlength=self._hx_n,
         )
+        if self.shift:
+            TT[np.diag_indices(p)] += self.shift
         return np.concatenate([x_vals, XT[:, :, : self.q].ravel(), TT[self._tt_idx]])
 
     def _network_hessian(self, coefs, layers, v, blk, TT_sym, TT_cross):
@@ -449,7 +461,16 @@ class NumpyNLP:
 
     # ----------------------------------------------------------- iterations
     def intermediate(self, *args) -> bool:
-        """IPOPT's per-iteration report, forwarded to ``on_iteration`` when set."""
+        """IPOPT's per-iteration report, forwarded to ``on_iteration`` when set.
+
+        With the adaptive shift, the regularization ``delta_w`` IPOPT needed for this
+        iteration (``args[7]``) carries over to the next Hessian, decreasing: IPOPT's
+        first trial (no regularization of its own) then usually has the right inertia,
+        which saves a factorization per iteration where the Hessian is indefinite.
+        """
+        if self.adaptive_shift:
+            shift = SHIFT_DECREASE * (self.shift + max(float(args[7]), 0.0))
+            self.shift = shift if shift >= SHIFT_FLOOR else 0.0
         return True if self.on_iteration is None else self.on_iteration(*args)
 
 

@@ -60,6 +60,10 @@ class NLPData:
     n_latent: int = 0  # the last n_latent state components have no observations
     normalize_latent: bool = True  # impose the latent normalization constraints
     fixed_theta: bool = False  # the network is fixed at theta0; only the states are free
+    #: how the numpy engine regularizes the Hessian: "ipopt" (IPOPT's own inertia
+    #: correction, every iteration from zero) or "adaptive" (it carries over; see
+    #: ``_numpy_engine.SHIFT_DECREASE``). Not part of the NLP; the pyomo engine ignores it.
+    hessian_regularization: str = "ipopt"
 
     @property
     def n_states(self) -> int:
@@ -111,6 +115,7 @@ def build_problem(
     u_interpolation: str = "linear",
     normalize_latent: bool = True,
     fixed_theta: bool = False,
+    hessian_regularization: str = "ipopt",
 ) -> NLPData:
     """Discretize validated data in ``scaling`` and choose the initial point.
 
@@ -161,6 +166,7 @@ def build_problem(
         n_latent=n_latent,
         normalize_latent=normalize_latent and not fixed_theta,
         fixed_theta=fixed_theta,
+        hessian_regularization=hessian_regularization,
     )
     if theta0 is None:
         data.theta0 = _mlp.init_parameters(sizes, check_random_state(random_state))

@@ -277,10 +277,11 @@ def test_both_engines_reach_the_same_objective_on_the_paper_case(paper_data):
     train, _ = paper_data
     fits = {
         engine: CollocationNeuralODE(
-            width=32, alpha=1e-3, random_state=0, engine=engine, solver="cyipopt"
+            width=32, alpha=1e-3, random_state=0, engine=engine, solver="cyipopt",
+            hessian_regularization="ipopt",
         ).fit(train.t, train.X)
         for engine in ("numpy", "pyomo")
-    }
+    }  # fmt: skip
     numpy_fit, pyomo_fit = fits["numpy"], fits["pyomo"]
     assert numpy_fit.engine_ == "numpy" and pyomo_fit.engine_ == "pyomo"
     assert numpy_fit.solver_status_ == pyomo_fit.solver_status_ == "optimal"
@@ -299,3 +300,45 @@ def test_store_iterates_and_verbose_on_the_numpy_engine(capfd):
     assert est.iterates_.shape == (est.n_iter_ + 1, len(est.iterates_[0]))
     np.testing.assert_array_equal(est.iterates_[-1], _mlp.pack(est.coefs_, est.intercepts_))
     assert np.all(np.diff(est.iterate_times_) >= 0)
+
+
+# ------------------------------------------------------- adaptive Hessian shift
+
+
+def test_the_adaptive_shift_follows_ipopts_regularization():
+    """The shift is IPOPT's last delta_w carried over, decreasing by SHIFT_DECREASE, and
+    lands on the whole diagonal of the Hessian (states and network)."""
+    from skneuralode import _numpy_engine
+
+    data, nlp, w, lam, _, _ = _problem("legendre", "tanh", 2, True, 2, False)
+    assert nlp.adaptive_shift  # the estimator's default
+    data.hessian_regularization = "ipopt"
+    assert not NumpyNLP(data).adaptive_shift
+    data.hessian_regularization = "adaptive"
+    nlp = NumpyNLP(data)
+    plain = _lagrangian_hessian(nlp, w, lam, 0.5)
+    report = (0, 1, 0.0, 0.0, 0.0, 0.1, 1.0)
+    nlp.intermediate(*report, 0.9, 1.0, 1.0, 0)  # IPOPT needed delta_w = 0.9
+    assert nlp.shift == pytest.approx(0.9 * _numpy_engine.SHIFT_DECREASE)
+    shifted = _lagrangian_hessian(nlp, w, lam, 0.5)
+    np.testing.assert_allclose(shifted - plain, nlp.shift * np.eye(nlp.n), atol=1e-12)
+    nlp.intermediate(*report, 0.0, 1.0, 1.0, 0)  # no regularization needed: it decays
+    assert nlp.shift == pytest.approx(0.9 * _numpy_engine.SHIFT_DECREASE**2)
+    for _ in range(20):
+        nlp.intermediate(*report, 0.0, 1.0, 1.0, 0)
+    assert nlp.shift == 0.0  # below SHIFT_FLOOR: exactly the exact Hessian again
+    np.testing.assert_array_equal(_lagrangian_hessian(nlp, w, lam, 0.5), plain)
+
+
+def test_the_adaptive_shift_reaches_the_same_solution(paper_data):
+    """Paper case, radau: a different path to the same minimum, in fewer iterations."""
+    train, _ = paper_data
+    fits = {
+        rule: CollocationNeuralODE(
+            width=32, alpha=1e-3, random_state=0, engine="numpy", hessian_regularization=rule
+        ).fit(train.t, train.X)
+        for rule in ("adaptive", "ipopt")
+    }
+    assert fits["adaptive"].solver_status_ == fits["ipopt"].solver_status_ == "optimal"
+    assert fits["adaptive"].objective_ == pytest.approx(fits["ipopt"].objective_, rel=1e-6)
+    assert fits["adaptive"].n_iter_ < fits["ipopt"].n_iter_
