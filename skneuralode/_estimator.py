@@ -869,11 +869,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             The state at ``t[0]``, observed then latent, for :meth:`predict`.
         """
         check_is_fitted(self)
-        t, X, u = self._check_trajectory_data(t, X, u, min_samples=2)
+        t, X, u, groups = self._check_trajectory_data(t, X, u, min_samples=2)
         d = self.n_states_
         scaling = Scaling(self.x_mean_[:d], self.x_scale_[:d], self.t_scale_,
                           self.u_mean_, self.u_scale_)  # fmt: skip
-        groups = [np.arange(len(t))]
         data = self._build_problem(
             t, X, u, groups, scaling, theta0=_mlp.pack(self.coefs_, self.intercepts_),
             fixed_theta=True, n_latent=self._n_latent_fitted,
@@ -882,7 +881,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             data.states0[:, d:] = 0.0  # the training mean of the latent states
         options = {**self._ipopt_options(), "print_level": 0}
         result = solve(data, self.engine_, self.solver_, options)
-        if result.status not in ("optimal", "feasible"):
+        if not result.converged:
             warn_user(
                 f"estimate_initial_state: IPOPT stopped with status {result.status!r} "
                 f"({result.message}); the estimate is its last iterate.",
@@ -890,8 +889,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             )
         return result.states[data.disc.initial_nodes[0]] * self.x_scale_ + self.x_mean_
 
-    def _check_trajectory_data(self, t, X, u, min_samples=1):
-        """Validated (t, X, u) of one trajectory for a fitted model."""
+    def _check_trajectory_data(self, t, X, u, trajectory=None, min_samples=1):
+        """Validated (t, X, u, groups) of observations for a fitted model."""
         t = check_times(t)
         X = check_states(X, len(t), allow_nan=True)
         if X.shape[1] != self.n_states_:
@@ -900,8 +899,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 f"got {X.shape[1]}."
             )
         u = check_inputs(u, len(t), self.n_inputs_)
-        check_trajectory(None, t, min_samples=min_samples, min_gap=0.0)
-        return t, X, u
+        groups = check_trajectory(trajectory, t, min_samples=min_samples, min_gap=0.0)
+        return t, X, u, groups
 
     def staged_predict(self, t, x0=None, u=None):
         """Simulate the network of every stored IPOPT iterate, in order.
@@ -955,15 +954,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             a simulation diverges.
         """
         check_is_fitted(self)
-        t = check_times(t)
-        X = check_states(X, len(t), allow_nan=True)
-        if X.shape[1] != self.n_states_:
-            raise ValueError(
-                f"`X` must have the {self.n_states_} state column(s) of the fitted model; "
-                f"got {X.shape[1]}."
-            )
-        u = check_inputs(u, len(t), self.n_inputs_)
-        groups = check_trajectory(trajectory, t, min_samples=1, min_gap=0.0)
+        t, X, u, groups = self._check_trajectory_data(t, X, u, trajectory)
         pred = np.full_like(X, np.nan)
         scored = np.ones(len(t), dtype=bool)
         with warnings.catch_warnings():
