@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -364,7 +364,33 @@ def time_limited(options: dict, deadline: float | None) -> dict:
     return {**options, "max_wall_time": min(left, float(options.get("max_wall_time", left)))}
 
 
+#: Failures after which a solve with the adaptive Hessian shift is repeated from the same
+#: start with IPOPT's own rule: the shift changes IPOPT's path, and a path can fail (seen
+#: from a poor start) where IPOPT's rule goes through. Limits and interrupts are not
+#: failures.
+RETRY_WITH_IPOPT_RULE = {
+    "solverFailure", "noSolution", "minStepLength", "unbounded", "internalSolverError",
+    "infeasible",
+}  # fmt: skip
+
+
 def _solve_with_numpy(data, options, tee, record, rho, center, deadline) -> SolveResult:
+    result = _solve_numpy_once(data, options, record, rho, center, deadline)
+    if data.hessian_regularization != "adaptive" or result.status not in RETRY_WITH_IPOPT_RULE:
+        return result
+    retry = _solve_numpy_once(
+        replace(data, hessian_regularization="ipopt"), options, record, rho, center, deadline
+    )
+    retry.message = (
+        f"{retry.message} (solved again with IPOPT's own Hessian regularization after the "
+        f"adaptive shift ended with status {result.status!r} in {result.n_iter} iterations)"
+    )
+    retry.solve_time += result.solve_time
+    retry.build_time += result.build_time
+    return retry
+
+
+def _solve_numpy_once(data, options, record, rho, center, deadline) -> SolveResult:
     from ._numpy_engine import FixedThetaNLP, NumpyNLP, solve_numpy
 
     start = time.perf_counter()

@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 
 from skneuralode import CollocationNeuralODE, _mlp
 from skneuralode._numpy_engine import FixedThetaNLP, NumpyNLP
@@ -342,3 +343,51 @@ def test_the_adaptive_shift_reaches_the_same_solution(paper_data):
     assert fits["adaptive"].solver_status_ == fits["ipopt"].solver_status_ == "optimal"
     assert fits["adaptive"].objective_ == pytest.approx(fits["ipopt"].objective_, rel=1e-6)
     assert fits["adaptive"].n_iter_ < fits["ipopt"].n_iter_
+
+
+def test_a_failed_adaptive_solve_is_solved_again_with_ipopts_rule(monkeypatch, small_data):
+    """A path that fails with the shift (made to fail here) is retried from the same
+    start with IPOPT's own rule; the model comes from the retry, the message says so."""
+    from skneuralode import _numpy_engine
+
+    real = _numpy_engine.solve_numpy
+    calls = []
+
+    def first_fails(nlp, options, record=False):
+        calls.append(nlp.adaptive_shift)
+        code, message, x, log, iterates = real(nlp, options, record)
+        return (
+            (-3, "Error in step computation", x, log, iterates)
+            if nlp.adaptive_shift
+            else (code, message, x, log, iterates)
+        )
+
+    monkeypatch.setattr(_numpy_engine, "solve_numpy", first_fails)
+    t, X = small_data
+    est = CollocationNeuralODE(width=8, degree=2, alpha=1e-4, random_state=0).fit(t, X)
+    assert calls == [True, False]
+    assert est.converged_ and est.solver_status_ == "optimal"
+    assert "solved again with IPOPT's own Hessian regularization" in est.solver_message_
+    assert "'solverFailure'" in est.solver_message_
+    reference = CollocationNeuralODE(
+        width=8, degree=2, alpha=1e-4, random_state=0, hessian_regularization="ipopt"
+    )
+    monkeypatch.setattr(_numpy_engine, "solve_numpy", real)
+    np.testing.assert_allclose(est.coefs_[0], reference.fit(t, X).coefs_[0], rtol=1e-9, atol=1e-12)
+
+
+def test_limits_are_not_retried(monkeypatch, small_data):
+    from skneuralode import _numpy_engine
+
+    real = _numpy_engine.solve_numpy
+    calls = []
+
+    def counted(nlp, options, record=False):
+        calls.append(nlp.adaptive_shift)
+        return real(nlp, options, record)
+
+    monkeypatch.setattr(_numpy_engine, "solve_numpy", counted)
+    t, X = small_data
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        CollocationNeuralODE(width=8, max_iter=2, random_state=0).fit(t, X)
+    assert calls == [True]
