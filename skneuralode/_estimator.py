@@ -137,6 +137,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
           three, with the same exact derivatives and the same solutions;
         - ``"ipopt"``: IPOPT's own rule, which tries every iteration without a shift
           first; the numpy and pyomo engines then take the same iterates.
+
+        A solve that fails with ``"adaptive"`` (not a limit or an interrupt) is solved
+        again from the same start with ``"ipopt"``; ``solver_message_`` then says so.
     solver_options : dict, default=None
         Any other IPOPT options, e.g. ``{"hessian_approximation": "limited-memory",
         "linear_solver": "ma57"}``. They override the options above. Each is checked by
