@@ -458,9 +458,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         """The Pyomo model that :meth:`fit` would solve, built but not solved.
 
         Add constraints or inspect it, then solve it with any Pyomo solver. Its variables
-        are in scaled units: ``x[n, i]`` states at the nodes, ``theta[p]`` the flat
-        network parameters (layout of ``coefs_``/``intercepts_`` layer by layer, weights
-        row-major then biases); the Params ``x_mean``, ``x_scale`` and ``t_scale`` convert.
+        are in scaled units: ``x[n, i]`` states at the nodes (observed, then latent),
+        ``theta[p]`` the flat network parameters (layout of ``coefs_``/``intercepts_``
+        layer by layer, weights row-major then biases); the Params ``x_mean``,
+        ``x_scale`` and ``t_scale`` convert.
 
         Parameters
         ----------
