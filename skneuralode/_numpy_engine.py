@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _mlp
-from ._problem import NLPData
+from ._problem import NLPData, latent_residuals
 
 #: IPOPT's default ``nlp_lower/upper_bound_inf`` is 1e19: beyond it a bound is no bound.
 _INF = 2e19
@@ -177,7 +177,7 @@ class NumpyNLP:
     def objective(self, w: np.ndarray) -> float:
         states, theta = self.split(w)
         r = self._residuals(states)
-        value = float(np.sum(r**2)) * (0.5 * self.obs_scale) + self.data.alpha * float(
+        value = float(np.sum(r**2)) / self.data.n_observed + self.data.alpha * float(
             theta[self.data.weight_mask] @ theta[self.data.weight_mask]
         )
         if self.rho:
@@ -196,11 +196,9 @@ class NumpyNLP:
         states, _ = self.split(w)
         f = self._forward(w)[2]
         colloc = self.C @ states - self.h[:, None] * f
-        parts = [colloc.ravel(), (self.E @ states).ravel()]
-        if self.latent_cols is not None:
-            z = states[:, self.latent_cols]
-            parts.append(np.column_stack([z.mean(axis=0), np.mean(z**2, axis=0) - 1.0]).ravel())
-        return np.concatenate(parts)
+        return np.concatenate(
+            [colloc.ravel(), (self.E @ states).ravel(), latent_residuals(self.data, states)]
+        )
 
     # ------------------------------------------------------------ Jacobian
     def _jacobian_structure(self) -> None:
@@ -319,16 +317,12 @@ class NumpyNLP:
         """The objective's Hessian on the states (over its 2/N factor): the lower triangle
         of ``O^T diag(w_i) O`` for every state ``i`` (``w_i`` its observed samples)."""
         d = self.d
-        if self.obs_weight is None:
-            G = (self.O.T @ self.O).tocoo()
-            keep = G.row >= G.col
-            ii = np.arange(d)
-            rows = (G.row[keep][:, None] * d + ii).ravel()
-            cols = (G.col[keep][:, None] * d + ii).ravel()
-            return rows, cols, np.repeat(G.data[keep], d)
+        weights = self.obs_weight
+        if weights is None:
+            weights = np.ones((self.O.shape[0], d))
         rows, cols, vals = [], [], []
         for i in range(d):
-            G = (self.O.T @ sp.diags(self.obs_weight[:, i]) @ self.O).tocoo()
+            G = (self.O.T @ sp.diags(weights[:, i]) @ self.O).tocoo()
             keep = (G.row >= G.col) & (G.data != 0.0)
             rows.append(G.row[keep] * d + i)
             cols.append(G.col[keep] * d + i)
