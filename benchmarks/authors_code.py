@@ -178,14 +178,18 @@ class Authors:
             trainer.train_pyomo(authors_params())
         done = time.perf_counter()
         weights = {k: np.asarray(v) for k, v in trainer.model.extract_weights().items()}
-        return trainer, dict(
-            prep=prepared - start,
-            build_solve=done - prepared,
-            build=done - prepared - self.last["solve"],
-            solve=self.last["solve"],
-            n_iter=self.last["n_iter"],
-            status=self.last["status"],
-        ), weights
+        return (
+            trainer,
+            dict(
+                prep=prepared - start,
+                build_solve=done - prepared,
+                build=done - prepared - self.last["solve"],
+                solve=self.last["solve"],
+                n_iter=self.last["n_iter"],
+                status=self.last["status"],
+            ),
+            weights,
+        )
 
 
 def free_run_errors(rhs_or_model, truth):

@@ -5,7 +5,8 @@ Forced Van der Pol (A=1, omega=1), x0=(0, 1), 200 Chebyshev samples on [0, 15] w
 scheme three variants fit from the same start, interleaved, --repeats times: the numpy
 engine as by default (``hessian_regularization="adaptive"``), the numpy engine with
 IPOPT's own Hessian regularization (``"ipopt"``: the same iterates as the pyomo engine),
-and the pyomo engine (through cyipopt/PyNumero). The JSON lines give the median wall
+and the pyomo engine (through cyipopt/PyNumero); all with the estimators' IPOPT options
+(``alpha_for_y="min-dual-infeas"``). The JSON lines give the median wall
 times, the ratios pyomo / numpy, the iterations, the objective and the simulation MSEs
 against the noise-free truth on [0, 15] and (15, 30] (simulated from the true x0). With
 --ipopt-timing each engine x scheme is run once more with IPOPT's

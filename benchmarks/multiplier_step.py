@@ -186,11 +186,15 @@ def main():
                     "converged": f"{sum(r['converged'] for r in mine)}/{len(mine)}",
                     "median_test": round(statistics.median(tests), 5) if tests else None,
                     "median_objective_ratio_to_default": round(
-                        statistics.median(r["objective"] / b["objective"] for r, b in zip(mine, base)),
+                        statistics.median(
+                            r["objective"] / b["objective"] for r, b in zip(mine, base)
+                        ),
                         4,
                     ),
                     "median_speedup_over_default": round(
-                        statistics.median(b["fit_time"] / r["fit_time"] for r, b in zip(mine, base)),
+                        statistics.median(
+                            b["fit_time"] / r["fit_time"] for r, b in zip(mine, base)
+                        ),
                         2,
                     ),
                 }

@@ -528,6 +528,29 @@ class FixedThetaNLP:
         return True if self.on_iteration is None else self.on_iteration(*args)
 
 
+#: Which driver hands the callbacks to IPOPT: "auto" (IPOPT's C interface through
+#: ctypes when :func:`skneuralode._ipopt_c.ipopt_library` finds the library, else
+#: ``cyipopt.Problem``), "ctypes" or "cyipopt". Both run the same IPOPT on the same
+#: callbacks and take the same iterates; the ctypes driver copies each Jacobian and
+#: Hessian with one memmove where cyipopt copies element by element in Python.
+DRIVER = "auto"
+
+
+def problem_class():
+    """The class :func:`solve_numpy` builds its IPOPT problem with (see ``DRIVER``)."""
+    from . import _ipopt_c
+    from ._openblas import import_cyipopt
+
+    cyipopt = import_cyipopt()
+    if DRIVER == "cyipopt":
+        return cyipopt.Problem
+    if _ipopt_c.ipopt_library() is not None:
+        return _ipopt_c.Problem
+    if DRIVER == "ctypes":
+        raise RuntimeError("IPOPT's C library was not found next to cyipopt")
+    return cyipopt.Problem
+
+
 def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
     """Run IPOPT (cyipopt) on ``nlp`` from ``data.theta0``/``data.states0``.
 
@@ -539,13 +562,11 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
     propagate (the caller turns them into ``SolverError``).
     """
     from ._interrupt import SolveInterrupt
-    from ._openblas import import_cyipopt
 
-    cyipopt = import_cyipopt()
     interrupt = SolveInterrupt()
     lo, hi = nlp.bounds()
     zeros = np.zeros(nlp.m)
-    problem = cyipopt.Problem(n=nlp.n, m=nlp.m, problem_obj=nlp, lb=lo, ub=hi, cl=zeros, cu=zeros)
+    problem = problem_class()(n=nlp.n, m=nlp.m, problem_obj=nlp, lb=lo, ub=hi, cl=zeros, cu=zeros)
     log, iterates = [], []
 
     def on_iteration(alg_mod, it, obj, inf_pr, inf_du, *rest):
