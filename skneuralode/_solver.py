@@ -133,8 +133,18 @@ def _cyipopt_package_works() -> tuple[bool, str]:
         return False, (
             "Python package `cyipopt` (pip install cyipopt-wheels==1.7.0.dev0): not installed"
         )
+    from ._ipopt_c import ipopt_library
+
     version = ".".join(str(v) for v in getattr(cyipopt, "IPOPT_VERSION", ()))
-    return True, f"cyipopt {cyipopt.__version__} (IPOPT {version}); {openblas_report()}"
+    lib = ipopt_library()
+    driver = (
+        f"the numpy engine calls IPOPT's C interface in {lib._name}"
+        if lib is not None
+        else "the numpy engine uses cyipopt.Problem (IPOPT's C library not found)"
+    )
+    return True, (
+        f"cyipopt {cyipopt.__version__} (IPOPT {version}); {driver}; {openblas_report()}"
+    )
 
 
 def _pynumero_works(cyipopt_found: bool) -> tuple[bool, str]:

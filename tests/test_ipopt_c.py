@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skneuralode import CollocationNeuralODE, SolverError, _ipopt_c, _numpy_engine
+from skneuralode import CollocationNeuralODE, SolverError, _ipopt_c, _numpy_engine, _solver
 
 
 @pytest.fixture
@@ -154,3 +154,10 @@ def test_an_engine_callback_error_becomes_a_solver_error(driver, small_data, mon
     monkeypatch.setattr(_numpy_engine.NumpyNLP, "hessian", boom)
     with pytest.raises(SolverError, match="evaluation failed"):
         _fit(driver, "ctypes", small_data)
+
+
+def test_available_solvers_names_the_driver():
+    works, text = _solver.available_solvers()["numpy"]
+    assert works
+    assert "the numpy engine calls IPOPT's C interface in " in text
+    assert "ipopt" in text.split("C interface in ")[1].split(";")[0].lower()
