@@ -63,6 +63,28 @@ SECTIONS = {
         ("case", "init", "seed", "fit_time", "n_iter"),
         labels={"summary": "case"},
     ),
+    "authors_code": Section(
+        "The authors' own code vs skneuralode on the paper's case",
+        "method",
+        (
+            "method",
+            "repeat",
+            "total",
+            "build_solve",
+            "prep",
+            "n_iter",
+            "status",
+            "mse_train_span",
+            "mse_test_span",
+        ),
+        labels={"summary": "method"},
+    ),
+    "multiplier_step": Section(
+        "IPOPT's multiplier step: alpha_for_y primal vs min-dual-infeas",
+        "case",
+        ("case", "rule", "seed", "n_iter", "fit_time", "status", "objective", "test"),
+        labels={"summary": "case"},
+    ),
     "engines": Section(
         "Numpy engine vs pyomo engine on the paper's case",
         "engine",
