@@ -129,7 +129,12 @@ def _candidates(cyipopt) -> list[str]:
             if _is_ipopt_library(path) and path not in found:
                 found.append(path)
     site = Path(cyipopt.__file__).resolve().parent.parent
-    folders = [*site.glob("cyipopt*.libs"), Path(cyipopt.__file__).parent / ".dylibs", site]
+    folders = [
+        *site.glob("cyipopt*.libs"),  # auditwheel (Linux), delvewheel (Windows)
+        *site.glob("*.dylibs"),  # delocate (macOS), for the top-level extension module
+        Path(cyipopt.__file__).parent / ".dylibs",
+        site,
+    ]
     for folder in folders:
         if folder.is_dir():
             for entry in sorted(folder.iterdir()):
