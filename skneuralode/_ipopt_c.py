@@ -405,37 +405,14 @@ class Problem:
         except BaseException:
             return self._fail()
 
-    def _intermediate(
-        self,
-        alg_mod,
-        iter_count,
-        obj_value,
-        inf_pr,
-        inf_du,
-        mu,
-        d_norm,
-        regularization_size,
-        alpha_du,
-        alpha_pr,
-        ls_trials,
-        user_data,
-    ):
+    def _intermediate(self, *report):
+        """IPOPT's report (alg_mod, iter_count, obj_value, inf_pr, inf_du, mu, d_norm,
+        regularization_size, alpha_du, alpha_pr, ls_trials, user_data), forwarded
+        without ``user_data``."""
         if self._exception is not None:
             return False
         try:
-            keep_going = self._obj.intermediate(
-                alg_mod,
-                iter_count,
-                obj_value,
-                inf_pr,
-                inf_du,
-                mu,
-                d_norm,
-                regularization_size,
-                alpha_du,
-                alpha_pr,
-                ls_trials,
-            )
+            keep_going = self._obj.intermediate(*report[:-1])
             return True if keep_going is None else bool(keep_going)
         except BaseException:
             return self._fail()
