@@ -115,8 +115,53 @@ def _load():
         if not hasattr(lib, "GetIpoptCurrentIterate"):  # older than 3.14: other types
             continue
         _declare(lib)
-        return lib
+        if _answers_correctly(lib):
+            return lib
     return None
+
+
+class _SelfTest:
+    """min |x - 1|^2 subject to x_0 + x_1 = 1: the solution is (0.5, 0.5)."""
+
+    def objective(self, x):
+        return float(np.sum((x - 1.0) ** 2))
+
+    def gradient(self, x):
+        return 2.0 * (x - 1.0)
+
+    def constraints(self, x):
+        return np.array([x[0] + x[1] - 1.0])
+
+    def jacobianstructure(self):
+        return np.array([0, 0]), np.array([0, 1])
+
+    def jacobian(self, x):
+        return np.ones(2)
+
+    def hessianstructure(self):
+        return np.array([0, 1]), np.array([0, 1])
+
+    def hessian(self, x, lagrange, obj_factor):
+        return np.full(2, 2.0 * obj_factor)
+
+    def intermediate(self, *report):
+        return True
+
+
+def _answers_correctly(lib) -> bool:
+    """Whether ``lib`` solves a two-variable QP right through this module's declarations
+    (a guard against a library whose C interface differs from IPOPT 3.14's)."""
+    try:
+        problem = Problem(2, 1, _SelfTest(), [-10.0, -10.0], [10.0, 10.0], [0.0], [0.0], lib)
+        try:
+            for key, value in (("print_level", 0), ("sb", "yes"), ("tol", 1e-10)):
+                problem.add_option(key, value)
+            x, info = problem.solve(np.zeros(2))
+        finally:
+            problem.close()
+    except Exception:
+        return False
+    return info["status"] == 0 and bool(np.allclose(x, 0.5, atol=1e-8))
 
 
 def _candidates(cyipopt) -> list[str]:

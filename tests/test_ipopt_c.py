@@ -65,38 +65,18 @@ def test_estimate_initial_state_through_the_c_driver(driver, small_data):
     np.testing.assert_array_equal(x0, est.estimate_initial_state(t, X))
 
 
-class _Broken:
-    """A problem object whose Hessian raises on its third call."""
+class _Broken(_ipopt_c._SelfTest):
+    """The driver's self-test QP, min |x - 1|^2 on x_0 + x_1 = 1, whose Hessian raises
+    on its third call."""
 
     def __init__(self):
         self.calls = 0
-
-    def objective(self, x):
-        return float(np.sum((x - 1.0) ** 2))
-
-    def gradient(self, x):
-        return 2.0 * (x - 1.0)
-
-    def constraints(self, x):
-        return np.array([x[0] + x[1] - 1.0])
-
-    def jacobianstructure(self):
-        return np.array([0, 0]), np.array([0, 1])
-
-    def jacobian(self, x):
-        return np.ones(2)
-
-    def hessianstructure(self):
-        return np.array([0, 1]), np.array([0, 1])
 
     def hessian(self, x, lagrange, obj_factor):
         self.calls += 1
         if self.calls == 3:
             raise ZeroDivisionError("broken on purpose")
-        return np.full(2, 2.0 * obj_factor)
-
-    def intermediate(self, *args):
-        return True
+        return super().hessian(x, lagrange, obj_factor)
 
 
 def _problem(obj):
@@ -161,3 +141,19 @@ def test_available_solvers_names_the_driver():
     assert works
     assert "the numpy engine calls IPOPT's C interface in " in text
     assert "ipopt" in text.split("C interface in ")[1].split(";")[0].lower()
+
+
+def test_the_library_passes_its_self_test():
+    assert _ipopt_c._answers_correctly(_ipopt_c.ipopt_library())
+
+
+def test_without_the_c_library_the_engine_uses_cyipopt(monkeypatch, small_data):
+    import cyipopt
+
+    monkeypatch.setattr(_ipopt_c, "ipopt_library", lambda: None)
+    assert _numpy_engine.problem_class() is cyipopt.Problem
+    t, X = small_data
+    assert CollocationNeuralODE(width=8, random_state=0).fit(t, X).converged_
+    monkeypatch.setattr(_numpy_engine, "DRIVER", "ctypes")
+    with pytest.raises(RuntimeError, match="C library was not found"):
+        _numpy_engine.problem_class()
