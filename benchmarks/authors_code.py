@@ -57,9 +57,9 @@ from pathlib import Path
 
 import numpy as np
 from _results import ResultsFile, add_output_options
-from scipy.integrate import solve_ivp
 
 from skneuralode import CollocationNeuralODE
+from skneuralode._simulate import VectorField, simulate
 from skneuralode.datasets import van_der_pol
 
 FORCED = dict(x0=(0.0, 1.0), forcing_amplitude=1.0, forcing_frequency=1.0)
@@ -192,29 +192,25 @@ class Authors:
         )
 
 
-def free_run_errors(rhs_or_model, truth):
+def free_run_errors(pred, truth):
+    """MSE of a free run against the noise-free oscillator on [0, 15] and (15, 30]."""
     test = truth.t > 15.0
-    if callable(rhs_or_model):
-        sol = solve_ivp(
-            rhs_or_model,
-            (truth.t[0], truth.t[-1]),
-            truth.X_true[0],
-            method="LSODA",
-            t_eval=truth.t,
-            rtol=1e-7,
-            atol=1e-9,
-        )
-        pred = np.full_like(truth.X_true, np.nan)
-        pred[: sol.y.shape[1]] = sol.y.T
-    else:
-        pred = rhs_or_model.predict(truth.t, truth.X_true[0])
     err = (pred - truth.X_true) ** 2
     return float(np.mean(err[~test])), float(np.mean(err[test]))
 
 
-def authors_rhs(weights):
-    W1, b1, W2, b2 = (weights[k] for k in ("W1", "b1", "W2", "b2"))
-    return lambda _, x: W2 @ np.tanh(W1 @ x + b1) + b2
+def simulate_authors(weights, truth):
+    """Their network (``W2 tanh(W1 x + b1) + b2`` in the data's units) simulated from the
+    true x0 with the same integrator and tolerances as ``CollocationNeuralODE.predict``."""
+    field = VectorField(
+        coefs=[np.asarray(weights["W1"]).T, np.asarray(weights["W2"]).T],
+        intercepts=[np.asarray(weights["b1"]), np.asarray(weights["b2"])],
+        activation="tanh",
+        x_mean=np.zeros(2),
+        x_scale=np.ones(2),
+        t_scale=1.0,
+    )
+    return simulate(field, truth.t, truth.X_true[0])
 
 
 OURS = {
@@ -232,7 +228,7 @@ def run_ours(params, t, X, truth):
     start = time.perf_counter()
     est.fit(t, X)
     total = time.perf_counter() - start
-    train, test = free_run_errors(est, truth)
+    train, test = free_run_errors(est.predict(truth.t, truth.X_true[0]), truth)
     return dict(
         total=total,
         build=est.build_time_,
@@ -266,7 +262,7 @@ def main():
     try:
         for repeat in range(args.repeats):
             trainer, record, weights = authors.run()
-            train, test = free_run_errors(authors_rhs(weights), truth)
+            train, test = free_run_errors(simulate_authors(weights, truth), truth)
             emit(
                 "authors[their data]",
                 {**record, "route": authors.route, "mse_train_span": train, "mse_test_span": test},
@@ -277,7 +273,7 @@ def main():
             their_t, their_X = np.asarray(trainer.t), np.asarray(trainer.y_noisy)
             emit("skneuralode[default, their data]", run_ours({}, their_t, their_X, truth), repeat)
             _, record, weights = authors.run(ours_data)
-            train, test = free_run_errors(authors_rhs(weights), truth)
+            train, test = free_run_errors(simulate_authors(weights, truth), truth)
             emit(
                 "authors[our data]",
                 {**record, "route": authors.route, "mse_train_span": train, "mse_test_span": test},

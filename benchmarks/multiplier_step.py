@@ -61,7 +61,7 @@ def _paper(seed, **params):
         pred = est.predict(truth.t, truth.X_true[0])
         return "mse", float(np.mean((pred[test] - truth.X_true[test]) ** 2))
 
-    return (b.t, b.X), dict(width=32, alpha=1e-3, **params), evaluate
+    return (b.t, b.X), {"width": 32, "alpha": 1e-3, **params}, evaluate
 
 
 def _unforced(seed):
@@ -111,7 +111,7 @@ CASES = {
     "paper_radau": lambda s: _paper(s, scheme="radau"),
     "paper_chebyshev": lambda s: _paper(s, scheme="chebyshev"),
     "paper_legendre": lambda s: _paper(s, scheme="legendre"),
-    "paper_depth2": lambda s: _paper(s, scheme="radau", depth=2),
+    "paper_depth2": lambda s: _paper(s, scheme="radau", depth=2, width=16),
     "paper_softplus": lambda s: _paper(s, scheme="radau", activation="softplus"),
     "unforced": _unforced,
     "trajectories": _trajectories,
@@ -123,8 +123,6 @@ CASES = {
 def fit_one(data, params, rule, seed):
     params = dict(params)
     trajectory = params.pop("trajectory", None)
-    if params.get("depth") == 2:
-        params["width"] = 16
     est = CollocationNeuralODE(
         random_state=seed, max_iter=1000, solver_options={"alpha_for_y": rule}, **params
     )

@@ -170,7 +170,8 @@ def _candidates(cyipopt) -> list[str]:
     maps = Path("/proc/self/maps")
     if maps.is_file():
         for line in maps.read_text().splitlines():
-            path = line.split(maxsplit=5)[-1] if line.count(" ") >= 5 else ""
+            fields = line.split(maxsplit=5)  # address perms offset dev inode [path]
+            path = fields[5] if len(fields) == 6 else ""
             if _is_ipopt_library(path) and path not in found:
                 found.append(path)
     site = Path(cyipopt.__file__).resolve().parent.parent

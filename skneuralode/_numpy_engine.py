@@ -2,7 +2,8 @@
 
 :class:`NumpyNLP` evaluates the objective, its gradient, the constraints, the sparse
 constraint Jacobian and the exact sparse Hessian of the Lagrangian with batched numpy
-over all collocation points at once; :func:`solve_numpy` hands it to ``cyipopt.Problem``.
+over all collocation points at once; :func:`solve_numpy` hands it to IPOPT (through
+``_ipopt_c``'s ctypes driver, or ``cyipopt.Problem``; see ``DRIVER``).
 The sparsity structures are computed once per problem; each callback only fills values.
 
 Variables are ``w = (x, theta)``: the states at the nodes, node-major (``x[n * d + i]``),
@@ -83,7 +84,8 @@ class _Layout:
 
 
 class NumpyNLP:
-    """Callbacks of the collocation NLP for ``cyipopt.Problem``.
+    """Callbacks of the collocation NLP, in ``cyipopt.Problem``'s convention (which
+    ``_ipopt_c.Problem`` follows too).
 
     Parameters
     ----------
@@ -552,7 +554,8 @@ def problem_class():
 
 
 def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
-    """Run IPOPT (cyipopt) on ``nlp`` from ``data.theta0``/``data.states0``.
+    """Run IPOPT on ``nlp`` from ``data.theta0``/``data.states0`` (the driver from
+    :func:`problem_class`).
 
     Returns ``(status code, message, x, log, iterates)``: IPOPT's return status, its
     message, the final iterate, per-iteration ``(obj, inf_pr, inf_du)`` and, when

@@ -143,7 +143,10 @@ def test_available_solvers_names_the_driver():
     assert "ipopt" in text.split("C interface in ")[1].split(";")[0].lower()
 
 
-def test_the_library_passes_its_self_test():
+def test_the_self_test_rejects_what_is_not_ipopt():
+    """A library whose functions do not behave as declared is not used (here: an object
+    with no IPOPT functions at all); the real library passes the same check."""
+    assert not _ipopt_c._answers_correctly(object())
     assert _ipopt_c._answers_correctly(_ipopt_c.ipopt_library())
 
 
