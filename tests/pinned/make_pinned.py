@@ -1,0 +1,119 @@
+"""Write ``tests/pinned/fits.npz``: the weights, iteration counts and statuses of a few fits,
+as the code computed them before the architecture refactor (issue 17, 2026-12-05).
+
+``tests/test_pinned.py`` fits the same cases and compares. Run this again only when a
+change of behaviour is intended, and say so in the commit:
+
+    .venv/bin/python tests/pinned/make_pinned.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from skneuralode import ADMMNeuralODE, CollocationNeuralODE
+from skneuralode.datasets import two_tank, van_der_pol
+
+HERE = Path(__file__).parent
+PAPER = dict(x0=(0.0, 1.0), mu=1.0, forcing_amplitude=1.0, forcing_frequency=1.0)
+
+
+def paper_case():
+    t, X = van_der_pol(200, (0, 15), grid="chebyshev", noise=0.1, random_state=0, **PAPER)
+    return (t, X), {}
+
+
+def latent_case():
+    """Two tanks, the lower level measured with 10% of its samples missing, one latent state."""
+    t, y, u = two_tank(n_samples=60, noise=0.01, random_state=0)
+    y = y.copy()
+    y[np.random.RandomState(1).choice(np.arange(1, 60), 6, replace=False)] = np.nan
+    return (t, y), {"u": u}
+
+
+def admm_case():
+    t, X = van_der_pol(60, (0, 6), noise=0.02, random_state=0)
+    return (t, X), {}
+
+
+def fits():
+    """(name, make_estimator, data) of every pinned case."""
+    cases = []
+    for engine in ("numpy", "pyomo"):
+        cases.append(
+            (
+                f"paper_{engine}",
+                lambda e=engine: CollocationNeuralODE(
+                    width=32, alpha=1e-3, random_state=0, engine=e
+                ),
+                paper_case,
+            )
+        )
+        cases.append(
+            (
+                f"latent_{engine}",
+                lambda e=engine: CollocationNeuralODE(
+                    width=8,
+                    n_latent=1,
+                    alpha=1e-4,
+                    u_interpolation="previous",
+                    random_state=0,
+                    engine=e,
+                ),
+                latent_case,
+            )
+        )
+        cases.append(
+            (
+                f"admm_{engine}",
+                lambda e=engine: ADMMNeuralODE(
+                    CollocationNeuralODE(width=8, degree=2, alpha=1e-4, engine=e),
+                    n_batches=2,
+                    max_iter=3,
+                    random_state=0,
+                ),
+                admm_case,
+            )
+        )
+    return cases  # fmt: skip
+
+
+def run(make, data):
+    (t, X), kw = data()
+    est = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(t, X, **kw)
+    inner = getattr(est, "estimator_", est)
+    theta = np.concatenate([np.ravel(a) for pair in zip(inner.coefs_, inner.intercepts_)
+                            for a in pair])  # fmt: skip
+    return {
+        "theta": theta,
+        "states": inner.collocation_states_,
+        "n_iter": inner.n_iter_,
+        "status": inner.solver_status_,
+    }
+
+
+def main() -> None:
+    from threadpoolctl import threadpool_info
+
+    arrays, meta = {}, {}
+    for name, make, data in fits():
+        out = run(make, data)
+        arrays[f"{name}_theta"], arrays[f"{name}_states"] = out["theta"], out["states"]
+        meta[name] = {"n_iter": int(out["n_iter"]), "status": out["status"]}
+        print(name, meta[name], file=sys.stderr)
+    kernels = sorted({str(i.get("architecture")) for i in threadpool_info()})
+    meta["_blas_kernels"] = kernels
+    np.savez_compressed(HERE / "fits.npz", **arrays)
+    (HERE / "fits.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
