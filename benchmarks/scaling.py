@@ -18,7 +18,7 @@ pieces of ``fit`` directly to split the time:
 
 - ``build_time``: ``est._prepare`` + ``_pyomo_model.build_model`` (= ``build_time_``);
 - ``nl_time``: ``PyomoNLP(model)``, writing the NL problem and loading it through ASL;
-- ``ipopt_time``: ``_solver.solve_nlp`` (IPOPT, including the function/derivative
+- ``ipopt_time``: ``_engines.pyomo.solve_nlp`` (IPOPT, including the function/derivative
   evaluations it asks PyNumero for). ``nl_time + ipopt_time`` is ``solve_time_``.
 
 With --ipopt-timing, one representative case (radau, 1000 points, width 32) is run once
@@ -86,7 +86,7 @@ def run_one(case, max_iter, max_cpu_time, ipopt_timing=False):
     from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
     from skneuralode._pyomo_model import build_model
-    from skneuralode._solver import solve_nlp
+    from skneuralode._engines.pyomo import solve_nlp
     from skneuralode.datasets import van_der_pol
 
     n = case["n"]

@@ -1,20 +1,15 @@
 """ADMMNeuralODE: consensus ADMM over data batches, sub-problems run through joblib.
 
 The module-level :func:`solve_batch` is what a joblib worker (loky, threads, or a Dask
-``distributed`` worker) runs: it receives a :class:`BatchTask` made of numpy arrays and
-plain values only, solves the batch's NLP with its proximal term and returns arrays. With
-the numpy engine each task is solved from its arrays alone (nothing to build but the
-sparsity structures); with the pyomo engine the worker builds the batch's Pyomo model
-once and keeps it (and its written NL problem) for the next ADMM iterations.
+``distributed`` worker) runs: it receives a ``BatchTask`` made of numpy arrays and
+plain values only, and its engine solves the batch's NLP with its proximal term and
+returns arrays (see ``_engines``).
 """
 
 from __future__ import annotations
 
-import gc
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
@@ -27,175 +22,29 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from ._engines import BatchResult, BatchTask, SolveResult, get_engine
 from ._estimator import CollocationNeuralODE
 from ._init import fit_scaling, full_scaling
 from ._problem import objective, observation_residuals
-from ._solver import STOPPED, SolveResult, find_solver, solve, solve_model, solve_nlp
+from ._solver import STOPPED, find_solver
 from .exceptions import SolverError, warn_user
 
 # ----------------------------------------------------------------- the worker
 
-# The cache, its memory cap and the process lock serve the pyomo engine only: building a
-# Pyomo model and writing its NL problem cost more than a warm-started sub-problem solve.
-#: Batches kept in each worker process, most recent last: (fit token, batch) -> _CachedBatch.
-_MODEL_CACHE: OrderedDict = OrderedDict()
-_MODEL_CACHE_SIZE = 32
-#: Memory the cache may hold in one worker. loky recycles a worker whose memory grows by
-#: 300 MB after its first task (it takes that for a leak), and a recycled worker loses
-#: every cached batch and re-imports Pyomo; staying under that is cheaper.
-_MODEL_CACHE_BYTES = 200e6
-_PROCESS_LOCK = threading.Lock()
-
-
-@dataclass
-class BatchTask:
-    """One sub-problem solve: arrays and plain values only (cheap to pickle)."""
-
-    key: tuple  # (fit token, batch index): identifies the model a worker may reuse
-    data: object  # _problem.NLPData
-    rho: float
-    center: np.ndarray  # z - u_b
-    theta: np.ndarray  # warm start
-    states: np.ndarray  # warm start
-    engine: str
-    solver: str
-    options: dict
-    limit_threads: bool
-
-
-@dataclass
-class BatchResult:
-    result: SolveResult  # with the batch's theta and states
-    build_time: float
-    reused_model: bool
-
-
-class _CachedBatch:
-    """A batch's Pyomo model, and on the cyipopt route its written NL problem (PyNumero)
-    with the positions of the variables in it: later solves only move bounds and the
-    starting point, without building or writing anything again."""
-
-    def __init__(self, task: BatchTask):
-        from ._pyomo_model import build_model
-
-        self.model = build_model(task.data)
-        self.nlp = None
-        if task.solver == "cyipopt":
-            from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
-
-            m = self.model
-            self.nlp = PyomoNLP(m)
-            self.theta_idx = np.array(self.nlp.get_primal_indices([m.theta]))
-            self.x_idx = np.array(self.nlp.get_primal_indices([m.x]))
-            self.pinned_idx = np.array(self.nlp.get_primal_indices([m.rho, m.prox_center]))
-
-    def solve(self, task: BatchTask):
-        """-> SolveResult with the batch's theta and states."""
-        if self.nlp is None:
-            return self._solve_model(task)
-        nlp, pinned = self.nlp, np.r_[task.rho, task.center]
-        start = nlp.init_primals().copy()
-        start[self.theta_idx] = task.theta
-        start[self.x_idx] = task.states.ravel()
-        start[self.pinned_idx] = pinned
-        _overwrite(nlp.init_primals(), slice(None), start)
-        _overwrite(nlp.primals_lb(), self.pinned_idx, pinned)
-        _overwrite(nlp.primals_ub(), self.pinned_idx, pinned)
-        result, x = solve_nlp(nlp, task.options)
-        result.theta = x[self.theta_idx]
-        result.states = x[self.x_idx].reshape(task.states.shape)
-        result.n_variables, result.n_constraints = nlp.n_primals(), nlp.n_constraints()
-        return result
-
-    def _solve_model(self, task: BatchTask):
-        from ._pyomo_model import read_solution, set_proximal
-
-        m = self.model
-        set_proximal(m, task.rho, task.center)
-        for p in m.PARAMS:
-            m.theta[p].set_value(float(task.theta[p]))
-        for (n, i), value in np.ndenumerate(task.states):
-            m.x[n, i].set_value(float(value))
-        result = solve_model(m, task.solver, task.options)
-        result.theta, result.states = read_solution(m)
-        result.n_variables, result.n_constraints = m.nvariables(), m.nconstraints()
-        return result
-
-
-def _overwrite(array: np.ndarray, idx, values: np.ndarray) -> None:
-    """Write into one of PyNumero's NLP arrays (bounds, starting point) in place.
-
-    PyNumero hands out its own arrays read-only; the solve reads them from the NLP, so
-    they are changed where they live and locked again.
-    """
-    array.flags.writeable = True
-    try:
-        array[idx] = values
-    finally:
-        array.flags.writeable = False
-
-
-def _resident_bytes() -> float:
-    try:
-        import psutil
-    except ImportError:  # then loky cannot watch memory either
-        return 0.0
-    return float(psutil.Process().memory_info().rss)
-
-
-def _cached_batch(task: BatchTask) -> tuple[_CachedBatch, bool]:
-    """The task's batch from this worker's cache (most recent last), or a new one.
-
-    Building a batch first drops the batches of other fits (a worker process outlives a
-    fit, and freed memory is not handed back to the system, so stale batches would push
-    it over loky's recycling threshold); then the least recently used batches are dropped
-    beyond ``_MODEL_CACHE_SIZE`` entries or ``_MODEL_CACHE_BYTES`` of memory, measured when
-    each entry was built. Call with ``_PROCESS_LOCK`` held.
-    """
-    entry = _MODEL_CACHE.pop(task.key, None)
-    reused = entry is not None
-    if entry is None:
-        for key in [k for k in _MODEL_CACHE if k[0] != task.key[0]]:
-            del _MODEL_CACHE[key]
-        gc.collect()
-        before = _resident_bytes()
-        entry = _CachedBatch(task)
-        entry.size = max(_resident_bytes() - before, 0.0)
-    _MODEL_CACHE[task.key] = entry
-    while len(_MODEL_CACHE) > 1 and (
-        len(_MODEL_CACHE) > _MODEL_CACHE_SIZE
-        or sum(e.size for e in _MODEL_CACHE.values()) > _MODEL_CACHE_BYTES
-    ):
-        _MODEL_CACHE.popitem(last=False)
-    return entry, reused
-
 
 def solve_batch(task: BatchTask) -> BatchResult:
-    """Solve one batch NLP with its proximal term, warm-started from the task's iterate.
-
-    The numpy engine solves from the task's arrays alone. With the pyomo engine, solves
-    within one process run one at a time: the cache is shared, and neither Pyomo model
-    building nor the AMPL solver library is thread-safe. (Nested inside another joblib
-    worker, the batches run on threads of that worker: they then take turns.)
-    """
+    """Solve one batch NLP with its proximal term, warm-started from the task's iterate,
+    with the task's engine (``_engines``: the numpy engine solves from the task's arrays
+    alone; the pyomo engine keeps each batch's built model in the worker process). With
+    ``task.limit_threads`` the worker's BLAS/OpenMP pools get one thread each."""
     limits = threadpool_limits(1) if task.limit_threads else None
     try:
-        if task.engine == "numpy":
-            data = replace(task.data, theta0=task.theta, states0=task.states)
-            result = solve(data, "numpy", "cyipopt", task.options, rho=task.rho,
-                           center=task.center)  # fmt: skip
-            return BatchResult(result, result.build_time, False)
-        with _PROCESS_LOCK:
-            start = time.perf_counter()
-            entry, reused = _cached_batch(task)
-            build_time = time.perf_counter() - start
-            return BatchResult(entry.solve(task), build_time, reused)
+        return get_engine(task.engine).solve_batch(task)
     finally:
         if limits is not None:
             limits.restore_original_limits()
 
 
-# -------------------------------------------------------------- the estimator
 # -------------------------------------------------------------- the estimator
 
 #: The absolute tolerance of the stopping rule, per weight, as a fraction of ``tol``.

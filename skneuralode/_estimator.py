@@ -32,6 +32,7 @@ from ._solver import (
     check_ipopt_options,
     failure_advice,
     find_solver,
+    records_iterates,
     solve,
 )
 from ._validation import (
@@ -589,12 +590,12 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             f"fitted. {failure_advice(result.status)}"
         )
 
-    def _check_store_iterates(self, engine: str, solver: str) -> None:
-        if self.store_iterates and solver != "cyipopt":
+    def _check_store_iterates(self, engine: str, route: str) -> None:
+        if self.store_iterates and not records_iterates(engine, route):
             raise ValueError(
-                f"store_iterates=True needs IPOPT's per-iteration callback (cyipopt); "
+                f"store_iterates=True needs IPOPT's per-iteration callback; "
                 f"engine={self.engine!r}, solver={self.solver!r} resolved to the {engine} "
-                f"engine with the {solver!r} executable, which does not report its iterates. "
+                f"engine's {route!r} route, which does not report its iterates. "
                 "Use engine='numpy' (pip install cyipopt-wheels) or store_iterates=False."
             )
 

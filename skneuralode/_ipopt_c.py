@@ -6,7 +6,7 @@ IPOPT iteration, several times the numpy evaluation itself. :class:`Problem` dri
 same IPOPT library (the one ``cyipopt`` loaded, with its OpenBLAS set-up, found by
 :func:`ipopt_library`) through its C interface and copies each callback's array with one
 ``memmove``. It offers the part of ``cyipopt.Problem``'s interface that
-:func:`skneuralode._numpy_engine.solve_numpy` uses, with the same behaviour: the problem
+:func:`skneuralode._engines.numpy.solve_numpy` uses, with the same behaviour: the problem
 object's ``objective``, ``gradient``, ``constraints``, ``jacobian(structure)``,
 ``hessian(structure)`` and ``intermediate`` callbacks; an exception raised in one stops
 IPOPT and is raised again from :meth:`Problem.solve`.
@@ -27,6 +27,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
+from ._status import MESSAGES
 
 _double_p = ctypes.POINTER(ctypes.c_double)
 _int_p = ctypes.POINTER(ctypes.c_int)
@@ -53,34 +55,6 @@ _EVAL_H = ctypes.CFUNCTYPE(
     _void_p,
 )
 _INTERMEDIATE = ctypes.CFUNCTYPE(_bool, _int, _int, *([_double] * 8), _int, _void_p)
-
-#: IPOPT's ApplicationReturnStatus codes and what they mean (IpReturnCodes_inc.h).
-STATUS_MESSAGES = {
-    0: "Algorithm terminated successfully at a locally optimal point, satisfying the "
-    "convergence tolerances (can be specified by options).",
-    1: 'Algorithm stopped at a point that was converged, not to "desired" tolerances, '
-    'but to "acceptable" tolerances (see the acceptable-... options).',
-    2: "Algorithm converged to a point of local infeasibility. Problem may be infeasible.",
-    3: "Algorithm proceeds with very little progress.",
-    4: "It seems that the iterates diverge.",
-    5: "The user call-back function intermediate_callback returned false, i.e., the user "
-    "code requested a premature termination of the optimization.",
-    6: "Feasible point for square problem found.",
-    -1: "Maximum number of iterations exceeded (can be specified by an option).",
-    -2: "Restoration phase failed, algorithm doesn't know how to proceed.",
-    -3: "An unrecoverable error occurred while Ipopt tried to compute the search direction.",
-    -4: "Maximum CPU time exceeded.",
-    -5: "Maximum wallclock time exceeded.",
-    -10: "Problem has too few degrees of freedom.",
-    -11: "Invalid problem definition.",
-    -12: "Invalid option encountered.",
-    -13: "Algorithm received an invalid number (such as NaN or Inf) from the NLP; see "
-    "also option check_derivatives_for_naninf.",
-    -100: "Some uncaught Ipopt exception encountered.",
-    -101: "Unknown Exception caught in Ipopt.",
-    -102: "Not enough memory.",
-    -199: "An unknown internal error occurred.",
-}
 
 _LOCK = threading.Lock()
 _library: list = []  # [ctypes library or None] once looked up
@@ -350,7 +324,7 @@ class Problem:
             "obj_val": obj.value,
             "mult_g": mult_g,
             "status": int(status),
-            "status_msg": STATUS_MESSAGES.get(int(status), "Unknown status"),
+            "status_msg": MESSAGES.get(int(status), "Unknown status"),
         }
 
     def get_current_iterate(self, scaled: bool = False) -> dict:

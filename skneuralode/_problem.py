@@ -2,7 +2,7 @@
 objective and residuals (the one copy that estimators, tests and benchmarks use).
 
 Nothing here knows about Pyomo or IPOPT. Both engines read a :class:`NLPData`: the numpy
-engine (``_numpy_engine``) evaluates it directly, ``_pyomo_model.build_model`` turns it
+engine (``_engines.numpy``) evaluates it directly, ``_pyomo_model.build_model`` turns it
 into a Pyomo model. All values are in scaled units (see ``_init.Scaling``).
 
 The NLP, with ``x`` the states at the nodes and ``theta`` the network parameters::
@@ -62,7 +62,7 @@ class NLPData:
     fixed_theta: bool = False  # the network is fixed at theta0; only the states are free
     #: how the numpy engine regularizes the Hessian: "ipopt" (IPOPT's own inertia
     #: correction, every iteration from zero) or "adaptive" (it carries over; see
-    #: ``_numpy_engine.SHIFT_DECREASE``). Not part of the NLP; the pyomo engine ignores it.
+    #: ``_engines.numpy.SHIFT_DECREASE``). Not part of the NLP; the pyomo engine ignores it.
     hessian_regularization: str = "ipopt"
 
     @property

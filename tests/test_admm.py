@@ -49,7 +49,7 @@ def test_consensus_reached_and_batches_agree(admm_data):
     # the fitted attributes of a single model, written by the same code: the size of
     # the NLP is the two batch NLPs together (states of both chains + one theta each)
     est = admm.estimator_
-    assert est.engine_ == "numpy" and est.solver_ == "cyipopt"
+    assert est.engine_ == "numpy" and est.solver_ in {"ctypes", "cyipopt"}
     n_params = sum(c.size for c in est.coefs_) + sum(b.size for b in est.intercepts_)
     assert est.n_variables_ == est.collocation_states_.size + 2 * n_params
     assert est.n_constraints_ == (len(t) - 2) * 2 * 2  # intervals of both windows x degree x d
@@ -178,21 +178,21 @@ def test_reused_nl_problem_matches_rebuilding_the_model(admm_data, monkeypatch):
     """The pyomo engine's cyipopt route keeps each batch's written NL problem and only
     moves bounds and the start; solving the Pyomo model afresh each time must give the
     same iterates."""
-    from skneuralode import _admm as admm_module
+    from skneuralode._engines import pyomo as pyomo_engine
 
     t, X = admm_data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        reused = _admm(n_jobs=1, max_iter=4, engine="pyomo", solver="cyipopt").fit(t, X)
+        reused = _admm(n_jobs=1, max_iter=4, engine="pyomo", solver="pynumero").fit(t, X)
         assert sum(reused.history_["models_reused"]) == 2 * 3
-        original_init = admm_module._CachedBatch.__init__
+        original_init = pyomo_engine._CachedBatch.__init__
 
         def without_nlp(self, task):
             original_init(self, task)
             self.nlp = None  # forces set_proximal + solve_model on the Pyomo model
 
-        monkeypatch.setattr(admm_module._CachedBatch, "__init__", without_nlp)
-        rebuilt = _admm(n_jobs=1, max_iter=4, engine="pyomo", solver="cyipopt").fit(t, X)
+        monkeypatch.setattr(pyomo_engine._CachedBatch, "__init__", without_nlp)
+        rebuilt = _admm(n_jobs=1, max_iter=4, engine="pyomo", solver="pynumero").fit(t, X)
     for key in ("primal_residual", "dual_residual", "objective"):
         np.testing.assert_allclose(reused.history_[key], rebuilt.history_[key], rtol=1e-7)
     for a, b in zip(reused.estimator_.coefs_, rebuilt.estimator_.coefs_):
@@ -431,7 +431,7 @@ def test_an_interrupted_batch_is_not_a_failure():
     from skneuralode._solver import SolveResult
 
     def batch(status):
-        return BatchResult(SolveResult("cyipopt", status, "", 3, 0.1), 0.0, False)
+        return BatchResult(SolveResult("ctypes", status, "", 3, 0.1), 0.0, False)
 
     _check_batches([batch("optimal"), batch("userInterrupt"), batch("maxTimeLimit")], 0)
     with pytest.raises(SolverError, match="IPOPT failed on batch 1 in ADMM iteration 4"):

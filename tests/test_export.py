@@ -22,7 +22,7 @@ FINITE_DIFFERENCE_ERROR = 0.2
 HORIZON = 3.0
 
 requires_pynumero = pytest.mark.skipif(
-    not available_solvers()["cyipopt"][0],
+    not available_solvers()["pynumero"][0],
     reason="pyo.SolverFactory('cyipopt') needs PyNumero's ASL library "
     "(pyomo build-extensions); not built here",
 )

@@ -16,7 +16,8 @@ import time
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skneuralode import CollocationNeuralODE, _interrupt, _numpy_engine, _solver
+from skneuralode import CollocationNeuralODE, _interrupt, _solver
+from skneuralode._engines import numpy as _numpy_engine
 from skneuralode.datasets import van_der_pol
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -117,14 +118,14 @@ def test_second_sigint_raises_keyboard_interrupt(monkeypatch):
 
 
 def test_sigint_through_pynumero_stops_at_the_next_iteration(monkeypatch):
-    if not _solver.available_solvers()["cyipopt"][0]:
+    if not _solver.available_solvers()["pynumero"][0]:
         pytest.skip("needs Pyomo's PyNumero ASL library")
     from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
     t, X = van_der_pol(40, (0, 6))
     _raise_sigint_in(monkeypatch, PyomoNLP, "evaluate_hessian_lag", at_call=5, times=1)
     with pytest.warns(ConvergenceWarning, match="interrupted"):
-        model = CollocationNeuralODE(engine="pyomo", solver="cyipopt", **ENDLESS).fit(t, X)
+        model = CollocationNeuralODE(engine="pyomo", solver="pynumero", **ENDLESS).fit(t, X)
     assert model.solver_status_ == "userInterrupt"
     assert 4 <= model.n_iter_ <= 6
 

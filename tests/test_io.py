@@ -102,9 +102,9 @@ def test_both_engines_estimate_the_same_initial_state(io_model):
     t = 0.25 * np.arange(30)
     u = _held_input(30, seed=6)
     y = io_model.predict(t, [0.1, 0.5], u)
-    pyomo_model = clone(io_model).set_params(engine="pyomo", solver="cyipopt")
+    pyomo_model = clone(io_model).set_params(engine="pyomo", solver="pynumero")
     pyomo_model.__dict__.update({k: v for k, v in vars(io_model).items() if k.endswith("_")})
-    pyomo_model.engine_ = "pyomo"
+    pyomo_model.engine_, pyomo_model.solver_ = "pyomo", "pynumero"
     np.testing.assert_allclose(
         pyomo_model.estimate_initial_state(t, y, u), io_model.estimate_initial_state(t, y, u),
         atol=1e-6,

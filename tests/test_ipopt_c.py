@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skneuralode import CollocationNeuralODE, SolverError, _ipopt_c, _numpy_engine, _solver
+from skneuralode import CollocationNeuralODE, SolverError, _ipopt_c, _solver
+from skneuralode._engines import numpy as _numpy_engine
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from skneuralode import CollocationNeuralODE, _mlp
-from skneuralode._numpy_engine import FixedThetaNLP, NumpyNLP
+from skneuralode._engines.numpy import FixedThetaNLP, NumpyNLP
 from skneuralode._problem import constraint_residuals, latent_residuals, objective
 from skneuralode.datasets import van_der_pol
 
@@ -194,7 +194,7 @@ def test_user_arrays_and_problem_are_not_modified():
 
 def test_hessian_blocks_match_a_one_block_evaluation(monkeypatch):
     """Points are processed in blocks to bound memory; the blocking changes nothing."""
-    from skneuralode import _numpy_engine
+    from skneuralode._engines import numpy as _numpy_engine
 
     _, nlp, w, lam, _, _ = _problem("radau", "tanh", 3, True, 2, False)
     whole = nlp.hessian(w, lam, 0.5)
@@ -278,7 +278,7 @@ def test_both_engines_reach_the_same_objective_on_the_paper_case(paper_data):
     train, _ = paper_data
     fits = {
         engine: CollocationNeuralODE(
-            width=32, alpha=1e-3, random_state=0, engine=engine, solver="cyipopt",
+            width=32, alpha=1e-3, random_state=0, engine=engine,
             hessian_regularization="ipopt",
         ).fit(train.t, train.X)
         for engine in ("numpy", "pyomo")
@@ -309,7 +309,7 @@ def test_store_iterates_and_verbose_on_the_numpy_engine(capfd):
 def test_the_adaptive_shift_follows_ipopts_regularization():
     """The shift is IPOPT's last delta_w carried over, decreasing by SHIFT_DECREASE, and
     lands on the whole diagonal of the Hessian (states and network)."""
-    from skneuralode import _numpy_engine
+    from skneuralode._engines import numpy as _numpy_engine
 
     data, nlp, w, lam, _, _ = _problem("legendre", "tanh", 2, True, 2, False)
     assert nlp.adaptive_shift  # the estimator's default
@@ -379,7 +379,7 @@ def test_solver_options_override_the_default_multiplier_step():
 def test_a_failed_adaptive_solve_is_solved_again_with_ipopts_rule(monkeypatch, small_data):
     """A path that fails with the shift (made to fail here) is retried from the same
     start with IPOPT's own rule; the model comes from the retry, the message says so."""
-    from skneuralode import _numpy_engine
+    from skneuralode._engines import numpy as _numpy_engine
 
     real = _numpy_engine.solve_numpy
     calls = []
@@ -408,7 +408,7 @@ def test_a_failed_adaptive_solve_is_solved_again_with_ipopts_rule(monkeypatch, s
 
 
 def test_limits_are_not_retried(monkeypatch, small_data):
-    from skneuralode import _numpy_engine
+    from skneuralode._engines import numpy as _numpy_engine
 
     real = _numpy_engine.solve_numpy
     calls = []

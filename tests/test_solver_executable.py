@@ -1,4 +1,4 @@
-"""The ``"ipopt"`` route: an ``ipopt`` executable on PATH, driven by Pyomo's NL-file interface.
+"""The ``"executable"`` route: an ``ipopt`` executable on PATH, through Pyomo's NL files.
 
 No real executable is needed: ``tests/fake_ipopt/fake_ipopt.py`` speaks the AMPL protocol
 (``ipopt -v``, ``ipopt stub.nl -AMPL key=value ...``, ``stub.sol``) and solves the NL file
@@ -27,7 +27,7 @@ PARAMS = dict(width=8, degree=2, alpha=1e-4, random_state=0)
 
 
 def _cyipopt_route_works() -> bool:
-    return _solver.available_solvers()["cyipopt"][0]
+    return _solver.available_solvers()["pynumero"][0]
 
 
 pytestmark = [
@@ -79,14 +79,14 @@ def data():
 
 @pytest.fixture(scope="module")
 def executable_fit(fake_ipopt, data):
-    return CollocationNeuralODE(solver="ipopt", **PARAMS).fit(*data)
+    return CollocationNeuralODE(solver="executable", **PARAMS).fit(*data)
 
 
 def test_executable_is_found(fake_ipopt):
     import cyipopt
     import pyomo.environ as pyo
 
-    works, found = _solver.available_solvers()["ipopt"]
+    works, found = _solver.available_solvers()["executable"]
     assert works, found
     assert str(fake_ipopt) in found
     # Pyomo's version probe (`ipopt -v`) reads the IPOPT that cyipopt bundles.
@@ -94,15 +94,15 @@ def test_executable_is_found(fake_ipopt):
 
 
 def test_executable_fit_converges(executable_fit):
-    assert executable_fit.solver_ == "ipopt"
+    assert executable_fit.solver_ == "executable"
     assert executable_fit.solver_status_ == "optimal"
     assert executable_fit.converged_
     assert executable_fit.n_iter_ > 0
 
 
 def test_executable_matches_cyipopt(fake_ipopt, executable_fit, data):
-    reference = CollocationNeuralODE(engine="pyomo", solver="cyipopt", **PARAMS).fit(*data)
-    assert reference.engine_ == "pyomo" and reference.solver_ == "cyipopt"
+    reference = CollocationNeuralODE(engine="pyomo", solver="pynumero", **PARAMS).fit(*data)
+    assert reference.engine_ == "pyomo" and reference.solver_ == "pynumero"
     # The same IPOPT on the same NL problem: same iterations, same weights.
     assert executable_fit.n_iter_ == reference.n_iter_
     got = executable_fit.coefs_ + executable_fit.intercepts_
@@ -112,29 +112,29 @@ def test_executable_matches_cyipopt(fake_ipopt, executable_fit, data):
 
 
 def test_pyomo_engine_prefers_the_executable(fake_ipopt, data):
-    assert _solver.find_solver("pyomo", "auto") == ("pyomo", "ipopt")
+    assert _solver.find_solver("pyomo", "auto") == ("pyomo", "executable")
     model = CollocationNeuralODE(engine="pyomo", solver="auto", **PARAMS).fit(*data)
-    assert model.engine_ == "pyomo" and model.solver_ == "ipopt"
+    assert model.engine_ == "pyomo" and model.solver_ == "executable"
     assert model.solver_status_ == "optimal"
 
 
 def test_auto_engine_prefers_numpy_over_the_executable(fake_ipopt, data):
-    assert _solver.find_solver("auto", "auto") == ("numpy", "cyipopt")
+    assert _solver.find_solver("auto", "auto") == ("numpy", "ctypes")
     model = CollocationNeuralODE(**PARAMS).fit(*data)
-    assert model.engine_ == "numpy" and model.solver_ == "cyipopt"
+    assert model.engine_ == "numpy" and model.solver_ == "ctypes"
 
 
 def test_max_iter_through_the_executable(fake_ipopt, data):
     with pytest.warns(ConvergenceWarning, match="max_iter"):
-        model = CollocationNeuralODE(solver="ipopt", max_iter=3, **PARAMS).fit(*data)
-    assert model.solver_ == "ipopt"
+        model = CollocationNeuralODE(solver="executable", max_iter=3, **PARAMS).fit(*data)
+    assert model.solver_ == "executable"
     assert model.solver_status_ == "maxIterations"
     assert model.n_iter_ == 3
     assert not model.converged_
 
 
 def test_store_iterates_needs_cyipopt(fake_ipopt, data):
-    model = CollocationNeuralODE(solver="ipopt", store_iterates=True, **PARAMS)
+    model = CollocationNeuralODE(solver="executable", store_iterates=True, **PARAMS)
     with pytest.raises(ValueError, match="store_iterates=True needs IPOPT's per-iteration"):
         model.fit(*data)
     assert not hasattr(model, "coefs_")
@@ -143,10 +143,10 @@ def test_store_iterates_needs_cyipopt(fake_ipopt, data):
 def test_ipopt_opt_in_the_working_directory_is_not_read(fake_ipopt, data, tmp_path, monkeypatch):
     (tmp_path / "ipopt.opt").write_text("max_iter 2\n")
     monkeypatch.chdir(tmp_path)
-    model = CollocationNeuralODE(solver="ipopt", **PARAMS).fit(*data)
+    model = CollocationNeuralODE(solver="executable", **PARAMS).fit(*data)
     assert model.solver_status_ == "optimal" and model.n_iter_ > 2
     named = CollocationNeuralODE(
-        solver="ipopt", solver_options={"option_file_name": "ipopt.opt"}, **PARAMS
+        solver="executable", solver_options={"option_file_name": "ipopt.opt"}, **PARAMS
     )
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         named.fit(*data)
@@ -175,7 +175,7 @@ def test_sigint_stops_the_executable_and_leaves_no_temporary_files(
     endless = dict(PARAMS, tol=1e-30, max_iter=100_000)
     endless["solver_options"] = {"acceptable_tol": 1e-30, "acceptable_iter": 1000}
     with pytest.warns(ConvergenceWarning, match=r"interrupted \(Ctrl-C\)"):
-        model = CollocationNeuralODE(solver="ipopt", **endless).fit(*data)
+        model = CollocationNeuralODE(solver="executable", **endless).fit(*data)
     sender.join()
     assert model.solver_status_ == "userInterrupt"
     assert 0 <= model.n_iter_ < 100_000
@@ -193,6 +193,6 @@ def test_a_broken_executable_gets_a_clear_error(data, tmp_path, monkeypatch):
     _forget_found_solvers()
     try:
         with pytest.raises(SolverError, match=r"executable .*ipopt\) wrote no solution.*ipopt -v"):
-            CollocationNeuralODE(solver="ipopt", **PARAMS).fit(*data)
+            CollocationNeuralODE(solver="executable", **PARAMS).fit(*data)
     finally:
         _forget_found_solvers()

@@ -69,7 +69,7 @@ def test_trajectory_errors(data):
         (dict(depth=1.5), "'depth' parameter"),
         (dict(scheme="euler"), "'scheme' parameter .*'chebyshev'"),
         (dict(activation="relu"), "'activation' parameter .*'tanh'"),
-        (dict(solver="gurobi"), "'solver' parameter .*'cyipopt'"),
+        (dict(solver="gurobi"), "'solver' parameter .*'pynumero'"),
         (dict(alpha=-1.0), "'alpha' parameter"),
         (dict(smoothing="lowess"), "'smoothing' parameter"),
     ],
@@ -124,8 +124,11 @@ NOTHING_INSTALLED = {
         False,
         "Python package `cyipopt` (pip install cyipopt-wheels==1.7.0.dev0): not installed",
     ),
-    "cyipopt": (False, "cyipopt through Pyomo's PyNumero: the `cyipopt` package is not installed"),
-    "ipopt": (False, "`ipopt` executable on PATH: not found"),
+    "pynumero": (
+        False,
+        "cyipopt through Pyomo's PyNumero: the `cyipopt` package is not installed",
+    ),
+    "executable": (False, "`ipopt` executable on PATH: not found"),
 }
 
 
@@ -156,39 +159,47 @@ def test_pyomo_engine_without_routes_names_both(data, monkeypatch):
 
 
 def test_forcing_a_missing_route_names_it(data):
-    if _solver.available_solvers()["ipopt"][0]:
+    if _solver.available_solvers()["executable"][0]:
         pytest.skip("an ipopt executable is installed here")
-    with pytest.raises(SolverNotAvailableError, match="(?s)solver='ipopt'.*`ipopt` executable"):
-        CollocationNeuralODE(solver="ipopt").fit(*data)
+    with pytest.raises(
+        SolverNotAvailableError, match="(?s)solver='executable'.*`ipopt` executable"
+    ):
+        CollocationNeuralODE(solver="executable").fit(*data)
 
 
 def test_numpy_engine_with_the_executable_is_rejected(data):
-    with pytest.raises(ValueError, match="engine='numpy' drives IPOPT through the cyipopt"):
-        CollocationNeuralODE(engine="numpy", solver="ipopt").fit(*data)
+    with pytest.raises(
+        ValueError,
+        match="engine='numpy' drives IPOPT itself.*solver='executable' is a route of the pyomo",
+    ):
+        CollocationNeuralODE(engine="numpy", solver="executable").fit(*data)
+
+
+ALL = ("numpy", "pynumero", "executable")
 
 
 @pytest.mark.parametrize(
     "engine,solver,found,expected",
     [
-        ("auto", "auto", ("numpy", "cyipopt", "ipopt"), ("numpy", "cyipopt")),
-        ("auto", "cyipopt", ("numpy", "cyipopt", "ipopt"), ("numpy", "cyipopt")),
-        ("auto", "ipopt", ("numpy", "cyipopt", "ipopt"), ("pyomo", "ipopt")),
-        ("auto", "auto", ("ipopt",), ("pyomo", "ipopt")),
-        ("numpy", "auto", ("numpy",), ("numpy", "cyipopt")),
-        ("pyomo", "auto", ("numpy", "cyipopt", "ipopt"), ("pyomo", "ipopt")),
-        ("pyomo", "auto", ("numpy", "cyipopt"), ("pyomo", "cyipopt")),
-        ("pyomo", "cyipopt", ("numpy", "cyipopt", "ipopt"), ("pyomo", "cyipopt")),
+        ("auto", "auto", ALL, ("numpy", "ctypes")),
+        ("auto", "pynumero", ALL, ("pyomo", "pynumero")),
+        ("auto", "executable", ALL, ("pyomo", "executable")),
+        ("auto", "auto", ("executable",), ("pyomo", "executable")),
+        ("numpy", "auto", ("numpy",), ("numpy", "ctypes")),
+        ("pyomo", "auto", ALL, ("pyomo", "executable")),
+        ("pyomo", "auto", ("numpy", "pynumero"), ("pyomo", "pynumero")),
+        ("pyomo", "pynumero", ALL, ("pyomo", "pynumero")),
     ],
 )
 def test_engine_and_route_resolution(monkeypatch, engine, solver, found, expected):
-    table = {key: (key in found, key) for key in ("numpy", "cyipopt", "ipopt")}
+    table = {key: (key in found, key) for key in ALL}
     monkeypatch.setattr(_solver, "available_solvers", lambda: table)
     assert _solver.find_solver(engine, solver) == expected
 
 
 def test_auto_without_cyipopt_or_executable_does_not_try_pynumero(monkeypatch):
     """PyNumero needs cyipopt too: "auto" falls back to the executable only."""
-    table = {"numpy": (False, "a"), "cyipopt": (True, "b"), "ipopt": (False, "c")}
+    table = {"numpy": (False, "a"), "pynumero": (True, "b"), "executable": (False, "c")}
     monkeypatch.setattr(_solver, "available_solvers", lambda: table)
     with pytest.raises(SolverNotAvailableError, match="(?s)  - a\n  - c\n"):
         _solver.find_solver("auto", "auto")
@@ -553,3 +564,29 @@ def test_score_names_a_wrong_number_of_states(small_model, small_data):
     t, X = small_data
     with pytest.raises(ValueError, match=r"`X` must have the 2 state column\(s\) of the fitted"):
         small_model.score(t, X[:, :1])
+
+
+@pytest.mark.parametrize(
+    "engine, old, expected",
+    [
+        ("auto", "cyipopt", ("numpy", {"ctypes", "cyipopt"})),  # it chose the numpy engine
+        ("pyomo", "cyipopt", ("pyomo", {"pynumero"})),
+        ("auto", "ipopt", ("pyomo", {"executable"})),
+        ("pyomo", "ipopt", ("pyomo", {"executable"})),
+    ],
+)
+def test_former_route_names_resolve_as_before_with_a_future_warning(
+    monkeypatch, engine, old, expected
+):
+    table = {key: (True, key) for key in ALL}
+    monkeypatch.setattr(_solver, "available_solvers", lambda: table)
+    with pytest.warns(FutureWarning, match=f"solver='{old}' is deprecated"):
+        name, route = _solver.find_solver(engine, old)
+    assert name == expected[0] and route in expected[1]
+
+
+def test_former_probe_keys_still_read_with_a_future_warning():
+    found = _solver.available_solvers()
+    for old, new in (("cyipopt", "pynumero"), ("ipopt", "executable")):
+        with pytest.warns(FutureWarning, match=rf"available_solvers\(\)\['{old}'\] is now"):
+            assert found[old] == found[new]

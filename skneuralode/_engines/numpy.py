@@ -1,5 +1,9 @@
 """The numpy engine: the NLP of ``_problem`` with exact, vectorized derivatives for IPOPT.
 
+Routes (``solver_``): ``"ctypes"``, IPOPT's C interface through ``_ipopt_c``; ``"cyipopt"``,
+``cyipopt.Problem`` when that library is not found (see ``DRIVER``).
+
+
 :class:`NumpyNLP` evaluates the objective, its gradient, the constraints, the sparse
 constraint Jacobian and the exact sparse Hessian of the Lagrangian with batched numpy
 over all collocation points at once; :func:`solve_numpy` hands it to IPOPT (through
@@ -33,12 +37,16 @@ the ``x_c theta`` and ``x_c x_c`` blocks stay per point.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import _mlp
-from ._problem import NLPData, latent_residuals
+from .. import _mlp
+from .._problem import NLPData, latent_residuals
+from .._status import IPOPT_STATUS, RETRY_WITH_IPOPT_RULE
+from ..exceptions import SolverError
+from . import BatchResult, SolveResult, time_limited
 
 #: IPOPT's default ``nlp_lower/upper_bound_inf`` is 1e19: beyond it a bound is no bound.
 _INF = 2e19
@@ -132,6 +140,7 @@ class NumpyNLP:
         self.on_iteration = None  # callable(alg_mod, iter, obj, ...) -> bool (False stops)
         self.adaptive_shift = data.hessian_regularization == "adaptive"
         self.shift = 0.0  # added to the Hessian's diagonal (adaptive shift)
+        self.eval_time = float("nan")  # seconds in the evaluation callbacks (solve_numpy)
         self._jacobian_structure()
         self._hessian_structure()
 
@@ -491,6 +500,7 @@ class FixedThetaNLP:
         self._hkeep = (rows < self.nx) & (cols < self.nx)
         self._hstruct = (rows[self._hkeep], cols[self._hkeep])
         self.on_iteration = None
+        self.eval_time = float("nan")
 
     def _w(self, x: np.ndarray) -> np.ndarray:
         return np.concatenate([x, self.theta])
@@ -540,8 +550,8 @@ DRIVER = "auto"
 
 def problem_class():
     """The class :func:`solve_numpy` builds its IPOPT problem with (see ``DRIVER``)."""
-    from . import _ipopt_c
-    from ._openblas import import_cyipopt
+    from .. import _ipopt_c
+    from .._openblas import import_cyipopt
 
     cyipopt = import_cyipopt()
     if DRIVER == "cyipopt":
@@ -553,23 +563,51 @@ def problem_class():
     return cyipopt.Problem
 
 
+class _Timed:
+    """Forwards IPOPT's callbacks to an NLP and adds up the time spent evaluating it."""
+
+    _EVALUATIONS = ("objective", "gradient", "constraints", "jacobian", "hessian")
+
+    def __init__(self, nlp):
+        self.nlp = nlp
+        self.seconds = 0.0
+        for name in self._EVALUATIONS:
+            setattr(self, name, self._timed(getattr(nlp, name)))
+        self.jacobianstructure = nlp.jacobianstructure
+        self.hessianstructure = nlp.hessianstructure
+        self.intermediate = nlp.intermediate
+
+    def _timed(self, method):
+        def call(*args):
+            start = time.perf_counter()
+            try:
+                return method(*args)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return call
+
+
 def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
     """Run IPOPT on ``nlp`` from ``data.theta0``/``data.states0`` (the driver from
     :func:`problem_class`).
 
     Returns ``(status code, message, x, log, iterates)``: IPOPT's return status, its
     message, the final iterate, per-iteration ``(obj, inf_pr, inf_du)`` and, when
-    ``record``, ``(time.perf_counter(), theta)`` at every iteration. Ctrl-C while IPOPT
+    ``record``, ``(time.perf_counter(), theta)`` at every iteration; the seconds spent in
+    the NLP's evaluation callbacks are left in ``nlp.eval_time``. Ctrl-C while IPOPT
     runs stops it at its next iteration (``_interrupt``). IPOPT reads no options file
     unless ``options`` names one (``option_file_name``). Option and evaluation errors
     propagate (the caller turns them into ``SolverError``).
     """
-    from ._interrupt import SolveInterrupt
+    from .._interrupt import SolveInterrupt
 
     interrupt = SolveInterrupt()
     lo, hi = nlp.bounds()
     zeros = np.zeros(nlp.m)
-    problem = problem_class()(n=nlp.n, m=nlp.m, problem_obj=nlp, lb=lo, ub=hi, cl=zeros, cu=zeros)
+    timed = _Timed(nlp)
+    problem = problem_class()(n=nlp.n, m=nlp.m, problem_obj=timed, lb=lo, ub=hi, cl=zeros,
+                              cu=zeros)  # fmt: skip
     log, iterates = [], []
 
     def on_iteration(alg_mod, it, obj, inf_pr, inf_du, *rest):
@@ -588,7 +626,118 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
             x, info = problem.solve(np.clip(start, lo, hi))
     finally:
         nlp.on_iteration = None
+        nlp.eval_time = timed.seconds
         problem.close()
     message = info["status_msg"]
     message = message.decode() if isinstance(message, bytes) else str(message)
     return int(info["status"]), message, x, log, iterates
+
+
+# ------------------------------------------------------- the engine interface
+# (see ``skneuralode._engines``)
+
+
+def _probe_cyipopt() -> tuple[bool, str]:
+    from .. import _ipopt_c
+    from .._openblas import import_cyipopt, openblas_report
+
+    try:
+        cyipopt = import_cyipopt()
+    except ImportError:
+        return False, (
+            "Python package `cyipopt` (pip install cyipopt-wheels==1.7.0.dev0): not installed"
+        )
+    version = ".".join(str(v) for v in getattr(cyipopt, "IPOPT_VERSION", ()))
+    lib = _ipopt_c.ipopt_library()
+    driver = (
+        f"the numpy engine calls IPOPT's C interface in {lib._name}"
+        if lib is not None
+        else "the numpy engine uses cyipopt.Problem (IPOPT's C library not found)"
+    )
+    return True, (
+        f"cyipopt {cyipopt.__version__} (IPOPT {version}); {driver}; {openblas_report()}"
+    )
+
+
+PROBES = {"numpy": _probe_cyipopt}
+
+
+def candidates(solver: str) -> list[str]:
+    if solver != "auto":
+        raise ValueError(
+            f"engine='numpy' drives IPOPT itself (its C interface, or the cyipopt package); "
+            f"solver={solver!r} is a route of the pyomo engine. Use solver='auto' or "
+            "engine='pyomo'."
+        )
+    return ["numpy"]
+
+
+def route(key: str) -> str:
+    """The driver :func:`solve_numpy` will use: ``"ctypes"`` or ``"cyipopt"``."""
+    from .. import _ipopt_c
+
+    return "ctypes" if problem_class() is _ipopt_c.Problem else "cyipopt"
+
+
+def records_iterates(route: str) -> bool:
+    return True
+
+
+def solve(data: NLPData, route: str, options: dict, *, tee=False, record=False, rho=0.0,
+          center=None, deadline=None) -> SolveResult:  # fmt: skip
+    """Solve ``data``; a failure with the adaptive Hessian shift is solved again from the
+    same start with IPOPT's own rule (``RETRY_WITH_IPOPT_RULE``). IPOPT's log goes to
+    stdout through ``options["print_level"]`` (``tee`` is the pyomo engine's switch)."""
+    result = _solve_once(data, options, record, rho, center, deadline)
+    if data.hessian_regularization != "adaptive" or result.status not in RETRY_WITH_IPOPT_RULE:
+        return result
+    retry = _solve_once(
+        replace(data, hessian_regularization="ipopt"), options, record, rho, center, deadline
+    )
+    retry.message = (
+        f"{retry.message} (solved again with IPOPT's own Hessian regularization after the "
+        f"adaptive shift ended with status {result.status!r} in {result.n_iter} iterations)"
+    )
+    retry.solve_time += result.solve_time
+    retry.build_time += result.build_time
+    retry.eval_time += result.eval_time
+    return retry
+
+
+def _solve_once(data, options, record, rho, center, deadline) -> SolveResult:
+    start = time.perf_counter()
+    nlp = FixedThetaNLP(data) if data.fixed_theta else NumpyNLP(data, rho, center)
+    build_time = time.perf_counter() - start
+    start = time.perf_counter()
+    driver = route("numpy")
+    try:
+        code, message, x, log, iterates = solve_numpy(nlp, time_limited(options, deadline), record)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # unknown options, evaluation errors, crashes
+        raise SolverError(f"IPOPT ({driver}) crashed: {exc}") from exc
+    states, theta = nlp.split(x)
+    return SolveResult(
+        solver=driver,
+        status=IPOPT_STATUS.get(code, "error"),
+        message=message,
+        n_iter=max(len(log) - 1, 0),
+        solve_time=time.perf_counter() - start,
+        iterations=log,
+        iterates=iterates,
+        engine="numpy",
+        theta=theta.copy(),
+        states=states.copy(),
+        n_variables=nlp.n,
+        n_constraints=nlp.m,
+        build_time=build_time,
+        eval_time=nlp.eval_time,
+    )
+
+
+def solve_batch(task) -> BatchResult:
+    """An ADMM sub-problem, solved from the task's arrays alone (nothing to cache: the
+    sparsity structures take milliseconds)."""
+    data = replace(task.data, theta0=task.theta, states0=task.states)
+    result = solve(data, task.solver, task.options, rho=task.rho, center=task.center)
+    return BatchResult(result, result.build_time, False)

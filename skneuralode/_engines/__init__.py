@@ -1,0 +1,101 @@
+"""The engines that evaluate the collocation NLP for IPOPT, behind one interface.
+
+An engine is a module of this package, registered in :data:`ENGINES`, that evaluates an
+``_problem.NLPData`` for IPOPT by one or more *routes* (ways of reaching IPOPT). Each
+engine module provides:
+
+``PROBES``
+    ``{probe key: () -> (works, what was found)}``: what the engine's routes need, each
+    checked when first asked (``_solver.available_solvers`` caches the answers).
+``candidates(solver) -> list[str]``
+    The probe keys to try, in order, for the user's ``solver`` parameter (``"auto"`` or
+    a route name); a ``ValueError`` if the engine has no such route.
+``route(key) -> str``
+    The route a found probe key runs (recorded as ``solver_``).
+``records_iterates(route) -> bool``
+    Whether that route reports IPOPT's iterate at every iteration (``store_iterates``).
+``solve(data, route, options, *, tee, record, rho, center, deadline) -> SolveResult``
+    One solve from the initial point of ``data`` (see :func:`skneuralode._solver.solve`).
+``solve_batch(task) -> BatchResult``
+    One ADMM sub-problem, in a joblib worker; the engine may keep per-process state
+    (the pyomo engine caches built models).
+
+Adding an engine is one module with these names plus one line in :data:`ENGINES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import numpy as np
+
+from .._status import CONVERGED
+
+#: engine name -> its module in this package; the order "auto" has no say in (see
+#: ``_solver.find_solver``).
+ENGINES = {"numpy": "numpy", "pyomo": "pyomo"}
+
+
+def get_engine(name: str) -> ModuleType:
+    """The engine module registered as ``name``."""
+    return importlib.import_module(f"{__name__}.{ENGINES[name]}")
+
+
+@dataclass
+class SolveResult:
+    """What one solve reports, as plain values (and the solution as arrays)."""
+
+    solver: str  # the route that ran IPOPT: "ctypes", "cyipopt", "pynumero", "executable"
+    status: str  # termination status (``_status``), e.g. "optimal", "maxIterations"
+    message: str
+    n_iter: int
+    solve_time: float  # IPOPT, plus writing the NL problem (nl_time)
+    iterations: list = field(default_factory=list)  # per-iteration (obj, inf_pr, inf_du)
+    nl_time: float = 0.0  # writing the NL problem and loading it (pynumero route)
+    # (time.perf_counter(), values of the recorded variables) at every iteration, when asked
+    iterates: list = field(default_factory=list)
+    engine: str = "pyomo"
+    theta: np.ndarray | None = None
+    states: np.ndarray | None = None
+    n_variables: int = 0
+    n_constraints: int = 0
+    build_time: float = 0.0  # building the Pyomo model / the numpy sparsity structures
+    eval_time: float = float("nan")  # inside the NLP callbacks (numpy engine only)
+
+    @property
+    def converged(self) -> bool:
+        return self.status in CONVERGED
+
+
+@dataclass
+class BatchTask:
+    """One ADMM sub-problem solve: arrays and plain values only (cheap to pickle)."""
+
+    key: tuple  # (fit token, batch index): identifies the model a worker may reuse
+    data: object  # _problem.NLPData
+    rho: float
+    center: np.ndarray  # z - u_b
+    theta: np.ndarray  # warm start
+    states: np.ndarray  # warm start
+    engine: str
+    solver: str  # the route
+    options: dict
+    limit_threads: bool
+
+
+@dataclass
+class BatchResult:
+    result: SolveResult  # with the batch's theta and states
+    build_time: float
+    reused_model: bool
+
+
+def time_limited(options: dict, deadline: float | None) -> dict:
+    """``options`` with IPOPT's ``max_wall_time`` cut to the time left before ``deadline``."""
+    if deadline is None:
+        return options
+    left = max(deadline - time.perf_counter(), 1e-3)  # IPOPT needs a positive limit
+    return {**options, "max_wall_time": min(left, float(options.get("max_wall_time", left)))}
