@@ -22,11 +22,15 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from ._diagnostics import train_mse
 from ._engines import BatchResult, BatchTask, SolveResult, get_engine
 from ._estimator import CollocationNeuralODE
-from ._init import fit_scaling, full_scaling
-from ._problem import objective, observation_residuals
+from ._fitted import store_fit
+from ._init import fit_scaling
+from ._problem import build_problem, objective
 from ._solver import STOPPED, find_solver
+from ._spec import MIN_SAMPLES, ProblemSpec, ipopt_options
+from ._validation import check_fit_data
 from .exceptions import SolverError, warn_user
 
 # ----------------------------------------------------------------- the worker
@@ -276,30 +280,26 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         est = self._base_estimator()
+        params = est.get_params(deep=False)
+        spec = ProblemSpec.from_params(params)
         route = find_solver(est.engine, est.solver)
-        t, X, u, groups = est._validate_data(t, X, u, trajectory)
-        batches = self._make_batches(groups, trajectory is not None, est._min_samples())
-        scaling, smoothers = fit_scaling(t, X, u, groups, est.smoothing)
+        t, X, u, groups = check_fit_data(t, X, u, trajectory, est.integrator,
+                                         est.integrator_options)  # fmt: skip
+        batches = self._make_batches(groups, trajectory is not None, MIN_SAMPLES)
+        scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent)
         # the initial consensus: the start the single model would use on all the data
-        z = est._build_problem(t, X, u, groups, scaling, smoothers).theta0
+        z = build_problem(t, X, u, groups, scaling, spec, smoothers=smoothers).theta0
         # latent states: one batch fixes their origin and scale; the consensus carries it
         datas = [
             replace(
-                est._build_problem(
-                    t[idx],
-                    X[idx],
-                    None if u is None else u[idx],
-                    sub,
-                    scaling,
-                    theta0=z,
-                    normalize_latent=b == 0,
-                ),
+                build_problem(t[idx], X[idx], None if u is None else u[idx], sub, scaling,
+                              spec, theta0=z, normalize_latent=b == 0),
                 proximal=True,
             )
             for b, (idx, sub) in enumerate(batches)
-        ]
-        x_scale = full_scaling(scaling, est.n_latent)[1]
-        last, history, stop = self._run(est, datas, z, route, x_scale, start)
+        ]  # fmt: skip
+        options = {**ipopt_options(params), "print_level": 0}
+        last, history, stop = self._run(datas, z, route, options, scaling, start)
         self._finish(est, datas, scaling, route, last, history, stop, start)
         return self
 
@@ -351,13 +351,13 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         return batches
 
     # ------------------------------------------------------------ the loop
-    def _run(self, est, datas, z, route, x_scale, start):
+    def _run(self, datas, z, route, options, scaling, start):
         """The ADMM iterations -> (last completed iterate, history, stop reason)."""
         B = len(datas)
         it = _Iterate(z, np.tile(z, (B, 1)), [d.states0 for d in datas], np.zeros((B, len(z))))
         rho = float(self.rho)
         history = {key: [] for key in _HISTORY_KEYS}
-        make_tasks = self._task_maker(est, datas, route)
+        make_tasks = self._task_maker(datas, route, options)
         self._say(_HEADER)
         for k in range(self.max_iter):
             results = self._solve_batches(make_tasks(it, rho, self._time_left(start)))
@@ -366,7 +366,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             _check_batches(results, k)
             it, r_norm, s_norm = _step(it, results, rho)
             eps_pri, eps_dual = self._tolerances(it, rho)
-            _record(history, datas, results, x_scale, start)
+            _record(history, datas, results, scaling, start)
             for key, value in zip(_RULE_KEYS, (r_norm, s_norm, eps_pri, eps_dual, rho)):
                 history[key].append(value)
             self._say(_line(history))
@@ -380,10 +380,9 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
                 rho, it.duals = _balance(rho, it.duals, r_norm, s_norm)
         return it, history, "max_iter"
 
-    def _task_maker(self, est, datas, route):
+    def _task_maker(self, datas, route, options):
         """A function ``(iterate, rho, time left) -> one BatchTask per batch``."""
         token = uuid.uuid4().hex  # identifies this fit's batches in the worker caches
-        options = {**est._ipopt_options(), "print_level": 0}
         limit_threads = effective_n_jobs(self.n_jobs) > 1
         # ADMM splits the sum of squared errors: batch b's objective is n_b * d times its
         # mean misfit (+ alpha term), so its proximal weight in the model is rho / (n_b d).
@@ -445,7 +444,8 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             solved = [_unsolved(route, last.z, data.states0) for data in datas]
         else:
             solved = [r.result for r in last.results]
-        est._store_fit(
+        store_fit(
+            est,
             scaling,
             last.z,
             [(data, res.theta, res.states) for data, res in zip(datas, solved)],
@@ -454,6 +454,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             n_iter=sum(history["ipopt_iterations"]),
         )
         est.solve_time_ = float(sum(history["solve_time"]))
+        est.timings_.update(ipopt=est.solve_time_ - est.timings_["nl_write"])
         est.converged_ = bool(stop == "converged" and est.converged_)
         self.estimator_ = est
         self.history_ = history
@@ -461,7 +462,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         self.converged_ = stop == "converged"
         self.stop_reason_ = stop
         self.n_features_in_ = 1
-        self.fit_time_ = est.fit_time_ = time.perf_counter() - start
+        self.fit_time_ = est.fit_time_ = est.timings_["total"] = time.perf_counter() - start
         self._say(
             f"ADMM stopped ({stop}) after {self.n_iter_} iterations, {self.fit_time_:.1f} s."
         )
@@ -601,16 +602,11 @@ def _check_batches(results, k) -> None:
             )
 
 
-def _record(history, datas, results, x_scale, start) -> None:
+def _record(history, datas, results, scaling, start) -> None:
     """Everything of ``history`` but the ``_RULE_KEYS``."""
-    total, sq_err, count = 0.0, 0.0, 0
-    for data, res in zip(datas, results):
-        resid = observation_residuals(data, res.result.states)
-        total += objective(data, res.result.theta, res.result.states)
-        sq_err += float(np.sum((resid * x_scale) ** 2))
-        count += data.n_observed
-    history["objective"].append(total)
-    history["train_mse"].append(sq_err / count)
+    parts = [(data, r.result.theta, r.result.states) for data, r in zip(datas, results)]
+    history["objective"].append(sum(objective(*part) for part in parts))
+    history["train_mse"].append(train_mse(parts, scaling))
     history["wall_time"].append(time.perf_counter() - start)
     history["build_time"].append(sum(r.build_time for r in results))
     history["solve_time"].append(sum(r.result.solve_time for r in results))

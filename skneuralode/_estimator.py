@@ -1,65 +1,42 @@
 """CollocationNeuralODE: parameters, constraints, fit / predict / score. No mathematics here:
-it validates, discretizes, builds, solves, keeps arrays and simulates, by calling the
-modules that do each step."""
+it validates (``_validation``), describes the NLP (``_spec``), builds it (``_problem``),
+solves it (``_solver`` -> ``_engines``), writes the fitted attributes (``_fitted``,
+``_diagnostics``) and simulates (``_simulate``), by calling the modules that do each step."""
 
 from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _mlp
 from ._collocation import SCHEMES
-from ._init import Scaling, fit_scaling, full_scaling
-from ._problem import (
-    build_problem,
-    constraint_violation,
-    objective,
-    observation_residuals,
-)
+from ._diagnostics import observed_r2, warmup_length
+from ._fitted import check_result, store_fit, store_iterates
+from ._init import fit_scaling
+from ._problem import build_problem
 from ._simulate import VectorField, simulate
-from ._solver import (
-    ENGINES,
-    SOLVERS,
-    STOPPED,
-    check_ipopt_options,
-    failure_advice,
-    find_solver,
-    records_iterates,
-    solve,
-)
+from ._solver import ENGINES, SOLVERS, find_solver, records_iterates, solve
+from ._spec import ProblemSpec, ipopt_options
 from ._validation import (
+    check_fit_data,
     check_inputs,
     check_integrator_options,
-    check_observed,
     check_states,
-    check_target_given,
     check_times,
     check_trajectory,
     check_x0,
 )
-from .exceptions import DiscretizationWarning, SolverError, warn_user
+from .exceptions import warn_user
 
 INTEGRATORS = {"RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA"}
-#: Largest RMS gap (in standard deviations of the data) between the learned ODE simulated
-#: from the fitted initial states and the collocation trajectory before fit warns.
-DISCRETIZATION_TOLERANCE = 0.1
-#: Fraction of each trajectory's samples that ``score`` uses to estimate its initial
-#: state (latent states, or a first sample not fully observed); they are not scored.
-SCORE_WARMUP = 0.1
-
-#: IPOPT options the estimators set unless ``solver_options`` names them. IPOPT's own
-#: default moves the constraint multipliers by the primal step length, so they lag
-#: behind after every shortened line-search step; choosing their step to minimize the
-#: dual infeasibility halves the iterations on most fits (``benchmarks/multiplier_step.py``).
-DEFAULT_IPOPT_OPTIONS = {"alpha_for_y": "min-dual-infeas"}
 
 
 class CollocationNeuralODE(RegressorMixin, BaseEstimator):
@@ -118,21 +95,23 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     engine : {"auto", "numpy", "pyomo"}, default="auto"
         How the NLP is evaluated for IPOPT (the NLP is the same; see Notes):
 
-        - ``"auto"``: ``"numpy"`` when the ``cyipopt`` package imports (unless
-          ``solver="ipopt"``), else ``"pyomo"`` with an ``ipopt`` executable;
-        - ``"numpy"``: exact vectorized derivatives in numpy, handed to cyipopt directly.
+        - ``"auto"``: ``"numpy"`` when the ``cyipopt`` package imports (unless ``solver``
+          names a route of the pyomo engine), else ``"pyomo"`` with an ``ipopt`` executable;
+        - ``"numpy"``: exact vectorized derivatives in numpy, handed to IPOPT directly.
           Needs only ``pip install "skneuralode[ipopt]"``; the fast default;
         - ``"pyomo"``: the Pyomo model of :meth:`build_model`, solved by ``solver``.
-    solver : {"auto", "ipopt", "cyipopt"}, default="auto"
+    solver : {"auto", "pynumero", "executable"}, default="auto"
         The IPOPT route of the pyomo engine:
 
-        - ``"auto"``: an ``ipopt`` executable on PATH if present, else cyipopt;
-        - ``"ipopt"``: force the executable (Pyomo's NL-file interface);
-        - ``"cyipopt"``: force cyipopt through Pyomo's PyNumero interface (needs PyNumero's
-          ASL library, see the installation notes).
+        - ``"auto"``: an ``ipopt`` executable on PATH if present, else PyNumero;
+        - ``"executable"``: force the executable (Pyomo's NL-file interface);
+        - ``"pynumero"``: force cyipopt through Pyomo's PyNumero interface (needs
+          PyNumero's ASL library, see the installation notes).
 
-        The numpy engine always uses cyipopt; ``solver="ipopt"`` with ``engine="numpy"``
-        is an error.
+        The numpy engine reaches IPOPT itself (``solver_`` says how); a pyomo route with
+        ``engine="numpy"`` is an error. The former names ``"ipopt"`` (the executable) and
+        ``"cyipopt"`` (PyNumero with ``engine="pyomo"``, the numpy engine with
+        ``engine="auto"``) still work as they did, with a ``FutureWarning``.
     hessian_regularization : {"adaptive", "ipopt"}, default="adaptive"
         How the numpy engine keeps IPOPT's Newton steps well defined where the Hessian of
         the Lagrangian is indefinite (the pyomo engine always uses ``"ipopt"``):
@@ -206,8 +185,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     store_iterates : bool, default=False
         Record the network weights at every IPOPT iteration (``iterates_``,
         ``iterate_times_``), e.g. to draw a training curve with :meth:`staged_predict`.
-        Needs the cyipopt route, whose per-iteration callback reports the iterate; the
-        ``ipopt`` executable does not, and ``fit`` then raises a ``ValueError``.
+        Needs a route whose per-iteration callback reports the iterate (the numpy engine,
+        or ``solver="pynumero"``); the ``ipopt`` executable does not, and ``fit`` then
+        raises a ``ValueError``.
 
     Attributes
     ----------
@@ -224,6 +204,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Input standardization (None without inputs).
     t_scale_ : float
         Time unit of the scaled problem.
+    scaling_ : object
+        The one scaling object (user units <-> scaled units, latent states included) that
+        ``predict``, ``score``, :meth:`estimate_initial_state`, :meth:`vector_field` and
+        :meth:`to_pyomo` use; ``x_mean_``, ``x_scale_``, ``t_scale_``, ``u_mean_`` and
+        ``u_scale_`` are read-only views of it.
     n_features_in_ : int
         Always 1 (the time column).
     n_states_ : int
@@ -244,7 +229,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     engine_ : str
         Engine that evaluated the NLP, ``"numpy"`` or ``"pyomo"``.
     solver_ : str
-        IPOPT route used, ``"ipopt"`` (executable) or ``"cyipopt"``.
+        The route that reached IPOPT: ``"ctypes"`` (IPOPT's C interface) or ``"cyipopt"``
+        (``cyipopt.Problem``) for the numpy engine; ``"pynumero"`` or ``"executable"`` for
+        the pyomo engine.
     solver_status_ : str
         Pyomo termination condition: ``"optimal"``, ``"maxIterations"``, ...
     solver_message_ : str
@@ -268,6 +255,12 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         a solution of the learned ODE, and ``n_elements`` or ``degree`` should grow.
     n_variables_, n_constraints_ : int
         Size of the NLP.
+    timings_ : dict
+        Wall-clock seconds of the fit by stage: ``"setup"`` (everything before IPOPT
+        starts, = ``build_time_``), ``"nl_write"`` (writing the NL problem through PyNumero;
+        0 otherwise), ``"ipopt"`` (IPOPT's run, the evaluations it asks for included),
+        ``"evaluation"`` (time inside the numpy engine's evaluation callbacks; NaN with the
+        pyomo engine) and ``"total"`` (= ``fit_time_``).
     fit_time_, build_time_, solve_time_ : float
         Wall-clock seconds: the whole fit; everything before IPOPT starts (validation,
         smoothing, discretization, and the Pyomo model or the numpy engine's sparsity
@@ -444,25 +437,20 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         start = time.perf_counter()
-        engine, solver = find_solver(self.engine, self.solver)
-        self._check_store_iterates(engine, solver)
-        options = self._ipopt_options()
+        engine, route = find_solver(self.engine, self.solver)
+        self._check_store_iterates(engine, route)
+        options = ipopt_options(self.get_params(deep=False))
         data, scaling = self._prepare(t, X, u, trajectory)
         deadline = None if self.max_time is None else start + self.max_time
         result = solve(
-            data, engine, solver, options, self.verbose > 0, self.store_iterates,
+            data, engine, route, options, self.verbose > 0, self.store_iterates,
             deadline=deadline,
         )  # fmt: skip
-        self._check_result(result)
-        self._store_fit(
-            scaling,
-            result.theta,
-            [(data, result.theta, result.states)],
-            [result],
-            build_time=time.perf_counter() - start - result.solve_time,
-        )
-        self._store_iterates(result, start)
-        self.fit_time_ = time.perf_counter() - start
+        check_result(result)
+        store_fit(self, scaling, result.theta, [(data, result.theta, result.states)], [result],
+                  build_time=time.perf_counter() - start - result.solve_time)  # fmt: skip
+        store_iterates(self, result, start, self.store_iterates)
+        self.fit_time_ = self.timings_["total"] = time.perf_counter() - start
         return self
 
     def build_model(self, t, X, u=None, trajectory=None):
@@ -490,7 +478,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
         data, scaling = self._prepare(t, X, u, trajectory)
         model = build_model(data)
-        d = range(len(scaling.x_mean))  # the observed states (latent ones are scaled already)
+        d = range(scaling.n_observed)  # the observed states (latent ones are scaled already)
         model.x_mean = pyo.Param(d, initialize=dict(enumerate(scaling.x_mean)))
         model.x_scale = pyo.Param(d, initialize=dict(enumerate(scaling.x_scale)))
         model.t_scale = pyo.Param(initialize=scaling.t_scale)
@@ -498,97 +486,27 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
     def _prepare(self, t, X, u, trajectory):
         """Validate, scale, discretize and pick the initial point -> (NLPData, Scaling)."""
-        t, X, u, groups = self._validate_data(t, X, u, trajectory)
-        scaling, smoothers = fit_scaling(t, X, u, groups, self.smoothing)
-        d = X.shape[1] + self.n_latent
-        sizes = _mlp.layer_sizes(d + (0 if u is None else u.shape[1]), d, self.width, self.depth)
-        theta0, states0 = self._warm_start(sizes)
+        spec = ProblemSpec.from_params(self.get_params(deep=False))
+        t, X, u, groups = check_fit_data(t, X, u, trajectory, self.integrator,
+                                         self.integrator_options)  # fmt: skip
+        scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent)
+        n_inputs = 0 if u is None else u.shape[1]
+        theta0, states0 = self._warm_start(X.shape[1] + spec.n_latent, n_inputs)
         if states0 is not None:
-            mean, scale = full_scaling(scaling, self.n_latent)
-            states0 = (states0 - mean) / scale
-        data = self._build_problem(t, X, u, groups, scaling, smoothers, theta0, states0)
+            states0 = scaling.full_states(states0)
+        data = build_problem(t, X, u, groups, scaling, spec, smoothers=smoothers,
+                             theta0=theta0, states0=states0)  # fmt: skip
         return data, scaling
 
-    def _validate_data(self, t, X, u, trajectory):
-        check_target_given(X)
-        t = check_times(t)
-        X = check_states(X, len(t), allow_nan=True)
-        u = check_inputs(u, len(t))
-        groups = check_trajectory(trajectory, t, self._min_samples())
-        check_observed(X, groups)
-        check_integrator_options(self.integrator_options, self.integrator, X.shape[1])
-        return t, X, u, groups
-
-    def _build_problem(
-        self, t, X, u, groups, scaling, smoothers=None, theta0=None, states0=None, **kwargs
-    ):
-        """The NLP of validated data in ``scaling`` (see ``_problem.build_problem``; ``kwargs``
-        go there too)."""
-        return build_problem(
-            t, X, u, groups, scaling,
-            scheme=self.scheme, degree=self.degree, n_elements=self.n_elements,
-            width=self.width, depth=self.depth, activation=self.activation, alpha=self.alpha,
-            smoothing=self.smoothing, init=self.init, random_state=self.random_state,
-            state_bound=self.state_bound, weight_bound=self.weight_bound,
-            smoothers=smoothers, theta0=theta0, states0=states0,
-            **{
-                "n_latent": self.n_latent,
-                "u_interpolation": self.u_interpolation,
-                "hessian_regularization": self.hessian_regularization,
-                **kwargs,
-            },
-        )  # fmt: skip
-
-    def _min_samples(self) -> int:
-        return 2
-
-    def _warm_start(self, sizes: list[int]):
+    def _warm_start(self, n_states: int, n_inputs: int):
         """With ``warm_start``, this fit's weights and collocation states (user units), when
-        the network has the layer ``sizes`` of the next fit; else (None, None)."""
+        the network has the layer sizes of the next fit; else (None, None)."""
         if not (self.warm_start and hasattr(self, "coefs_")):
             return None, None
+        sizes = _mlp.layer_sizes(n_states + n_inputs, n_states, self.width, self.depth)
         if [c.shape for c in self.coefs_] != list(zip(sizes[:-1], sizes[1:])):
             return None, None
         return _mlp.pack(self.coefs_, self.intercepts_), self.collocation_states_
-
-    def _ipopt_options(self) -> dict:
-        options = {
-            "tol": float(self.tol),
-            "max_iter": int(self.max_iter),
-            "print_level": 5 if self.verbose > 0 else 0,
-            "sb": "yes",
-            **DEFAULT_IPOPT_OPTIONS,
-        }
-        if self.max_cpu_time is not None:
-            options["max_cpu_time"] = float(self.max_cpu_time)
-        options.update(check_ipopt_options(self.solver_options or {}))
-        return options
-
-    def _check_result(self, result) -> None:
-        """Raise on a failed solve, warn on a stopped or interrupted one."""
-        if result.converged:
-            return
-        if result.status == "userInterrupt":
-            warn_user(
-                f"fit was interrupted (Ctrl-C) after {result.n_iter} IPOPT iterations. The "
-                "model holds the last iterate (solver_status_='userInterrupt'); fit again "
-                "with warm_start=True to continue from it.",
-                ConvergenceWarning,
-            )
-            return
-        if result.status in STOPPED:
-            warn_user(
-                f"IPOPT stopped before converging after {result.n_iter} iterations "
-                f"(status {result.status!r}: {result.message}). The model holds the last "
-                f"iterate; consider increasing or relaxing {STOPPED[result.status]}.",
-                ConvergenceWarning,
-            )
-            return
-        raise SolverError(
-            f"IPOPT failed with status {result.status!r}: {result.message.rstrip('.')}. "
-            "No model was "
-            f"fitted. {failure_advice(result.status)}"
-        )
 
     def _check_store_iterates(self, engine: str, route: str) -> None:
         if self.store_iterates and not records_iterates(engine, route):
@@ -599,110 +517,31 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 "Use engine='numpy' (pip install cyipopt-wheels) or store_iterates=False."
             )
 
-    def _store_iterates(self, result, start: float) -> None:
-        """Per-iteration weights of this fit, or no such attributes (left from a refit)."""
-        names = ("iterates_", "iterate_times_", "iterate_objectives_")
-        for name in names:
-            self.__dict__.pop(name, None)
-        if not self.store_iterates:
-            return
-        self.iterates_ = np.array([theta for _, theta in result.iterates])
-        self.iterate_times_ = np.array([stamp - start for stamp, _ in result.iterates])
-        self.iterate_objectives_ = np.array([obj for obj, *_ in result.iterations])
+    # ------------------------------------------------------- scaling (views)
+    @property
+    def x_mean_(self) -> np.ndarray:
+        """Mean of the full state (``scaling_``): observed states, then 0 per latent one."""
+        return self.scaling_.mean
 
-    def _store_network(self, theta, sizes, scaling) -> None:
-        """The network and the scaling: all that ``predict`` needs (numpy only)."""
-        self.coefs_, self.intercepts_ = (
-            [c.copy() for c in part] for part in _mlp.unpack(theta, sizes)
-        )
-        self.x_mean_, self.x_scale_ = full_scaling(scaling, self.n_latent)
-        self.u_mean_, self.u_scale_ = scaling.u_mean, scaling.u_scale
-        self.t_scale_ = float(scaling.t_scale)
-        self.n_features_in_ = 1
-        self.n_states_ = sizes[-1] - self.n_latent
-        self.n_inputs_ = sizes[0] - sizes[-1]
+    @property
+    def x_scale_(self) -> np.ndarray:
+        """Scale of the full state (``scaling_``): observed states, then 1 per latent one."""
+        return self.scaling_.scale
 
-    def _store_fit(self, scaling, theta, parts, results, build_time, n_iter=None) -> None:
-        """Write every fitted attribute: the network ``theta`` and the solved NLPs.
+    @property
+    def t_scale_(self) -> float:
+        """Time unit of the scaled problem (``scaling_``)."""
+        return self.scaling_.t_scale
 
-        ``parts``: one ``(NLPData, theta, states)`` per solved NLP (one for ``fit``, one
-        per batch for ADMM), whose collocation chains are stored one after the other;
-        ``results``: their latest ``SolveResult``. ``n_iter``: IPOPT iterations in all
-        (default: those of ``results``).
-        """
-        self._store_network(theta, parts[0][0].sizes, scaling)
-        times, values, chains, first = [], [], [], []
-        sq_err, count, offset = 0.0, 0, 0
-        for data, _, states in parts:
-            disc = data.disc
-            times.append(disc.node_times * self.t_scale_)
-            values.append(states * self.x_scale_ + self.x_mean_)
-            chains.append(disc.node_trajectory + offset)
-            first.append(values[-1][disc.initial_nodes])
-            offset += len(disc.initial_nodes)
-            residual = observation_residuals(data, states) * self.x_scale_
-            sq_err, count = sq_err + float(np.sum(residual**2)), count + data.n_observed
-        self.collocation_times_ = np.concatenate(times)
-        self.collocation_states_ = np.vstack(values)
-        self.collocation_trajectory_ = np.concatenate(chains)
-        self.initial_states_ = np.vstack(first)
-        self.train_mse_ = sq_err / count
-        self.constraint_violation_ = max(constraint_violation(*part) for part in parts)
-        self.objective_ = sum(objective(*part) for part in parts)
-        worst = next((r for r in results if not r.converged), results[0])
-        self.engine_, self.solver_ = worst.engine, worst.solver
-        self.solver_status_, self.solver_message_ = worst.status, worst.message
-        self.converged_ = all(r.converged for r in results)
-        self.n_iter_ = int(sum(r.n_iter for r in results) if n_iter is None else n_iter)
-        self.n_variables_ = int(sum(r.n_variables for r in results))
-        self.n_constraints_ = int(sum(r.n_constraints for r in results))
-        self.build_time_ = float(build_time)
-        self.solve_time_ = float(sum(r.solve_time for r in results))
-        self._check_discretization(parts)
+    @property
+    def u_mean_(self) -> np.ndarray | None:
+        """Input means (``scaling_``), None without inputs."""
+        return self.scaling_.u_mean
 
-    def _check_discretization(self, parts) -> None:
-        """Simulate the learned ODE (for an ADMM batch, the batch's own weights) along every
-        collocation chain from its first node and compare with the collocation states:
-        ``discretization_error_``, and, after a converged solve, a
-        :class:`DiscretizationWarning` when it exceeds ``DISCRETIZATION_TOLERANCE``."""
-        sq_err, count = 0.0, 0
-        for data, theta, states in parts:  # each chain with the weights it was solved with
-            field = self._vector_field(*_mlp.unpack(theta, data.sizes))
-            disc, node_u = data.disc, data.node_inputs
-            for k in range(len(disc.initial_nodes)):
-                nodes = np.flatnonzero(disc.node_trajectory == k)
-                times, first = np.unique(disc.node_times[nodes], return_index=True)
-                nodes = nodes[first]
-                u = None if node_u is None else node_u[nodes] * self.u_scale_ + self.u_mean_
-                if u is not None and self.u_interpolation == "previous":
-                    u = np.vstack([u[1:], u[-1:]])  # a node holds its left limit: shift
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    sim = simulate(
-                        field, times * self.t_scale_, states[nodes[0]] * self.x_scale_
-                        + self.x_mean_, u, self.integrator, self.integrator_options,
-                        self.u_interpolation,
-                    )  # fmt: skip
-                gap = (sim - self.x_mean_) / self.x_scale_ - states[nodes]
-                sq_err, count = sq_err + float(np.sum(gap**2)), count + gap.size
-        self.discretization_error_ = float(np.sqrt(sq_err / count))
-        # A stopped solve is not a collocation solution either; its own warning says so.
-        if self.converged_ and not self.discretization_error_ <= DISCRETIZATION_TOLERANCE:
-            how = (
-                f"departs from the collocation trajectory by {self.discretization_error_:.3g} "
-                f"(RMS in units of the data's standard deviation; tolerance "
-                f"{DISCRETIZATION_TOLERANCE})"
-                if np.isfinite(self.discretization_error_)
-                else "cannot be integrated along the collocation trajectory (it diverges)"
-            )
-            warn_user(
-                f"The fitted collocation trajectory is not a solution of the learned ODE: "
-                f"simulated from `initial_states_`, the model {how}. The discretization is "
-                f"too coarse for the learned dynamics (n_elements={self.n_elements!r}, "
-                f"degree={self.degree}, scheme={self.scheme!r}): increase `n_elements` (None "
-                "puts one element on every sample interval) or `degree`.",
-                DiscretizationWarning,
-            )
+    @property
+    def u_scale_(self) -> np.ndarray | None:
+        """Input scales (``scaling_``), None without inputs."""
+        return self.scaling_.u_scale
 
     # ------------------------------------------------------------ predict
     @property
@@ -723,16 +562,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         return self._vector_field(self.coefs_, self.intercepts_)
 
     def _vector_field(self, coefs, intercepts) -> VectorField:
-        return VectorField(
-            coefs=coefs,
-            intercepts=intercepts,
-            activation=self.activation,
-            x_mean=self.x_mean_,
-            x_scale=self.x_scale_,
-            t_scale=self.t_scale_,
-            u_mean=self.u_mean_,
-            u_scale=self.u_scale_,
-        )
+        return VectorField.from_network(coefs, intercepts, self.activation, self.scaling_)
 
     def to_pyomo(self, time):
         """The learned ODE as a ``pyomo.dae`` block, to optimize with (control, design).
@@ -796,10 +626,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         from ._export import build_block
 
-        return build_block(
-            time, self.coefs_, self.intercepts_, self.activation,
-            self.x_mean_, self.x_scale_, self.t_scale_, self.u_mean_, self.u_scale_,
-        )  # fmt: skip
+        return build_block(time, self.coefs_, self.intercepts_, self.activation, self.scaling_)
 
     def predict(self, t, x0=None, u=None, return_latent=False):
         """Simulate the learned ODE from ``x0`` at ``t[0]``.
@@ -886,16 +713,14 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         t, X, u, groups = self._check_trajectory_data(t, X, u, min_samples=2)
-        d = self.n_states_
-        scaling = Scaling(self.x_mean_[:d], self.x_scale_[:d], self.t_scale_,
-                          self.u_mean_, self.u_scale_)  # fmt: skip
-        data = self._build_problem(
-            t, X, u, groups, scaling, theta0=_mlp.pack(self.coefs_, self.intercepts_),
-            fixed_theta=True, n_latent=self._n_latent_fitted,
-        )  # fmt: skip
-        if self._n_latent_fitted:
+        d, n_latent = self.n_states_, self._n_latent_fitted
+        spec = replace(ProblemSpec.from_params(self.get_params(deep=False)), n_latent=n_latent)
+        theta = _mlp.pack(self.coefs_, self.intercepts_)
+        data = build_problem(t, X, u, groups, self.scaling_, spec, theta0=theta,
+                             fixed_theta=True)  # fmt: skip
+        if n_latent:
             data.states0[:, d:] = 0.0  # the training mean of the latent states
-        options = {**self._ipopt_options(), "print_level": 0}
+        options = {**ipopt_options(self.get_params(deep=False)), "print_level": 0}
         result = solve(data, self.engine_, self.solver_, options)
         if not result.converged:
             warn_user(
@@ -903,7 +728,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 f"({result.message}); the estimate is its last iterate.",
                 ConvergenceWarning,
             )
-        return result.states[data.disc.initial_nodes[0]] * self.x_scale_ + self.x_mean_
+        return self.scaling_.unscale_states(result.states[data.disc.initial_nodes[0]])
 
     def _check_trajectory_data(self, t, X, u, trajectory=None, min_samples=1):
         """Validated (t, X, u, groups) of observations for a fitted model."""
@@ -979,34 +804,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 x0, warmup = self._score_start(t[g], X[g], None if u is None else u[g])
                 scored[g[:warmup]] = False
                 pred[g] = self.predict(t[g], x0, None if u is None else u[g])
-        observed = np.isfinite(X) & scored[:, None]
-        if not np.all(np.isfinite(pred[observed])):
-            return -np.inf
-        # R² per state is unit-free; standardized, it neither overflows nor underflows
-        mean, scale = self.x_mean_[: self.n_states_], self.x_scale_[: self.n_states_]
-        Xs, Ps = (X - mean) / scale, (pred - mean) / scale
-        if observed.all():
-            return float(r2_score(Xs, Ps))
-        cols = [i for i in range(X.shape[1]) if np.count_nonzero(observed[:, i]) > 1]
-        if not cols:
-            raise ValueError(
-                "score needs at least 2 observed samples of a state outside the warm-up windows."
-            )
-        return float(np.mean([r2_score(Xs[observed[:, i], i], Ps[observed[:, i], i])
-                              for i in cols]))  # fmt: skip
+        return observed_r2(X, pred, np.isfinite(X) & scored[:, None], self.scaling_)
 
     def _score_start(self, t, X, u) -> tuple[np.ndarray, int]:
         """(initial state, samples in the warm-up window) for scoring one trajectory."""
-        n = len(t)
         if self._n_latent_fitted == 0 and np.all(np.isfinite(X[0])):
             return X[0], 0
-        n_full = self.n_states_ + self._n_latent_fitted
-        warmup = min(n - 1, max(int(np.ceil(SCORE_WARMUP * n)), 2 * n_full + 1))
-        if warmup < 2:
-            raise ValueError(
-                f"score needs at least 3 samples per trajectory to estimate its initial state "
-                f"(latent states or a missing first sample); got {n}."
-            )
+        warmup = warmup_length(len(t), self.n_states_ + self._n_latent_fitted)
         window = slice(0, warmup)
         x0 = self.estimate_initial_state(t[window], X[window], None if u is None else u[window])
         return x0, warmup

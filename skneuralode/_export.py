@@ -67,24 +67,16 @@ def _affine(W: np.ndarray, b: np.ndarray, inputs: list, j: int):
     return sum(float(W[k, j]) * v for k, v in enumerate(inputs)) + float(b[j])
 
 
-def build_block(
-    time,
-    coefs: list,
-    intercepts: list,
-    activation: str,
-    x_mean: np.ndarray,
-    x_scale: np.ndarray,
-    t_scale: float,
-    u_mean: np.ndarray | None = None,
-    u_scale: np.ndarray | None = None,
-) -> pyo.Block:
-    """Build the unattached block of the module docstring for one fitted network."""
+def build_block(time, coefs: list, intercepts: list, activation: str, scaling) -> pyo.Block:
+    """Build the unattached block of the module docstring for one fitted network acting
+    on the scaled units of ``scaling`` (``_scaling.Scaling``, latent states included)."""
     check_time_set(time)
+    x_mean, x_scale, u_mean = scaling.mean, scaling.scale, scaling.u_mean
     d = len(x_mean)
     has_u = u_mean is not None
-    in_mean = np.r_[x_mean, u_mean] if has_u else np.asarray(x_mean, float)
-    in_scale = np.r_[x_scale, u_scale] if has_u else np.asarray(x_scale, float)
-    W, c = fold_scaling(coefs, intercepts, in_mean, in_scale, np.asarray(x_scale) / t_scale)
+    in_mean = np.r_[x_mean, u_mean] if has_u else x_mean
+    in_scale = np.r_[x_scale, scaling.u_scale] if has_u else x_scale
+    W, c = fold_scaling(coefs, intercepts, in_mean, in_scale, x_scale / scaling.t_scale)
     act = ACTIVATIONS[activation]
 
     b = pyo.Block(concrete=True)

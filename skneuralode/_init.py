@@ -1,61 +1,15 @@
-"""Scaling and the initial point: smoothed data, time scale, starting states."""
+"""The initial point and the time unit: smoothed data, time scale, starting states."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.interpolate import make_smoothing_spline
 
+from ._scaling import Scaling, rms, standardize
 from .exceptions import warn_user
 
 
-@dataclass
-class Scaling:
-    """User units -> scaled units: ``(x - x_mean) / x_scale``, ``tau = t / t_scale``."""
-
-    x_mean: np.ndarray
-    x_scale: np.ndarray
-    t_scale: float
-    u_mean: np.ndarray | None = None
-    u_scale: np.ndarray | None = None
-
-    def states(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.x_mean) / self.x_scale
-
-    def inputs(self, U: np.ndarray) -> np.ndarray:
-        return (U - self.u_mean) / self.u_scale
-
-
-def full_scaling(scaling: Scaling, n_latent: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale of the full state: the observed states', then (0, 1) for each of
-    ``n_latent`` latent states, which live in scaled units."""
-    return (
-        np.concatenate([scaling.x_mean, np.zeros(n_latent)]),
-        np.concatenate([scaling.x_scale, np.ones(n_latent)]),
-    )
-
-
-def standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (1 where a column is constant, i.e. varies by
-    less than 1e-12 of its magnitude). Any magnitude works: 1e-200 as well as 1e200.
-    NaN entries (missing samples) are left out; every column needs one finite value."""
-    size = np.nanmax(np.abs(A), axis=0)
-    size[size == 0] = 1.0
-    mean = np.nanmean(A / size, axis=0) * size
-    scale = _rms((A - mean) / size, axis=0) * size
-    scale[~(scale > 1e-12 * size)] = 1.0
-    return mean, scale
-
-
-def _rms(a: np.ndarray, axis=None) -> np.ndarray:
-    """Root mean square without overflow or underflow in the squares."""
-    size = np.nanmax(np.abs(a), axis=axis, keepdims=True)
-    size = np.where(np.isfinite(size) & (size > 0), size, 1.0)
-    return np.squeeze(np.sqrt(np.nanmean((a / size) ** 2, axis=axis, keepdims=True)) * size, axis)
-
-
-def fit_scaling(t, X, u, groups, smoothing) -> tuple[Scaling, list]:
+def fit_scaling(t, X, u, groups, smoothing, n_latent: int = 0) -> tuple[Scaling, list]:
     """Standardize states and inputs; pick the time unit from the smoothed states.
 
     Returns the scaling and the smoothers of the standardized states (one list of
@@ -65,7 +19,8 @@ def fit_scaling(t, X, u, groups, smoothing) -> tuple[Scaling, list]:
     Xs = (X - x_mean) / x_scale
     smoothers = [smooth_trajectory(t[g], Xs[g], smoothing) for g in groups]
     u_mean, u_scale = standardize(u) if u is not None else (None, None)
-    scaling = Scaling(x_mean, x_scale, time_scale(t, Xs, groups, smoothers), u_mean, u_scale)
+    t_scale = float(time_scale(t, Xs, groups, smoothers))
+    scaling = Scaling(x_mean, x_scale, t_scale, u_mean, u_scale, n_latent)
     return scaling, smoothers
 
 
@@ -184,7 +139,7 @@ def time_scale(t: np.ndarray, X: np.ndarray, groups, smoothers) -> float:
     ratios = []
     for idx, spl in zip(groups, smoothers):
         for i, s in enumerate(spl):
-            rate = _rms(s.derivative()(t[idx]))
+            rate = rms(s.derivative()(t[idx]))
             spread = np.nanstd(X[idx, i]) if np.isfinite(X[idx, i]).any() else 0.0
             if rate > 0 and spread > 0:
                 ratios.append(spread / rate)

@@ -29,13 +29,14 @@ from sklearn.utils import check_random_state
 from . import _mlp
 from ._collocation import Discretization, build_discretization, collocation_residuals
 from ._init import (
-    Scaling,
     evaluate_smoothers,
     fit_output_layer,
     interpolate_inputs,
     latent_start,
     smooth_trajectory,
 )
+from ._scaling import Scaling
+from ._spec import ProblemSpec
 
 
 @dataclass
@@ -95,59 +96,52 @@ def build_problem(
     u: np.ndarray | None,
     groups: list[np.ndarray],
     scaling: Scaling,
+    spec: ProblemSpec,
     *,
-    scheme: str,
-    degree: int,
-    n_elements: int | None,
-    width: int,
-    depth: int,
-    activation: str,
-    alpha: float,
-    smoothing,
-    init: str,
-    random_state,
-    state_bound: float | None = None,
-    weight_bound: float | None = None,
     smoothers: list | None = None,
     theta0: np.ndarray | None = None,
     states0: np.ndarray | None = None,
-    n_latent: int = 0,
-    u_interpolation: str = "linear",
     normalize_latent: bool = True,
     fixed_theta: bool = False,
-    hessian_regularization: str = "ipopt",
 ) -> NLPData:
     """Discretize validated data in ``scaling`` and choose the initial point.
 
-    ``X`` holds the observed states (NaN: not observed); the NLP's state has ``n_latent``
-    more components with no observations (``_init.latent_start`` gives their start).
+    ``spec`` fixes the discretization, the network and the start (``_spec.ProblemSpec``).
+    ``X`` holds the observed states (NaN: not observed); the NLP's state has
+    ``spec.n_latent`` more components with no observations (``_init.latent_start`` gives
+    their start).
     ``smoothers`` are the per-trajectory smoothed (scaled) states when the caller has
     them already (``_init.fit_scaling``), so the data are smoothed once per fit.
     ``theta0``/``states0`` (scaled, all components) replace the initial weights/states,
-    e.g. for a warm start; otherwise the weights are drawn (``init``) and the states are
-    the smoothed data. The initial point is clipped into ``state_bound``/``weight_bound``,
-    so both engines start from the same feasible point. ``fixed_theta``: the network is
-    fixed at ``theta0`` (e.g. to estimate initial states with a fitted model).
+    e.g. for a warm start; otherwise the weights are drawn (``spec.init``) and the states
+    are the smoothed data. The initial point is clipped into the state and weight bounds,
+    so both engines start from the same feasible point. ``normalize_latent=False`` leaves
+    out the latent normalization (ADMM imposes it in one batch only). ``fixed_theta``: the
+    network is fixed at ``theta0`` (e.g. to estimate initial states with a fitted model).
     """
     Xs = scaling.states(X)
-    disc = build_discretization(t / scaling.t_scale, groups, scheme, degree, n_elements)
+    disc = build_discretization(
+        t / scaling.t_scale, groups, spec.scheme, spec.degree, spec.n_elements
+    )
     node_t = disc.node_times * scaling.t_scale
     if smoothers is None:
-        smoothers = [smooth_trajectory(t[g], Xs[g], smoothing) for g in groups]
+        smoothers = [smooth_trajectory(t[g], Xs[g], spec.smoothing) for g in groups]
     smoothed = evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
-    if n_latent:
-        latent = latent_start(smoothers, node_t, disc.node_trajectory, n_latent)
+    if spec.n_latent:
+        latent = latent_start(smoothers, node_t, disc.node_trajectory, spec.n_latent)
         smoothed = np.hstack([smoothed, latent])
     if states0 is None or states0.shape != smoothed.shape:
         states0 = smoothed
-    states0 = _into_bounds(states0, state_bound)
+    states0 = _into_bounds(states0, spec.state_bound)
     node_u = None
     if u is not None:
-        node_u = interpolate_inputs(t, scaling.inputs(u), groups, disc, node_t, u_interpolation)
+        node_u = interpolate_inputs(
+            t, scaling.inputs(u), groups, disc, node_t, spec.u_interpolation
+        )
     n_inputs = 0 if u is None else u.shape[1]
-    d = X.shape[1] + n_latent
-    sizes = _mlp.layer_sizes(d + n_inputs, d, width, depth)
-    observed = np.hstack([np.isfinite(Xs), np.zeros((len(Xs), n_latent), dtype=bool)])
+    d = X.shape[1] + spec.n_latent
+    sizes = _mlp.layer_sizes(d + n_inputs, d, spec.width, spec.depth)
+    observed = np.hstack([np.isfinite(Xs), np.zeros((len(Xs), spec.n_latent), dtype=bool)])
     targets = np.zeros(observed.shape)
     targets[:, : X.shape[1]] = np.where(observed[:, : X.shape[1]], Xs, 0.0)
     data = NLPData(
@@ -155,30 +149,39 @@ def build_problem(
         targets=targets,
         node_inputs=node_u,
         sizes=sizes,
-        activation=activation,
-        alpha=alpha,
+        activation=spec.activation,
+        alpha=spec.alpha,
         weight_mask=_mlp.weight_mask(sizes),
         theta0=theta0,
         states0=states0,
-        state_bound=state_bound,
-        weight_bound=weight_bound,
+        state_bound=spec.state_bound,
+        weight_bound=spec.weight_bound,
         obs_weight=None if observed.all() else observed.astype(float),
-        n_latent=n_latent,
+        n_latent=spec.n_latent,
         normalize_latent=normalize_latent and not fixed_theta,
         fixed_theta=fixed_theta,
-        hessian_regularization=hessian_regularization,
+        hessian_regularization=spec.hessian_regularization,
     )
     if theta0 is None:
-        data.theta0 = _mlp.init_parameters(sizes, check_random_state(random_state))
-        if init == "lstsq":
-            rates = evaluate_smoothers(smoothers, node_t, disc.node_trajectory, True)
-            if n_latent:  # finite differences of the latent start along each chain
-                rates = np.hstack([rates, _chain_rates(disc, states0[:, -n_latent:], node_t)])
-            target = rates[disc.colloc_node] * scaling.t_scale
-            inputs = data.colloc_inputs(states0)
-            data.theta0 = fit_output_layer(data.theta0, sizes, activation, inputs, target)
-    data.theta0 = _into_bounds(data.theta0, weight_bound)
+        data.theta0 = _initial_weights(data, spec, smoothers, node_t, scaling.t_scale)
+    data.theta0 = _into_bounds(data.theta0, spec.weight_bound)
     return data
+
+
+def _initial_weights(data: NLPData, spec: ProblemSpec, smoothers, node_t, t_scale) -> np.ndarray:
+    """Glorot-random weights (``spec.random_state``); with ``spec.init == "lstsq"`` the
+    output layer then fitted to the smoothed data's rates at the collocation points."""
+    theta = _mlp.init_parameters(data.sizes, check_random_state(spec.random_state))
+    if spec.init != "lstsq":
+        return theta
+    disc = data.disc
+    rates = evaluate_smoothers(smoothers, node_t, disc.node_trajectory, True)
+    if spec.n_latent:  # finite differences of the latent start along each chain
+        latent = data.states0[:, -spec.n_latent :]
+        rates = np.hstack([rates, _chain_rates(disc, latent, node_t)])
+    target = rates[disc.colloc_node] * t_scale
+    inputs = data.colloc_inputs(data.states0)
+    return fit_output_layer(theta, data.sizes, spec.activation, inputs, target)
 
 
 def _chain_rates(disc: Discretization, values: np.ndarray, node_t: np.ndarray) -> np.ndarray:

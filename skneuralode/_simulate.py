@@ -36,6 +36,13 @@ class VectorField:
     u_mean: np.ndarray | None = None
     u_scale: np.ndarray | None = None
 
+    @classmethod
+    def from_network(cls, coefs, intercepts, activation: str, scaling) -> VectorField:
+        """The field of a network acting on the scaled units of ``scaling``
+        (``_scaling.Scaling``, latent states included)."""
+        return cls(coefs, intercepts, activation, scaling.mean, scaling.scale,
+                   scaling.t_scale, scaling.u_mean, scaling.u_scale)  # fmt: skip
+
     def scaled(self, x: np.ndarray) -> np.ndarray:
         return (x - self.x_mean) / self.x_scale
 

@@ -412,3 +412,20 @@ def _check_tolerance(value, key: str, n_states: int | None):
             f"got {value!r}."
         )
     return float(arr) if arr.ndim == 0 else arr.copy()
+
+
+def check_fit_data(t, X, u, trajectory, integrator: str, integrator_options):
+    """Validated ``(t, X, u, groups)`` for ``fit``: times, states (NaN allowed, every
+    column and trajectory observed once), inputs and trajectories of at least
+    ``_spec.MIN_SAMPLES`` samples each; the integrator options are checked too, before
+    any solve."""
+    from ._spec import MIN_SAMPLES
+
+    check_target_given(X)
+    t = check_times(t)
+    X = check_states(X, len(t), allow_nan=True)
+    u = check_inputs(u, len(t))
+    groups = check_trajectory(trajectory, t, MIN_SAMPLES)
+    check_observed(X, groups)
+    check_integrator_options(integrator_options, integrator, X.shape[1])
+    return t, X, u, groups

@@ -8,6 +8,7 @@ from sklearn.exceptions import NotFittedError
 
 from skneuralode import CollocationNeuralODE
 from skneuralode._export import build_block, fold_scaling
+from skneuralode._scaling import Scaling
 from skneuralode._simulate import VectorField
 from skneuralode._solver import available_solvers
 from skneuralode.datasets import van_der_pol
@@ -47,10 +48,8 @@ def random_field(activation, depth, n_inputs, seed=0):
 def block_of(field, times):
     m = pyo.ConcreteModel()
     m.t = ContinuousSet(initialize=times)
-    m.plant = build_block(
-        m.t, field.coefs, field.intercepts, field.activation, field.x_mean,
-        field.x_scale, field.t_scale, field.u_mean, field.u_scale,
-    )  # fmt: skip
+    scaling = Scaling(field.x_mean, field.x_scale, field.t_scale, field.u_mean, field.u_scale)
+    m.plant = build_block(m.t, field.coefs, field.intercepts, field.activation, scaling)
     return m
 
 

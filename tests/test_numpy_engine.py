@@ -369,10 +369,12 @@ def test_the_default_multiplier_step_halves_the_iterations(paper_data):
 
 
 def test_solver_options_override_the_default_multiplier_step():
+    from skneuralode._spec import ipopt_options
+
     est = CollocationNeuralODE()
-    assert est._ipopt_options()["alpha_for_y"] == "min-dual-infeas"
+    assert ipopt_options(est.get_params())["alpha_for_y"] == "min-dual-infeas"
     est.set_params(solver_options={"alpha_for_y": "primal"})
-    assert est._ipopt_options()["alpha_for_y"] == "primal"
+    assert ipopt_options(est.get_params())["alpha_for_y"] == "primal"
     assert est.get_params()["solver_options"] == {"alpha_for_y": "primal"}
 
 

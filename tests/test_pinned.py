@@ -35,7 +35,7 @@ TOL = 1e-12 if SAME_KERNEL else 1e-6
     "name, make, data", make_pinned.fits(), ids=lambda v: v if isinstance(v, str) else ""
 )
 def test_fit_is_pinned(name, make, data):
-    if name.endswith("pyomo") and not available_solvers()["cyipopt"][0]:
+    if name.endswith("pyomo") and not available_solvers()["pynumero"][0]:
         pytest.skip("the pyomo engine needs PyNumero's ASL library here (make test builds it)")
     out = make_pinned.run(make, data)
     assert out["n_iter"] == META[name]["n_iter"]

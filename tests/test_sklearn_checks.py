@@ -103,9 +103,19 @@ def test_score_is_r2_of_the_simulation(small_model, small_data):
 
 
 def test_no_pyomo_object_in_fitted_state(small_model):
+    """Arrays and plain values only; the one structured value, the scaling object, is
+    itself made of arrays and plain values."""
+    import dataclasses
+
     import pyomo.core.base.component as comp
 
-    for name, value in vars(small_model).items():
+    from skneuralode._scaling import Scaling
+
+    state = dict(vars(small_model))
+    assert isinstance(state["scaling_"], Scaling)
+    state.update({f"scaling_.{k}": v for k, v in vars(state.pop("scaling_")).items()})
+    assert len(state) > len(dataclasses.fields(Scaling))
+    for name, value in state.items():
         items = value if isinstance(value, list) else [value]
         for item in items:
             assert isinstance(item, (np.ndarray, float, int, str, bool, dict, type(None))), name

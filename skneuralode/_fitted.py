@@ -1,0 +1,132 @@
+"""Writing a fitted model: every fitted attribute of :class:`CollocationNeuralODE` comes
+from here, for a single fit and for ADMM's consensus alike (arrays and plain values only:
+nothing of Pyomo or IPOPT stays on the estimator)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _mlp
+from ._diagnostics import discretization_error, train_mse, warn_if_coarse
+from ._problem import constraint_violation, objective
+from ._scaling import Scaling
+from ._simulate import VectorField
+from ._status import STOPPED, failure_advice
+from .exceptions import SolverError, warn_user
+
+#: Keys of ``timings_``.
+TIMINGS = ("setup", "nl_write", "ipopt", "evaluation", "total")
+
+
+def check_result(result) -> None:
+    """Raise on a failed solve, warn on a stopped or interrupted one."""
+    if result.converged:
+        return
+    if result.status == "userInterrupt":
+        warn_user(
+            f"fit was interrupted (Ctrl-C) after {result.n_iter} IPOPT iterations. The "
+            "model holds the last iterate (solver_status_='userInterrupt'); fit again "
+            "with warm_start=True to continue from it.",
+            ConvergenceWarning,
+        )
+        return
+    if result.status in STOPPED:
+        warn_user(
+            f"IPOPT stopped before converging after {result.n_iter} iterations "
+            f"(status {result.status!r}: {result.message}). The model holds the last "
+            f"iterate; consider increasing or relaxing {STOPPED[result.status]}.",
+            ConvergenceWarning,
+        )
+        return
+    raise SolverError(
+        f"IPOPT failed with status {result.status!r}: {result.message.rstrip('.')}. "
+        f"No model was fitted. {failure_advice(result.status)}"
+    )
+
+
+def store_network(est, theta: np.ndarray, sizes: list[int], scaling: Scaling) -> None:
+    """The network and the scaling: all that ``predict`` needs (numpy only)."""
+    est.coefs_, est.intercepts_ = ([c.copy() for c in part] for part in _mlp.unpack(theta, sizes))
+    est.scaling_ = scaling
+    est.n_features_in_ = 1
+    est.n_states_ = scaling.n_observed
+    est.n_inputs_ = sizes[0] - sizes[-1]
+
+
+def store_fit(est, scaling: Scaling, theta, parts, results, build_time, n_iter=None) -> None:
+    """Write every fitted attribute: the network ``theta`` and the solved NLPs.
+
+    ``parts``: one ``(NLPData, theta, states)`` per solved NLP (one for ``fit``, one per
+    batch for ADMM), whose collocation chains are stored one after the other;
+    ``results``: their latest ``SolveResult``. ``n_iter``: IPOPT iterations in all
+    (default: those of ``results``). ``fit_time_`` and ``timings_["total"]`` are the
+    caller's to set at the end.
+    """
+    store_network(est, theta, parts[0][0].sizes, scaling)
+    _store_collocation(est, parts, scaling)
+    est.train_mse_ = train_mse(parts, scaling)
+    est.constraint_violation_ = max(constraint_violation(*part) for part in parts)
+    est.objective_ = sum(objective(*part) for part in parts)
+    worst = next((r for r in results if not r.converged), results[0])
+    est.engine_, est.solver_ = worst.engine, worst.solver
+    est.solver_status_, est.solver_message_ = worst.status, worst.message
+    est.converged_ = all(r.converged for r in results)
+    est.n_iter_ = int(sum(r.n_iter for r in results) if n_iter is None else n_iter)
+    est.n_variables_ = int(sum(r.n_variables for r in results))
+    est.n_constraints_ = int(sum(r.n_constraints for r in results))
+    est.build_time_ = float(build_time)
+    est.solve_time_ = float(sum(r.solve_time for r in results))
+    nl_write = float(sum(r.nl_time for r in results))
+    est.timings_ = {
+        "setup": est.build_time_,
+        "nl_write": nl_write,
+        "ipopt": est.solve_time_ - nl_write,
+        "evaluation": float(sum(r.eval_time for r in results)),
+        "total": float("nan"),
+    }
+    _check_discretization(est, parts, scaling)
+
+
+def _store_collocation(est, parts, scaling: Scaling) -> None:
+    times, values, chains, first, offset = [], [], [], [], 0
+    for data, _, states in parts:
+        disc = data.disc
+        times.append(disc.node_times * scaling.t_scale)
+        values.append(scaling.unscale_states(states))
+        chains.append(disc.node_trajectory + offset)
+        first.append(values[-1][disc.initial_nodes])
+        offset += len(disc.initial_nodes)
+    est.collocation_times_ = np.concatenate(times)
+    est.collocation_states_ = np.vstack(values)
+    est.collocation_trajectory_ = np.concatenate(chains)
+    est.initial_states_ = np.vstack(first)
+
+
+def _check_discretization(est, parts, scaling: Scaling) -> None:
+    """``discretization_error_``, each chain simulated with the weights it was solved with
+    (an ADMM batch's own weights), and the warning after a converged solve."""
+
+    def make_field(theta, sizes):
+        return VectorField.from_network(*_mlp.unpack(theta, sizes), est.activation, scaling)
+
+    simulation = {
+        "method": est.integrator,
+        "options": est.integrator_options,
+        "interpolation": est.u_interpolation,
+    }
+    est.discretization_error_ = discretization_error(parts, make_field, scaling, simulation)
+    warn_if_coarse(est.discretization_error_, est.converged_, est.n_elements, est.degree,
+                   est.scheme)  # fmt: skip
+
+
+def store_iterates(est, result, start: float, record: bool) -> None:
+    """Per-iteration weights of this fit (``record``), or no such attributes (left from a
+    refit)."""
+    for name in ("iterates_", "iterate_times_", "iterate_objectives_"):
+        est.__dict__.pop(name, None)
+    if not record:
+        return
+    est.iterates_ = np.array([theta for _, theta in result.iterates])
+    est.iterate_times_ = np.array([stamp - start for stamp, _ in result.iterates])
+    est.iterate_objectives_ = np.array([obj for obj, *_ in result.iterations])

@@ -1,0 +1,85 @@
+"""User units <-> the scaled units the NLP is solved in: one object, carried by a fitted model.
+
+States are standardized per component, inputs likewise, and time is divided by a time
+unit: ``x_scaled = (x - x_mean) / x_scale``, ``u_scaled = (u - u_mean) / u_scale``,
+``tau = t / t_scale``. Latent states (no data) live in scaled units already: the full
+state's mean and scale are the observed states', then ``(0, 1)`` for each latent state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Scaling:
+    """The affine maps between user units and scaled units (arrays, plain values only).
+
+    ``x_mean``/``x_scale`` are over the observed states; ``mean``/``scale`` over the full
+    state, observed then ``n_latent`` latent ones.
+    """
+
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    t_scale: float
+    u_mean: np.ndarray | None = None
+    u_scale: np.ndarray | None = None
+    n_latent: int = 0
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean of the full state: the observed states', then 0 per latent state."""
+        return np.concatenate([self.x_mean, np.zeros(self.n_latent)])
+
+    @property
+    def scale(self) -> np.ndarray:
+        """Scale of the full state: the observed states', then 1 per latent state."""
+        return np.concatenate([self.x_scale, np.ones(self.n_latent)])
+
+    @property
+    def n_observed(self) -> int:
+        return len(self.x_mean)
+
+    def with_latent(self, n_latent: int) -> Scaling:
+        return replace(self, n_latent=int(n_latent))
+
+    def states(self, X: np.ndarray) -> np.ndarray:
+        """Observed states (n, n_observed) in scaled units."""
+        return (X - self.x_mean) / self.x_scale
+
+    def full_states(self, X: np.ndarray) -> np.ndarray:
+        """Full states (n, n_observed + n_latent), user -> scaled units."""
+        return (X - self.mean) / self.scale
+
+    def unscale_states(self, Z: np.ndarray) -> np.ndarray:
+        """Full states, scaled -> user units."""
+        return Z * self.scale + self.mean
+
+    def inputs(self, U: np.ndarray) -> np.ndarray:
+        """Inputs, user -> scaled units."""
+        return (U - self.u_mean) / self.u_scale
+
+    def unscale_inputs(self, U: np.ndarray) -> np.ndarray:
+        """Inputs, scaled -> user units."""
+        return U * self.u_scale + self.u_mean
+
+
+def standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where a column is constant, i.e. varies by
+    less than 1e-12 of its magnitude). Any magnitude works: 1e-200 as well as 1e200.
+    NaN entries (missing samples) are left out; every column needs one finite value."""
+    size = np.nanmax(np.abs(A), axis=0)
+    size[size == 0] = 1.0
+    mean = np.nanmean(A / size, axis=0) * size
+    scale = rms((A - mean) / size, axis=0) * size
+    scale[~(scale > 1e-12 * size)] = 1.0
+    return mean, scale
+
+
+def rms(a: np.ndarray, axis=None) -> np.ndarray:
+    """Root mean square without overflow or underflow in the squares."""
+    size = np.nanmax(np.abs(a), axis=axis, keepdims=True)
+    size = np.where(np.isfinite(size) & (size > 0), size, 1.0)
+    return np.squeeze(np.sqrt(np.nanmean((a / size) ** 2, axis=axis, keepdims=True)) * size, axis)
