@@ -91,7 +91,7 @@ curves = {}  # method -> dict(time, train, test_time, test)
 # Collocation: one NLP, every iterate recorded
 # ---------------------------------------------
 # ``store_iterates=True`` records the weights from IPOPT's per-iteration callback
-# (cyipopt: the default numpy engine, or the pyomo engine with ``solver="cyipopt"``).
+# (the default numpy engine, or the pyomo engine with ``solver="pynumero"``).
 
 model = CollocationNeuralODE(
     width=WIDTH,
