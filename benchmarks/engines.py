@@ -5,9 +5,9 @@ Forced Van der Pol (A=1, omega=1), x0=(0, 1), 200 Chebyshev samples on [0, 15] w
 scheme three variants fit from the same start, interleaved, --repeats times: the numpy
 engine as by default (``hessian_regularization="adaptive"``), the numpy engine with
 IPOPT's own Hessian regularization (``"ipopt"``: the same iterates as the pyomo engine),
-and the pyomo engine (through cyipopt/PyNumero); all with the estimators' IPOPT options
-(``alpha_for_y="min-dual-infeas"``). The JSON lines give the median wall
-times, the ratios pyomo / numpy, the iterations, the objective and the simulation MSEs
+and the pyomo engine (``solver="pynumero"``: cyipopt through PyNumero); all with the
+estimators' IPOPT options (``alpha_for_y="min-dual-infeas"``). The JSON lines give the
+median wall times, the ratios pyomo / numpy, the iterations, the objective and the simulation MSEs
 against the noise-free truth on [0, 15] and (15, 30] (simulated from the true x0). With
 --ipopt-timing each engine x scheme is run once more with IPOPT's
 ``print_timing_statistics`` to split IPOPT's time into function evaluations and the
@@ -28,9 +28,9 @@ from skneuralode import CollocationNeuralODE
 from skneuralode.datasets import van_der_pol
 
 FORCED = dict(x0=(0.0, 1.0), forcing_amplitude=1.0, forcing_frequency=1.0)
-#: variant -> (engine, hessian_regularization)
-ENGINES = {"numpy": ("numpy", "adaptive"), "numpy_ipopt_rule": ("numpy", "ipopt"),
-           "pyomo": ("pyomo", "ipopt")}  # fmt: skip
+#: variant -> (engine, IPOPT route, hessian_regularization)
+ENGINES = {"numpy": ("numpy", "auto", "adaptive"), "numpy_ipopt_rule": ("numpy", "auto", "ipopt"),
+           "pyomo": ("pyomo", "pynumero", "ipopt")}  # fmt: skip
 
 
 def data():
@@ -42,7 +42,7 @@ def data():
 
 
 def fit(train, scheme, variant, solver_options=None):
-    engine, regularization = ENGINES[variant]
+    engine, solver, regularization = ENGINES[variant]
     est = CollocationNeuralODE(
         width=32,
         alpha=1e-3,
@@ -50,7 +50,7 @@ def fit(train, scheme, variant, solver_options=None):
         random_state=0,
         engine=engine,
         hessian_regularization=regularization,
-        solver="cyipopt",
+        solver=solver,
         solver_options=solver_options,
         verbose=int(solver_options is not None),
     )
@@ -92,7 +92,7 @@ def main():
                 {
                     "case": f"paper_{scheme}",
                     "engine": engine,
-                    "hessian_regularization": ENGINES[engine][1],
+                    "hessian_regularization": ENGINES[engine][2],
                     "median_fit_time": round(statistics.median(walls[engine]), 3),
                     "fit_times": [round(w, 2) for w in walls[engine]],
                     "build_time": round(est.build_time_, 3),

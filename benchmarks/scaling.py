@@ -1,6 +1,6 @@
 """Fit time, IPOPT iterations and peak memory of CollocationNeuralODE as the problem grows.
 
-Two sweeps, for every scheme (radau, legendre, chebyshev), cyipopt route:
+Two sweeps, for every scheme (radau, legendre, chebyshev), the pyomo engine through PyNumero:
 
 - samples: unforced Van der Pol (mu=1, x0=(2, 0)), ``van_der_pol(n, (0, n/20))`` for
   n in 200, 1000, 5000, 10000 (up to --max-points), width 32. The time span grows with n
@@ -13,13 +13,21 @@ Two sweeps, for every scheme (radau, legendre, chebyshev), cyipopt route:
 - widths: 200 points on [0, 10], width in 8, 16, 32, 64, 128.
 
 Each case runs in a fresh subprocess (this script with ``--one CASE``), so the reported
-``peak_rss_mb`` (``ru_maxrss`` of the child) is that case's own peak. The child calls the
-pieces of ``fit`` directly to split the time:
+``peak_rss_mb`` (``ru_maxrss`` of the child, read right after ``fit``) is that case's own
+peak. The child fits ``CollocationNeuralODE(engine="pyomo", solver="pynumero")`` and
+reads the split of its time from the fitted ``timings_``:
 
-- ``build_time``: ``est._prepare`` + ``_pyomo_model.build_model`` (= ``build_time_``);
-- ``nl_time``: ``PyomoNLP(model)``, writing the NL problem and loading it through ASL;
-- ``ipopt_time``: ``_engines.pyomo.solve_nlp`` (IPOPT, including the function/derivative
-  evaluations it asks PyNumero for). ``nl_time + ipopt_time`` is ``solve_time_``.
+- ``build_time``: ``timings_["setup"]`` (validation, smoothing, discretization and the
+  Pyomo model; = ``build_time_``);
+- ``nl_time``: ``timings_["nl_write"]``, writing the NL problem through PyNumero;
+- ``ipopt_time``: ``timings_["ipopt"]`` (IPOPT, including the function/derivative
+  evaluations it asks PyNumero for). ``nl_time + ipopt_time`` is ``solve_time_``;
+- ``fit_time``: ``timings_["total"]``, the whole ``fit`` (= ``fit_time_``; besides the
+  three above it holds what ``fit`` does after IPOPT, such as checking the discretization
+  by simulation, which results written before ``timings_`` existed did not count).
+
+``jac_nnz`` and ``hess_nnz`` come from ``PyomoNLP(est.build_model(t, X))`` after the fit,
+outside the timed part.
 
 With --ipopt-timing, one representative case (radau, 1000 points, width 32) is run once
 more with IPOPT's ``print_timing_statistics`` and its stdout captured at the file-descriptor
@@ -35,7 +43,8 @@ process each, so medians would multiply the budget: use --repeats for that).
 noisy samples each (``benchmarks/_trajectories.py``: unforced Van der Pol on [0, 20],
 noise 0.05, alpha 1e-4), radau, width 32, ``--engine`` numpy (default) or pyomo, through
 the public ``fit``, no CPU cap unless given. Each case reports the fit's own split
-(``build_time_``, ``solve_time_``), IPOPT's iterations, seconds per iteration, the peak
+(``timings_``, under the keys above; with the numpy engine also ``evaluation_time``,
+the seconds spent in its callbacks), IPOPT's iterations, seconds per iteration, the peak
 memory of its process, IPOPT's timing statistics (function evaluations vs. the linear
 solver) and the test MSE of free-run simulations on three unseen trajectories.
 
@@ -44,6 +53,7 @@ solver) and the test MSE of free-run simulations on three unseen trajectories.
 
 import argparse
 import json
+import math
 import os
 import re
 import resource
@@ -51,7 +61,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 from _results import RESULTS, ResultsFile, add_output_options
 
@@ -63,6 +72,13 @@ WIDTHS_POINTS = 200
 DENSITY = 20  # points per time unit
 CHEBYSHEV_MAX_POINTS = 1000
 TIMING_CASE = dict(scheme="radau", n=1000, width=32)
+#: this script's result keys -> the estimator's ``timings_`` keys
+TIMINGS = {
+    "build_time": "setup",
+    "nl_time": "nl_write",
+    "ipopt_time": "ipopt",
+    "fit_time": "total",
+}
 
 
 def make_estimator(case, max_iter, max_cpu_time, solver_options=None, verbose=0):
@@ -74,50 +90,50 @@ def make_estimator(case, max_iter, max_cpu_time, solver_options=None, verbose=0)
         alpha=1e-5,
         max_iter=max_iter,
         max_cpu_time=max_cpu_time,
-        solver="cyipopt",
+        engine="pyomo",
+        solver="pynumero",
         solver_options=solver_options,
         random_state=0,
         verbose=verbose,
     )
 
 
-def run_one(case, max_iter, max_cpu_time, ipopt_timing=False):
-    """One fit, split into its pieces, in this process -> dict."""
+def timing_row(est):
+    """The fit's wall-clock split (``timings_``) under this script's result keys."""
+    row = {key: est.timings_[name] for key, name in TIMINGS.items()}
+    if math.isfinite(est.timings_["evaluation"]):  # the numpy engine's callbacks
+        row["evaluation_time"] = est.timings_["evaluation"]
+    return row
+
+
+def nonzeros(est, t, X):
+    """(Jacobian, Hessian-of-the-Lagrangian) nonzeros of the Pyomo model ``fit`` solves."""
     from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
-    from skneuralode._pyomo_model import build_model
-    from skneuralode._engines.pyomo import solve_nlp
+    nlp = PyomoNLP(est.build_model(t, X))
+    return int(nlp.nnz_jacobian_eq() + nlp.nnz_jacobian_ineq()), int(nlp.nnz_hessian_lag())
+
+
+def run_one(case, max_iter, max_cpu_time, ipopt_timing=False):
+    """One public ``fit`` of the samples/widths sweeps, in this process -> dict."""
     from skneuralode.datasets import van_der_pol
 
     n = case["n"]
     t, X = van_der_pol(n, (0, n / DENSITY), x0=(2.0, 0.0))
     options = {"print_timing_statistics": "yes"} if ipopt_timing else None
     est = make_estimator(case, max_iter, max_cpu_time, options, verbose=int(ipopt_timing))
-    est._validate_params()
-    start = time.perf_counter()
-    data, _ = est._prepare(t, X, None, None)
-    model = build_model(data)
-    build_time = time.perf_counter() - start
-    n_variables, n_constraints = model.nvariables(), model.nconstraints()
-    start = time.perf_counter()
-    nlp = PyomoNLP(model)
-    nl_time = time.perf_counter() - start
-    jac_nnz = int(nlp.nnz_jacobian_eq() + nlp.nnz_jacobian_ineq())
-    hess_nnz = int(nlp.nnz_hessian_lag())
-    result, _ = solve_nlp(nlp, est._ipopt_options())
-    ipopt_time = result.solve_time
+    est.fit(t, X)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    jac_nnz, hess_nnz = nonzeros(est, t, X)
     return {
-        "build_time": build_time,
-        "nl_time": nl_time,
-        "ipopt_time": ipopt_time,
-        "fit_time": build_time + nl_time + ipopt_time,
-        "n_iter": result.n_iter,
-        "status": result.status,
-        "n_variables": n_variables,
-        "n_constraints": n_constraints,
+        **timing_row(est),
+        "n_iter": est.n_iter_,
+        "status": est.solver_status_,
+        "n_variables": est.n_variables_,
+        "n_constraints": est.n_constraints_,
         "jac_nnz": jac_nnz,
         "hess_nnz": hess_nnz,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb,
     }
 
 
@@ -185,9 +201,7 @@ def run_trajectories(case):
     return {
         "n": len(t),
         "engine": est.engine_,
-        "build_time": est.build_time_,
-        "ipopt_time": est.solve_time_,
-        "fit_time": est.fit_time_,
+        **timing_row(est),
         "n_iter": est.n_iter_,
         "status": est.solver_status_,
         "n_variables": est.n_variables_,

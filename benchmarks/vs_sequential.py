@@ -15,20 +15,22 @@ What is measured, all in one invocation:
    ``--repeats`` times per library (same start each time: only the timing varies):
    the ODE is solved from the first noisy sample at t=0, saved at the 200 sample times,
    and the MSE to the noisy data is backpropagated through the solver steps
-   (discretize-then-optimize, no adjoint). Two implementations:
+   (discretize-then-optimize, no adjoint). Two implementations, shared with the gallery's
+   training-curve and pre-training examples (``benchmarks/_sequential.py``):
 
    - torchdiffeq ``odeint``, dopri5, ``torch.optim.Adam``;
    - diffrax ``diffeqsolve``, Tsit5 with a ``PIDController``, ``SaveAt(ts=t)``,
-     ``optax.adam``; the loss-and-gradient and the Adam update are ``jax.jit``-compiled
-     ahead of the clock, and the compile time is reported separately (``compile_time``).
+     ``optax.adam``; the loss, its gradient and the Adam update are one function
+     compiled by ``jax.jit`` ahead of the clock, and the compile time is reported
+     separately (``compile_time``).
 
    Both use float64, rtol=1e-6, atol=1e-8, the same Glorot-uniform initial weights (seed 0,
    zero biases) and the same standardization: ``dx/dt = s * net((x - m) / s)`` with ``m``,
    ``s`` the mean and standard deviation of the noisy data (time is not rescaled). There
    is no weight penalty. The training MSE is the loss itself, read at every epoch before
-   the update; the clock stops at the first epoch whose loss is <= the target
-   (``time_to_target``) or once it passes ``--budget-factor`` times the baseline
-   (``time_to_target`` null).
+   the update; the clock (the seconds spent in those evaluations and updates) stops at
+   the first epoch whose loss is <= the target (``time_to_target``) or once it passes
+   ``--budget-factor`` times the baseline (``time_to_target`` null).
 3. Every method's test MSE: the learned ODE simulated from the first noisy sample over
    [0, 30] against the noise-free truth on (15, 30] (399 points), each with its own solver.
 
@@ -50,12 +52,19 @@ import argparse
 import json
 import os
 import statistics
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from _results import ResultsFile, add_output_options
+from _sequential import (
+    DiffraxAdam,
+    TorchAdam,
+    Training,
+    diffrax_field,
+    diffrax_solver,
+    glorot_weights,
+    train,
+)
 from threadpoolctl import threadpool_limits
 
 from skneuralode import CollocationNeuralODE
@@ -63,8 +72,6 @@ from skneuralode.datasets import van_der_pol
 
 FORCED = dict(x0=(0.0, 1.0), forcing_amplitude=1.0, forcing_frequency=1.0)
 WIDTH = 32
-RTOL, ATOL = 1e-6, 1e-8
-MAX_STEPS = 10_000  # per ODE solve, both libraries
 
 
 @dataclass
@@ -89,7 +96,7 @@ class Problem:
 class Result:
     method: str
     run: int
-    time: float  # collocation: fit_time_; sequential: wall time of the training loop
+    time: float  # collocation: fit_time_; sequential: training time (evaluations, updates)
     time_to_target: float | None  # sequential only; None if never reached
     train_mse: float  # simulated from X[0] vs the noisy data
     test_mse: float  # simulated from X[0] vs the truth on (15, 30]
@@ -121,11 +128,6 @@ def load_problem() -> Problem:
     t_all = np.r_[np.linspace(0, 15, 201), np.linspace(15, 30, 400)[1:]]
     truth = van_der_pol(t=t_all, return_bunch=True, **FORCED)
     test = t_all > 15
-    rng = np.random.RandomState(0)
-    weights = []
-    for a, b in [(2, WIDTH), (WIDTH, 2)]:
-        limit = np.sqrt(6.0 / (a + b))
-        weights += [rng.uniform(-limit, limit, size=(a, b)), np.zeros(b)]
     return Problem(
         t=tr.t,
         X=tr.X,
@@ -134,7 +136,7 @@ def load_problem() -> Problem:
         X_test=truth.X_true[test],
         mean=tr.X.mean(axis=0),
         scale=tr.X.std(axis=0),
-        weights=weights,
+        weights=glorot_weights(2, WIDTH, seed=0),
     )
 
 
@@ -165,177 +167,53 @@ def run_collocation(problem: Problem, run: int, scheme: str = "chebyshev") -> Re
     )
 
 
-# ---------------------------------------------------------------- sequential, shared loop
+# ---------------------------------------------------------------- sequential (_sequential.py)
 
 
-@dataclass
-class Training:
-    """Outcome of :func:`train`."""
-
-    steps: int
-    elapsed: float
-    time_to_target: float | None
-    mse: float
-    status: str  # "reached", "budget", "diverged" or "solver_failed: ..."
-    trace: list  # [elapsed, mse] at the first epoch, then every 1.5x in time, and the last
-
-
-def train(
-    evaluate: Callable[[], float], update: Callable[[], None], target: float, budget: float
-) -> Training:
-    """Alternate ``evaluate`` (loss and gradient) and ``update`` (one Adam step).
-
-    Stops before the update when the loss is <= ``target`` or the elapsed time exceeds
-    ``budget``, so the parameters left behind are those whose loss is reported.
-    """
-    start = time.perf_counter()
-    trace, step, mse, status, mark = [], 0, float("nan"), "budget", 0.0
-    while True:
-        try:
-            mse = evaluate()
-        except Exception as exc:  # step-size underflow, max_steps, ...
-            status = f"solver_failed: {type(exc).__name__}"
-            break
-        elapsed = time.perf_counter() - start
-        if elapsed >= mark:
-            trace.append([elapsed, mse])
-            mark = max(1.5 * elapsed, 0.01)
-        if not np.isfinite(mse):
-            status = "diverged"
-            break
-        if mse <= target:
-            status = "reached"
-            break
-        if elapsed > budget:
-            break
-        update()
-        step += 1
-    elapsed = time.perf_counter() - start
-    if trace[-1:] and trace[-1][0] != elapsed:
-        trace.append([elapsed, mse])
-    reached = elapsed if status == "reached" else None
-    return Training(step, elapsed, reached, mse, status, trace)
+def trace(training: Training, factor: float = 1.5, first: float = 0.01) -> list:
+    """[time, loss] at the first epoch, then every ``factor`` x in time, and the last."""
+    out, due = [], 0.0
+    for clock, loss in zip(training.times, training.losses):
+        if clock >= due:
+            out.append([clock, loss])
+            due = max(factor * clock, first)
+    if training.times and out[-1][0] != training.times[-1]:
+        out.append([training.times[-1], training.losses[-1]])
+    return out
 
 
 def _sequential_result(name, run, training, test_mse, lr, extra=None) -> Result:
     return Result(
         method=name,
         run=run,
-        time=training.elapsed,
+        time=training.clock,
         time_to_target=training.time_to_target,
-        train_mse=training.mse,
+        train_mse=training.loss,
         test_mse=test_mse,
-        iterations=training.steps,
+        iterations=training.epochs,
         status=training.status,
-        extra={"lr": lr, **(extra or {}), "trace": training.trace},
+        extra={"lr": lr, **(extra or {}), "trace": trace(training)},
     )
 
 
-# ---------------------------------------------------------------- torchdiffeq
-
-
 def run_torchdiffeq(problem: Problem, target: float, budget: float, lr: float, run: int):
-    import torch
-    from torchdiffeq import odeint
-
-    def tensor(a):
-        return torch.as_tensor(np.asarray(a), dtype=torch.float64)
-
-    net = torch.nn.Sequential(
-        torch.nn.Linear(2, WIDTH), torch.nn.Tanh(), torch.nn.Linear(WIDTH, 2)
-    ).double()
-    with torch.no_grad():
-        W1, b1, W2, b2 = problem.weights
-        for layer, W, b in [(net[0], W1, b1), (net[2], W2, b2)]:
-            layer.weight.copy_(tensor(W.T))
-            layer.bias.copy_(tensor(b))
-    mean, scale = tensor(problem.mean), tensor(problem.scale)
-
-    def field(_, x):
-        return scale * net((x - mean) / scale)
-
-    def solve(t):
-        options = {"max_num_steps": MAX_STEPS}
-        return odeint(field, tensor(problem.x0), tensor(t), rtol=RTOL, atol=ATOL, options=options)
-
-    t, X = tensor(problem.t), tensor(problem.X)
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-
-    def evaluate() -> float:
-        optimizer.zero_grad()
-        loss = torch.mean((solve(t) - X) ** 2)
-        loss.backward()
-        return loss.item()
-
-    training = train(evaluate, optimizer.step, target, budget)
-    with torch.no_grad():
-        test_mse = _mse(solve(problem.t_all).numpy()[problem.test], problem.X_test)
+    trainer = TorchAdam(
+        problem.weights, problem.t, problem.X, problem.x0, problem.mean, problem.scale, lr
+    )
+    training = train(trainer, budget=budget, target=target)
+    test_mse = _mse(trainer.simulate(problem.t_all)[problem.test], problem.X_test)
     return _sequential_result("torchdiffeq", run, training, test_mse, lr)
-
-
-# ---------------------------------------------------------------- diffrax
 
 
 def run_diffrax(problem: Problem, target: float, budget: float, lr: float, run: int):
     import jax
 
-    jax.config.update("jax_enable_x64", True)
-    import diffrax
-    import jax.numpy as jnp
-    import optax
-
-    mean, scale, x0 = jnp.asarray(problem.mean), jnp.asarray(problem.scale), problem.x0
-
-    def field(_, x, params):
-        W1, b1, W2, b2 = params
-        return scale * (jnp.tanh(((x - mean) / scale) @ W1 + b1) @ W2 + b2)
-
-    def solve(params, ts):
-        solution = diffrax.diffeqsolve(
-            diffrax.ODETerm(field),
-            diffrax.Tsit5(),
-            t0=ts[0],
-            t1=ts[-1],
-            dt0=None,
-            y0=jnp.asarray(x0),
-            args=params,
-            saveat=diffrax.SaveAt(ts=ts),
-            stepsize_controller=diffrax.PIDController(rtol=RTOL, atol=ATOL),
-            max_steps=MAX_STEPS,
-        )
-        return solution.ys
-
-    t, X = jnp.asarray(problem.t), jnp.asarray(problem.X)
-    optimizer = optax.adam(lr)
-
-    def loss(params):
-        return jnp.mean((solve(params, t) - X) ** 2)
-
-    def adam_step(params, state, grads):
-        updates, state = optimizer.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
-
-    params = tuple(jnp.asarray(w) for w in problem.weights)
-    state = optimizer.init(params)
-    start = time.perf_counter()
-    loss_and_grad = jax.jit(jax.value_and_grad(loss)).lower(params).compile()
-    grads = jax.tree_util.tree_map(jnp.zeros_like, params)
-    apply = jax.jit(adam_step).lower(params, state, grads).compile()
-    compile_time = time.perf_counter() - start
-
-    def evaluate() -> float:
-        nonlocal grads
-        value, grads = loss_and_grad(params)
-        return float(value)
-
-    def update() -> None:
-        nonlocal params, state
-        params, state = apply(params, state, grads)
-
-    training = train(evaluate, update, target, budget)
-    prediction = jax.jit(solve)(params, jnp.asarray(problem.t_all))
+    solve = diffrax_solver(diffrax_field(problem.mean, problem.scale), problem.x0)
+    trainer = DiffraxAdam(solve, problem.t, problem.X, lr, problem.weights)
+    training = train(trainer, budget=budget, target=target)
+    prediction = jax.jit(solve)(trainer.params, jax.numpy.asarray(problem.t_all))
     test_mse = _mse(np.asarray(prediction)[problem.test], problem.X_test)
-    extra = {"compile_time": compile_time}
+    extra = {"compile_time": trainer.compile_time}
     return _sequential_result("diffrax", run, training, test_mse, lr, extra)
 
 

@@ -54,7 +54,7 @@ MU, RHO = 1.0, 0.1
 X0 = np.array([2.0, 0.0])  # on the limit cycle
 HORIZON, STEP = 6.0, 0.2  # optimal-control horizon, control interval
 BOX = np.array([[-3.0, -3.5], [3.0, 3.5]])  # state bounds: the region of the experiments
-SOLVER = "ipopt" if available_solvers()["ipopt"][0] else "cyipopt"  # for the Pyomo models
+SOLVER = "ipopt" if available_solvers()["executable"][0] else "cyipopt"  # Pyomo solver names
 start_script = time.perf_counter()
 
 

@@ -23,22 +23,29 @@ epochs, with the collocation model itself as a reference line. The script prints
 times and final errors and writes ``plot_pretraining.png``.
 """
 
+import sys
 import time
+from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
-import diffrax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
 
 from skneuralode import CollocationNeuralODE  # noqa: E402
 from skneuralode.datasets import van_der_pol  # noqa: E402
+
+# The sequential trainer is that of ``benchmarks/vs_sequential.py``, in
+# ``benchmarks/_sequential.py`` (sphinx-gallery runs an example in its folder, without
+# ``__file__``).
+HERE = Path(__file__).parent if "__file__" in globals() else Path.cwd()
+sys.path.insert(0, str(HERE.resolve().parent / "benchmarks"))
+import _sequential as sequential  # noqa: E402
 
 # %%
 # Data
@@ -93,15 +100,9 @@ print(f"collocation fit   : {fit_time:.2f} s, {model.n_iter_} IPOPT iterations")
 # transfers the collocation weights exactly; the check below compares it with
 # :meth:`~skneuralode.CollocationNeuralODE.vector_field`.
 
-mean, scale = jnp.asarray(model.x_mean_), jnp.asarray(model.x_scale_)
-rate = scale / model.t_scale_
-
-
-def field(t, x, params):
-    W1, b1, W2, b2 = params
-    return rate * (jnp.tanh(((x - mean) / scale) @ W1 + b1) @ W2 + b2)
-
-
+field = sequential.diffrax_field(
+    model.x_mean_, model.x_scale_, rate=jnp.asarray(model.x_scale_) / model.t_scale_
+)
 pretrained = tuple(
     jnp.asarray(a)
     for a in (model.coefs_[0], model.intercepts_[0], model.coefs_[1], model.intercepts_[1])
@@ -118,12 +119,7 @@ print(f"JAX field check   : max relative difference {error:.1e}")
 # The random start is a Glorot-uniform draw with zero biases in the same
 # parametrization (the same scaling, seed 0), as ``init="random"`` would start the NLP.
 
-rng = np.random.RandomState(0)
-random_start = []
-for n_in, n_out in [(2, 32), (32, 2)]:
-    limit = np.sqrt(6.0 / (n_in + n_out))
-    random_start += [jnp.asarray(rng.uniform(-limit, limit, (n_in, n_out))), jnp.zeros(n_out)]
-random_start = tuple(random_start)
+random_start = tuple(jnp.asarray(w) for w in sequential.glorot_weights(2, 32, seed=0))
 
 # %%
 # Step 3: sequential training
@@ -149,39 +145,10 @@ LEARNING_RATE = 1e-3
 EPOCHS = 1000
 TEST_EVERY = 10
 
-
-def solve(params, ts):
-    solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(field),
-        diffrax.Tsit5(),
-        t0=ts[0],
-        t1=ts[-1],
-        dt0=None,
-        y0=jnp.asarray(x0),
-        args=params,
-        saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=1e-6, atol=1e-8),
-        max_steps=10_000,
-    )
-    return solution.ys
-
-
-t_train, X_train, t_sim = jnp.asarray(train.t), jnp.asarray(train.X), jnp.asarray(t_sim)
-optimizer = optax.adam(LEARNING_RATE)
-
-
-def loss(params):
-    return jnp.mean((solve(params, t_train) - X_train) ** 2)
-
-
-def adam_step(params, state):
-    value, grads = jax.value_and_grad(loss)(params)
-    updates, state = optimizer.update(grads, state, params)
-    return optax.apply_updates(params, updates), state, value
-
-
+solve = sequential.diffrax_solver(field, x0)
+t_sim = jnp.asarray(t_sim)
 start = time.perf_counter()
-step = jax.jit(adam_step).lower(pretrained, optimizer.init(pretrained)).compile()
+adam = sequential.DiffraxAdam(solve, train.t, train.X, LEARNING_RATE, pretrained)
 simulate = jax.jit(solve).lower(pretrained, t_sim).compile()
 print(f"JAX compile       : {time.perf_counter() - start:.2f} s")
 
@@ -192,20 +159,15 @@ def test_mse(params):
 
 def fit_sequential(params):
     """``EPOCHS`` Adam steps from ``params``: MSE histories and training wall time."""
-    state = optimizer.init(params)
-    history = dict(train=[], test_epochs=[], test=[], time=0.0)
-    for epoch in range(EPOCHS + 1):
-        if epoch % TEST_EVERY == 0:
-            history["test_epochs"].append(epoch)
-            history["test"].append(test_mse(params))
-        start = time.perf_counter()
-        new_params, new_state, value = step(params, state)
-        history["train"].append(float(value))
-        if epoch == EPOCHS:  # this last call only reads the final loss: off the clock
-            break
-        history["time"] += time.perf_counter() - start
-        params, state = new_params, new_state
-    return history
+    adam.restart(params)
+    training = sequential.train(
+        adam,
+        epochs=EPOCHS,
+        check=lambda: test_mse(adam.params),
+        check_when=sequential.every_epochs(TEST_EVERY),
+    )
+    test_epochs, _, test = (list(column) for column in zip(*training.checks))
+    return dict(train=training.losses, test_epochs=test_epochs, test=test, time=training.clock)
 
 
 runs = {

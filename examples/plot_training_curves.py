@@ -32,8 +32,10 @@ This example needs the ``bench`` extra (``pip install -e .[bench]``: torch, torc
 jax, diffrax, optax).
 """
 
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import matplotlib
 
@@ -41,16 +43,19 @@ matplotlib.use("Agg")
 import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)  # float64 everywhere, like IPOPT and SciPy
-import diffrax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
-import torch  # noqa: E402
-from torchdiffeq import odeint  # noqa: E402
 
 from skneuralode import CollocationNeuralODE  # noqa: E402
 from skneuralode.datasets import van_der_pol  # noqa: E402
+
+# The sequential trainers are those of ``benchmarks/vs_sequential.py``, in
+# ``benchmarks/_sequential.py`` (sphinx-gallery runs an example in its folder, without
+# ``__file__``).
+HERE = Path(__file__).parent if "__file__" in globals() else Path.cwd()
+sys.path.insert(0, str(HERE.resolve().parent / "benchmarks"))
+import _sequential as sequential  # noqa: E402
 
 BUDGET = 10.0  # seconds of training for each sequential method
 LEARNING_RATE = 1e-2  # Adam, both libraries (the best of 1e-3 ... 3e-2 for diffrax)
@@ -86,7 +91,7 @@ curves = {}  # method -> dict(time, train, test_time, test)
 # Collocation: one NLP, every iterate recorded
 # ---------------------------------------------
 # ``store_iterates=True`` records the weights from IPOPT's per-iteration callback
-# (cyipopt: the default numpy engine, or the pyomo engine with ``solver="cyipopt"``).
+# (the default numpy engine, or the pyomo engine with ``solver="pynumero"``).
 
 model = CollocationNeuralODE(
     width=WIDTH,
@@ -117,135 +122,56 @@ summary = [
 # data, from the same Glorot-uniform weights (seed 0, zero biases). Each epoch solves the
 # ODE from ``X[0]`` through the 200 sample times, backpropagates the MSE through the
 # solver's steps and takes one Adam step. The clock is paused while the test MSE is
-# evaluated (at roughly logarithmically spaced times).
+# evaluated (at roughly logarithmically spaced times). The trainers and the loop are
+# ``benchmarks/_sequential.py``, shared with ``benchmarks/vs_sequential.py``.
 
 mean, scale = X.mean(axis=0), X.std(axis=0)
-rng = np.random.RandomState(0)
-glorot = []
-for n_in, n_out in [(2, WIDTH), (WIDTH, 2)]:
-    limit = np.sqrt(6.0 / (n_in + n_out))
-    glorot += [rng.uniform(-limit, limit, size=(n_in, n_out)), np.zeros(n_out)]
+glorot = sequential.glorot_weights(2, WIDTH, seed=0)
 
 
-def train_for(budget, epoch, evaluate_test):
-    """Run ``epoch()`` (returns the loss before its update) for ``budget`` seconds."""
-    times, losses, test_times, tests = [], [], [], []
-    clock, next_test = 0.0, 0.0
-    while clock < budget:
-        start = time.perf_counter()
-        loss = epoch()
-        clock += time.perf_counter() - start
-        times.append(clock)
-        losses.append(loss)
-        if clock >= next_test:  # paused clock: testing is not training
-            test_times.append(clock)
-            tests.append(evaluate_test())
-            next_test = max(1.3 * clock, 0.05)
-        if not np.isfinite(loss):
-            break
-    test_times.append(clock)
-    tests.append(evaluate_test())
-    curve = dict(time=np.array(times), train=losses, test_time=test_times, test=tests)
-    return curve, len(losses), clock
+def train_for(budget, trainer, evaluate_test):
+    """Train for ``budget`` seconds: the curve, the number of epochs, the training time."""
+    training = sequential.train(
+        trainer,
+        budget=budget,
+        check=evaluate_test,
+        check_when=sequential.growing_intervals(1.3, 0.05),
+    )
+    _, test_times, tests = (list(column) for column in zip(*training.checks))
+    curve = dict(
+        time=np.array(training.times), train=training.losses, test_time=test_times, test=tests
+    )
+    return curve, training.epochs, training.clock
 
 
 # %%
 # diffrax
 # -------
+# The loss, its gradient and the Adam step are one function, compiled before the clock
+# starts.
 
-
-def diffrax_field(_, x, params):
-    W1, b1, W2, b2 = params
-    return scale * (jnp.tanh(((x - mean) / scale) @ W1 + b1) @ W2 + b2)
-
-
-def diffrax_solve(params, ts):
-    solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(diffrax_field),
-        diffrax.Tsit5(),
-        t0=ts[0],
-        t1=ts[-1],
-        dt0=None,
-        y0=jnp.asarray(x0),
-        args=params,
-        saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=1e-6, atol=1e-8),
-        max_steps=10_000,
-    )
-    return solution.ys
-
-
-def diffrax_loss(params):
-    return jnp.mean((diffrax_solve(params, jnp.asarray(t)) - jnp.asarray(X)) ** 2)
-
-
-adam = optax.adam(LEARNING_RATE)
-
-
-def diffrax_step(params, state):
-    loss, grads = jax.value_and_grad(diffrax_loss)(params)
-    updates, state = adam.update(grads, state, params)
-    return optax.apply_updates(params, updates), state, loss
-
-
-params = tuple(jnp.asarray(w) for w in glorot)
-state = adam.init(params)
 start = time.perf_counter()
-step = jax.jit(diffrax_step).lower(params, state).compile()
-simulate_all = jax.jit(diffrax_solve).lower(params, jnp.asarray(t_all)).compile()
+diffrax_solve = sequential.diffrax_solver(sequential.diffrax_field(mean, scale), x0)
+diffrax_adam = sequential.DiffraxAdam(diffrax_solve, t, X, LEARNING_RATE, glorot)
+simulate_all = jax.jit(diffrax_solve).lower(diffrax_adam.params, jnp.asarray(t_all)).compile()
 compile_time = time.perf_counter() - start
 
-
-def diffrax_epoch():
-    global params, state
-    params, state, loss = step(params, state)
-    return float(loss)
-
-
 curve, epochs, clock = train_for(
-    BUDGET, diffrax_epoch, lambda: test_mse(simulate_all(params, jnp.asarray(t_all)))
+    BUDGET, diffrax_adam, lambda: test_mse(simulate_all(diffrax_adam.params, jnp.asarray(t_all)))
 )
 curves["diffrax (Adam)"] = curve
-final_train = train_mse(diffrax_solve(params, jnp.asarray(t)))
-summary.append(("diffrax (Adam)", clock, epochs, final_train, curve["test"][-1], compile_time))
+summary.append(
+    ("diffrax (Adam)", clock, epochs, curve["train"][-1], curve["test"][-1], compile_time)
+)
 
 # %%
 # torchdiffeq
 # -----------
 
-torch.set_default_dtype(torch.float64)
-net = torch.nn.Sequential(torch.nn.Linear(2, WIDTH), torch.nn.Tanh(), torch.nn.Linear(WIDTH, 2))
-with torch.no_grad():
-    for layer, W, b in [(net[0], *glorot[:2]), (net[2], *glorot[2:])]:
-        layer.weight.copy_(torch.as_tensor(W.T))
-        layer.bias.copy_(torch.as_tensor(b))
-m_t, s_t = torch.as_tensor(mean), torch.as_tensor(scale)
-x0_t, t_t, X_t = torch.as_tensor(x0), torch.as_tensor(t), torch.as_tensor(X)
-optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
-
-
-def torch_solve(ts):
-    return odeint(lambda _, x: s_t * net((x - m_t) / s_t), x0_t, ts, rtol=1e-6, atol=1e-8)
-
-
-def torch_epoch():
-    optimizer.zero_grad()
-    loss = torch.mean((torch_solve(t_t) - X_t) ** 2)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
-
-
-def torch_test():
-    with torch.no_grad():
-        return test_mse(torch_solve(torch.as_tensor(t_all)).numpy())
-
-
-curve, epochs, clock = train_for(BUDGET, torch_epoch, torch_test)
+torch_adam = sequential.TorchAdam(glorot, t, X, x0, mean, scale, LEARNING_RATE)
+curve, epochs, clock = train_for(BUDGET, torch_adam, lambda: test_mse(torch_adam.simulate(t_all)))
 curves["torchdiffeq (Adam)"] = curve
-with torch.no_grad():
-    final_train = train_mse(torch_solve(t_t).numpy())
-summary.append(("torchdiffeq (Adam)", clock, epochs, final_train, curve["test"][-1], 0.0))
+summary.append(("torchdiffeq (Adam)", clock, epochs, curve["train"][-1], curve["test"][-1], 0.0))
 
 # %%
 # Summary
