@@ -26,7 +26,7 @@ import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from skneuralode import CollocationNeuralODE, _mlp
-from skneuralode._pyomo_model import ACTIVATIONS, build_model
+from skneuralode._pyomo_model import build_model
 from skneuralode._simulate import VectorField, simulate
 from skneuralode.datasets import van_der_pol
 
@@ -131,7 +131,7 @@ def build_lifted(data, mode="za", linexpr=False, distribute=False):
     """
     disc, sizes = data.disc, data.sizes
     d, L = sizes[-1], len(sizes) - 2  # L hidden layers
-    act = ACTIVATIONS[data.activation]
+    act = _mlp.ACTIVATIONS[data.activation].pyomo
     m = pyo.ConcreteModel(name="skneuralode_collocation_lifted")
     m.NODES = pyo.RangeSet(0, disc.n_nodes - 1)
     m.STATES = pyo.RangeSet(0, d - 1)

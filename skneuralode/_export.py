@@ -22,7 +22,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.dae import ContinuousSet, DerivativeVar
 
-from ._pyomo_model import ACTIVATIONS
+from ._activations import ACTIVATIONS
 
 
 def fold_scaling(
@@ -85,7 +85,7 @@ def build_block(
     in_mean = np.r_[x_mean, u_mean] if has_u else np.asarray(x_mean, float)
     in_scale = np.r_[x_scale, u_scale] if has_u else np.asarray(x_scale, float)
     W, c = fold_scaling(coefs, intercepts, in_mean, in_scale, np.asarray(x_scale) / t_scale)
-    act = ACTIVATIONS[activation]
+    act = ACTIVATIONS[activation].pyomo
 
     b = pyo.Block(concrete=True)
     b.STATES = pyo.RangeSet(0, d - 1)

@@ -1,7 +1,8 @@
-"""The numpy network: activations, initialization, forward pass, Jacobian, pack/unpack.
+"""The numpy network: initialization, forward pass, Jacobian, pack/unpack.
 
 This is the only implementation used after ``fit`` (``predict`` integrates it) and the
-test oracle for the Pyomo expressions built in ``_pyomo_model``.
+test oracle for the Pyomo expressions built in ``_pyomo_model``. The activations are the
+rows of ``_activations.ACTIVATIONS`` (re-exported here).
 
 Parameters are a flat vector ``theta``; layer ``l`` stores its weight matrix
 ``W_l`` of shape (n_in, n_out) in row-major order, then its bias ``b_l`` (n_out,).
@@ -9,70 +10,9 @@ Parameters are a flat vector ``theta``; layer ``l`` stores its weight matrix
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
-
 import numpy as np
 
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def _softplus(z):
-    return np.logaddexp(0.0, z)
-
-
-class Activation(NamedTuple):
-    """An activation with its first and second derivatives (numpy, elementwise)."""
-
-    value: Callable
-    first: Callable
-    second: Callable
-
-    def with_derivatives(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(sigma(z), sigma'(z), sigma''(z)); subclasses share work between the three."""
-        return self.value(z), self.first(z), self.second(z)
-
-
-class _Tanh(Activation):
-    def with_derivatives(self, z):
-        a = np.tanh(z)
-        d1 = 1.0 - a * a
-        return a, d1, -2.0 * a * d1
-
-
-class _Sigmoid(Activation):
-    def with_derivatives(self, z):
-        a = _sigmoid(z)
-        d1 = a * (1.0 - a)
-        return a, d1, d1 * (1.0 - 2.0 * a)
-
-
-class _Softplus(Activation):
-    def with_derivatives(self, z):
-        s = _sigmoid(z)
-        return _softplus(z), s, s * (1.0 - s)
-
-
-def _tanh_first(z):
-    return 1.0 - np.tanh(z) ** 2
-
-
-def _sigmoid_first(z):
-    return _sigmoid(z) * (1.0 - _sigmoid(z))
-
-
-#: name -> Activation(value, first derivative, second derivative). The Pyomo form of each
-#: lives in ``_pyomo_model.ACTIVATIONS`` under the same name.
-ACTIVATIONS = {
-    "tanh": _Tanh(np.tanh, _tanh_first, lambda z: -2.0 * np.tanh(z) * _tanh_first(z)),
-    "sigmoid": _Sigmoid(
-        _sigmoid, _sigmoid_first, lambda z: _sigmoid_first(z) * (1.0 - 2.0 * _sigmoid(z))
-    ),
-    "softplus": _Softplus(_softplus, _sigmoid, _sigmoid_first),
-    "identity": Activation(lambda z: z, np.ones_like, np.zeros_like),
-}
+from ._activations import ACTIVATIONS  # re-exported: _init and the engines read it here
 
 
 def layer_sizes(n_inputs: int, n_outputs: int, width: int, depth: int) -> list[int]:
@@ -124,7 +64,7 @@ def forward(
     coefs: list[np.ndarray], intercepts: list[np.ndarray], inputs: np.ndarray, activation: str
 ) -> np.ndarray:
     """Network output for ``inputs`` of shape (n, n_inputs) -> (n, n_outputs)."""
-    act = ACTIVATIONS[activation][0]
+    act = ACTIVATIONS[activation].value
     h = inputs
     for W, b in zip(coefs[:-1], intercepts[:-1]):
         h = act(h @ W + b)
@@ -135,11 +75,11 @@ def input_jacobian(
     coefs: list[np.ndarray], intercepts: list[np.ndarray], inputs: np.ndarray, activation: str
 ) -> np.ndarray:
     """d(output)/d(inputs) for a single input vector (n_inputs,) -> (n_outputs, n_inputs)."""
-    act, dact = ACTIVATIONS[activation][:2]
+    sigma = ACTIVATIONS[activation]
     h = inputs
     J = np.eye(len(inputs))
     for W, b in zip(coefs[:-1], intercepts[:-1]):
         z = h @ W + b
-        J = (dact(z)[:, None] * W.T) @ J
-        h = act(z)
+        J = (sigma.first(z)[:, None] * W.T) @ J
+        h = sigma.value(z)
     return coefs[-1].T @ J

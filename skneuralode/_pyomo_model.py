@@ -23,23 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from ._activations import ACTIVATIONS
 from ._problem import NLPData
-
-
-def _sigmoid(z):
-    return 1.0 / (1.0 + pyo.exp(-z))
-
-
-def _softplus(z):
-    return pyo.log(1.0 + pyo.exp(z))
-
-
-ACTIVATIONS = {
-    "tanh": pyo.tanh,
-    "sigmoid": _sigmoid,
-    "softplus": _softplus,
-    "identity": lambda z: z,
-}
 
 
 def _row_sum(idx, w, var, i):
@@ -49,7 +34,7 @@ def _row_sum(idx, w, var, i):
 def _network_outputs(m, data: NLPData, c: int, node: int, hidden_exprs: list):
     """Pyomo expressions of f_theta at one collocation equation (one per state)."""
     sizes, d = data.sizes, data.sizes[-1]
-    act = ACTIVATIONS[data.activation]
+    act = ACTIVATIONS[data.activation].pyomo
     inputs = [m.x[node, i] for i in range(d)]
     if data.node_inputs is not None:
         inputs += [float(v) for v in data.node_inputs[node]]
