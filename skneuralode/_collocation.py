@@ -1,6 +1,7 @@
 """Collocation nodes, differentiation/interpolation matrices and the discretization.
 
 Pure numpy: nothing here knows about Pyomo. Every matrix acts on *scaled* time.
+The schemes are the rows of ``SCHEMES``: code reads a row's fields, never its name.
 
 A :class:`Discretization` describes, for all trajectories at once, which state nodes
 exist, which linear combination of nodes each collocation equation differentiates,
@@ -12,12 +13,12 @@ index 0 and is skipped by the model builder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.polynomial import legendre
-
-SCHEMES = ("radau", "legendre", "chebyshev")
 
 
 def radau_nodes(degree: int) -> np.ndarray:
@@ -81,10 +82,44 @@ def interpolation_matrix(nodes: np.ndarray, points: np.ndarray, atol: float = 1e
     return L
 
 
+def _radau_basis(degree: int) -> np.ndarray:
+    return np.concatenate([[0.0], radau_nodes(degree)])
+
+
+def _legendre_basis(degree: int) -> np.ndarray:
+    return np.concatenate([[0.0], legendre_nodes(degree)])
+
+
+class Scheme(NamedTuple):
+    """One collocation scheme: where a polynomial piece's nodes lie and how pieces join."""
+
+    name: str
+    #: ``n -> nodes on [0, 1]``: the start point, then the ``n`` collocation points of one
+    #: piece (a finite element, or the whole trajectory for a global polynomial)
+    basis: Callable[[int], np.ndarray]
+    #: finite elements: an element starts at the previous element's last node (Radau's
+    #: right end point), so there is no continuity equation
+    shares_start_node: bool
+    #: one polynomial per trajectory, of degree ``n_elements`` (default: samples - 1),
+    #: instead of finite elements of ``degree`` collocation points
+    global_polynomial: bool
+
+
+#: name -> Scheme; the names are the estimators' ``scheme`` options.
+SCHEMES = {
+    "radau": Scheme("radau", _radau_basis, shares_start_node=True, global_polynomial=False),
+    "legendre": Scheme(
+        "legendre", _legendre_basis, shares_start_node=False, global_polynomial=False
+    ),
+    "chebyshev": Scheme(
+        "chebyshev", chebyshev_lobatto_nodes, shares_start_node=False, global_polynomial=True
+    ),
+}
+
+
 def element_basis(scheme: str, degree: int) -> np.ndarray:
-    """Nodes of one finite element on [0, 1]: the start point, then the collocation points."""
-    colloc = radau_nodes(degree) if scheme == "radau" else legendre_nodes(degree)
-    return np.concatenate([[0.0], colloc])
+    """Nodes of one piece on [0, 1]: the start point, then ``degree`` collocation points."""
+    return SCHEMES[scheme].basis(degree)
 
 
 @dataclass
@@ -172,8 +207,8 @@ def _element_bounds(times: np.ndarray, n_elements: int | None) -> np.ndarray:
     return np.linspace(times[0], times[-1], n_elements + 1)
 
 
-def _add_finite_elements(b, times, samples, traj, scheme, degree, n_elements) -> None:
-    basis = element_basis(scheme, degree)
+def _add_finite_elements(b, times, samples, traj, scheme: Scheme, degree, n_elements) -> None:
+    basis = scheme.basis(degree)
     D = differentiation_matrix(basis)
     end_w = interpolation_matrix(basis, np.array([1.0]))[0]
     bounds = _element_bounds(times, n_elements)
@@ -184,7 +219,7 @@ def _add_finite_elements(b, times, samples, traj, scheme, degree, n_elements) ->
         if prev is None:
             nodes = b.add_nodes(local_times, traj)
             b.initial.append(int(nodes[0]))
-        elif scheme == "radau":  # start node is the previous element's last node
+        elif scheme.shares_start_node:  # e.g. Radau: the previous element's last node
             nodes = np.concatenate([[prev[-1]], b.add_nodes(local_times[1:], traj)])
         else:
             nodes = b.add_nodes(local_times, traj)
@@ -195,7 +230,7 @@ def _add_finite_elements(b, times, samples, traj, scheme, degree, n_elements) ->
     _add_observations(b, times, samples, bounds, basis, scheme, traj)
 
 
-def _add_observations(b, times, samples, bounds, basis, scheme, traj) -> None:
+def _add_observations(b, times, samples, bounds, basis, scheme: Scheme, traj) -> None:
     n_el = len(bounds) - 1
     elem = np.clip(np.searchsorted(bounds, times, side="right") - 1, 0, n_el - 1)
     node_of_elem = _element_node_table(b, traj, n_el, len(basis), scheme)
@@ -204,18 +239,18 @@ def _add_observations(b, times, samples, bounds, basis, scheme, traj) -> None:
         b.obs[int(s)] = (node_of_elem[k], interpolation_matrix(basis, local)[0])
 
 
-def _element_node_table(b, traj, n_el, n_basis, scheme) -> np.ndarray:
+def _element_node_table(b, traj, n_el, n_basis, scheme: Scheme) -> np.ndarray:
     """Node indices of every element of trajectory ``traj`` (rebuilt from the layout)."""
     first = b.initial[traj]
     table = np.empty((n_el, n_basis), dtype=np.int64)
-    step = n_basis - 1 if scheme == "radau" else n_basis
+    step = n_basis - 1 if scheme.shares_start_node else n_basis
     for k in range(n_el):
         table[k] = first + k * step + np.arange(n_basis)
     return table
 
 
-def _add_chebyshev(b, times, samples, traj, n_intervals) -> None:
-    basis = chebyshev_lobatto_nodes(n_intervals)
+def _add_global(b, times, samples, traj, scheme: Scheme, n_intervals) -> None:
+    basis = scheme.basis(n_intervals)
     D = differentiation_matrix(basis)
     span = times[-1] - times[0]
     nodes = b.add_nodes(times[0] + span * basis, traj)
@@ -243,20 +278,21 @@ def build_discretization(
     groups : list of int arrays
         Sample indices of each trajectory, in increasing time.
     scheme : {"radau", "legendre", "chebyshev"}
+        A key of ``SCHEMES``.
     degree : int
         Collocation points per finite element (ignored by ``"chebyshev"``).
     n_elements : int or None
         Finite elements per trajectory (``None``: one per data interval). For
         ``"chebyshev"``, the degree of the global polynomial (``None``: samples - 1).
     """
-    b = _Builder()
+    b, row = _Builder(), SCHEMES[scheme]
     for traj, samples in enumerate(groups):
         tr_times = times[samples]
-        if scheme == "chebyshev":
+        if row.global_polynomial:
             n_int = len(samples) - 1 if n_elements is None else n_elements
-            _add_chebyshev(b, tr_times, samples, traj, n_int)
+            _add_global(b, tr_times, samples, traj, row, n_int)
         else:
-            _add_finite_elements(b, tr_times, samples, traj, scheme, degree, n_elements)
+            _add_finite_elements(b, tr_times, samples, traj, row, degree, n_elements)
     return b.finish(len(times))
 
 

@@ -765,12 +765,12 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         if not hasattr(self, "iterates_"):
             raise ValueError(
                 "staged_predict needs the weights of every IPOPT iterate: fit with "
-                "store_iterates=True (and solver='cyipopt')."
+                "store_iterates=True (with the numpy engine or solver='pynumero')."
             )
         t, x0, u = self._check_simulation_inputs(t, x0, u)
-        sizes = [c.shape[0] for c in self.coefs_] + [self.n_states_ + self._n_latent_fitted]
+        layout = _mlp.Layout.from_coefs(self.coefs_)
         for theta in self.iterates_:
-            field = self._vector_field(*_mlp.unpack(theta, sizes))
+            field = self._vector_field(*layout.unpack(theta))
             yield self._simulate(field, t, x0, u)[:, : self.n_states_]
 
     def score(self, t, X, u=None, trajectory=None):

@@ -22,7 +22,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.dae import ContinuousSet, DerivativeVar
 
-from ._pyomo_model import ACTIVATIONS
+from ._activations import ACTIVATIONS
 
 
 def fold_scaling(
@@ -77,7 +77,7 @@ def build_block(time, coefs: list, intercepts: list, activation: str, scaling) -
     in_mean = np.r_[x_mean, u_mean] if has_u else x_mean
     in_scale = np.r_[x_scale, scaling.u_scale] if has_u else x_scale
     W, c = fold_scaling(coefs, intercepts, in_mean, in_scale, x_scale / scaling.t_scale)
-    act = ACTIVATIONS[activation]
+    act = ACTIVATIONS[activation].pyomo
 
     b = pyo.Block(concrete=True)
     b.STATES = pyo.RangeSet(0, d - 1)

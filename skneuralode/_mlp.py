@@ -1,78 +1,91 @@
-"""The numpy network: activations, initialization, forward pass, Jacobian, pack/unpack.
+"""The numpy network: parameter layout, initialization, forward pass, input Jacobian.
 
 This is the only implementation used after ``fit`` (``predict`` integrates it) and the
-test oracle for the Pyomo expressions built in ``_pyomo_model``.
+test oracle for the Pyomo expressions built in ``_pyomo_model``. The activations are the
+rows of ``_activations.ACTIVATIONS`` (re-exported here).
 
 Parameters are a flat vector ``theta``; layer ``l`` stores its weight matrix
 ``W_l`` of shape (n_in, n_out) in row-major order, then its bias ``b_l`` (n_out,).
+:class:`Layout` is the one place that knows it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
-
 import numpy as np
 
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+from ._activations import ACTIVATIONS  # re-exported: _init and the engines read it here
 
 
-def _softplus(z):
-    return np.logaddexp(0.0, z)
+class Layout:
+    """Where each parameter of a network with layer sizes ``sizes`` sits in ``theta``.
 
+    Layers are numbered from 1 (layer 1 maps the inputs), as in the derivative notes of
+    the numpy engine: layer ``l`` maps ``sizes[l - 1]`` inputs to ``sizes[l]`` outputs and
+    its parameters are ``W_l`` (row-major), then ``b_l``.
 
-class Activation(NamedTuple):
-    """An activation with its first and second derivatives (numpy, elementwise)."""
+    Parameters
+    ----------
+    sizes : list of int
+        Sizes of every layer, input and output included (see :func:`layer_sizes`).
+    """
 
-    value: Callable
-    first: Callable
-    second: Callable
+    def __init__(self, sizes: list[int]):
+        self.sizes = list(sizes)
+        self.n_layers = len(self.sizes) - 1
+        self.offsets = np.cumsum([0] + [(a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])])
+        self.n_params = int(self.offsets[-1])
 
-    def with_derivatives(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(sigma(z), sigma'(z), sigma''(z)); subclasses share work between the three."""
-        return self.value(z), self.first(z), self.second(z)
+    @classmethod
+    def from_coefs(cls, coefs: list[np.ndarray]) -> Layout:
+        """The layout of a network given by its weight matrices."""
+        return cls([np.shape(coefs[0])[0]] + [np.shape(W)[1] for W in coefs])
 
+    def layer(self, l: int) -> slice:  # noqa: E741 - l is the layer index, as in the notes
+        """Parameters of layer ``l``: ``W_l`` then ``b_l``."""
+        return slice(int(self.offsets[l - 1]), int(self.offsets[l]))
 
-class _Tanh(Activation):
-    def with_derivatives(self, z):
-        a = np.tanh(z)
-        d1 = 1.0 - a * a
-        return a, d1, -2.0 * a * d1
+    def before(self, l: int) -> int:  # noqa: E741
+        """Number of parameters of the layers before ``l``."""
+        return int(self.offsets[l - 1])
 
+    def weights(self, l: int) -> slice:  # noqa: E741
+        """The entries of ``W_l``."""
+        start = self.before(l)
+        return slice(start, start + self.sizes[l - 1] * self.sizes[l])
 
-class _Sigmoid(Activation):
-    def with_derivatives(self, z):
-        a = _sigmoid(z)
-        d1 = a * (1.0 - a)
-        return a, d1, d1 * (1.0 - 2.0 * a)
+    def biases(self, l: int) -> slice:  # noqa: E741
+        """The entries of ``b_l``."""
+        return slice(self.weights(l).stop, int(self.offsets[l]))
 
+    def weight(self, l: int, k, j):  # noqa: E741
+        """Flat index of ``W_l[k, j]`` (integers or broadcasting integer arrays)."""
+        return self.before(l) + k * self.sizes[l] + j
 
-class _Softplus(Activation):
-    def with_derivatives(self, z):
-        s = _sigmoid(z)
-        return _softplus(z), s, s * (1.0 - s)
+    def bias(self, l: int, j):  # noqa: E741
+        """Flat index of ``b_l[j]`` (an integer or an integer array)."""
+        return self.weights(l).stop + j
 
+    def unpack(self, theta: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Split ``theta`` into (coefs, intercepts) lists of views, like scikit-learn's MLP."""
+        coefs, intercepts = [], []
+        for l in range(1, self.n_layers + 1):  # noqa: E741
+            coefs.append(theta[self.weights(l)].reshape(self.sizes[l - 1], self.sizes[l]))
+            intercepts.append(theta[self.biases(l)])
+        return coefs, intercepts
 
-def _tanh_first(z):
-    return 1.0 - np.tanh(z) ** 2
+    def pack(self, coefs: list[np.ndarray], intercepts: list[np.ndarray]) -> np.ndarray:
+        """The flat ``theta`` of (coefs, intercepts) (the inverse of :meth:`unpack`)."""
+        parts = []
+        for W, b in zip(coefs, intercepts):
+            parts += [np.ravel(W), np.ravel(b)]
+        return np.concatenate(parts)
 
-
-def _sigmoid_first(z):
-    return _sigmoid(z) * (1.0 - _sigmoid(z))
-
-
-#: name -> Activation(value, first derivative, second derivative). The Pyomo form of each
-#: lives in ``_pyomo_model.ACTIVATIONS`` under the same name.
-ACTIVATIONS = {
-    "tanh": _Tanh(np.tanh, _tanh_first, lambda z: -2.0 * np.tanh(z) * _tanh_first(z)),
-    "sigmoid": _Sigmoid(
-        _sigmoid, _sigmoid_first, lambda z: _sigmoid_first(z) * (1.0 - 2.0 * _sigmoid(z))
-    ),
-    "softplus": _Softplus(_softplus, _sigmoid, _sigmoid_first),
-    "identity": Activation(lambda z: z, np.ones_like, np.zeros_like),
-}
+    def weight_mask(self) -> np.ndarray:
+        """Boolean mask over ``theta``: True for weights, False for biases."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        for l in range(1, self.n_layers + 1):  # noqa: E741
+            mask[self.weights(l)] = True
+        return mask
 
 
 def layer_sizes(n_inputs: int, n_outputs: int, width: int, depth: int) -> list[int]:
@@ -81,50 +94,39 @@ def layer_sizes(n_inputs: int, n_outputs: int, width: int, depth: int) -> list[i
 
 
 def n_parameters(sizes: list[int]) -> int:
-    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return Layout(sizes).n_params
 
 
 def weight_mask(sizes: list[int]) -> np.ndarray:
     """Boolean mask over ``theta``: True for weights, False for biases."""
-    parts = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        parts += [np.ones(a * b, dtype=bool), np.zeros(b, dtype=bool)]
-    return np.concatenate(parts)
+    return Layout(sizes).weight_mask()
 
 
 def unpack(theta: np.ndarray, sizes: list[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Split ``theta`` into (coefs, intercepts) lists, like scikit-learn's MLP."""
-    coefs, intercepts, pos = [], [], 0
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        coefs.append(theta[pos : pos + a * b].reshape(a, b))
-        pos += a * b
-        intercepts.append(theta[pos : pos + b])
-        pos += b
-    return coefs, intercepts
+    return Layout(sizes).unpack(theta)
 
 
 def pack(coefs: list[np.ndarray], intercepts: list[np.ndarray]) -> np.ndarray:
-    parts = []
-    for W, b in zip(coefs, intercepts):
-        parts += [np.ravel(W), np.ravel(b)]
-    return np.concatenate(parts)
+    return Layout.from_coefs(coefs).pack(coefs, intercepts)
 
 
 def init_parameters(sizes: list[int], rng: np.random.RandomState) -> np.ndarray:
     """Glorot/Xavier uniform weights, zero biases."""
+    layout = Layout(sizes)
     coefs, intercepts = [], []
-    for a, b in zip(sizes[:-1], sizes[1:]):
+    for a, b in zip(layout.sizes[:-1], layout.sizes[1:]):
         limit = np.sqrt(6.0 / (a + b))
         coefs.append(rng.uniform(-limit, limit, size=(a, b)))
         intercepts.append(np.zeros(b))
-    return pack(coefs, intercepts)
+    return layout.pack(coefs, intercepts)
 
 
 def forward(
     coefs: list[np.ndarray], intercepts: list[np.ndarray], inputs: np.ndarray, activation: str
 ) -> np.ndarray:
     """Network output for ``inputs`` of shape (n, n_inputs) -> (n, n_outputs)."""
-    act = ACTIVATIONS[activation][0]
+    act = ACTIVATIONS[activation].value
     h = inputs
     for W, b in zip(coefs[:-1], intercepts[:-1]):
         h = act(h @ W + b)
@@ -135,11 +137,11 @@ def input_jacobian(
     coefs: list[np.ndarray], intercepts: list[np.ndarray], inputs: np.ndarray, activation: str
 ) -> np.ndarray:
     """d(output)/d(inputs) for a single input vector (n_inputs,) -> (n_outputs, n_inputs)."""
-    act, dact = ACTIVATIONS[activation][:2]
+    sigma = ACTIVATIONS[activation]
     h = inputs
     J = np.eye(len(inputs))
     for W, b in zip(coefs[:-1], intercepts[:-1]):
         z = h @ W + b
-        J = (dact(z)[:, None] * W.T) @ J
-        h = act(z)
+        J = (sigma.first(z)[:, None] * W.T) @ J
+        h = sigma.value(z)
     return coefs[-1].T @ J

@@ -3,7 +3,7 @@
 Components of the returned ``ConcreteModel`` (all in scaled units):
 
 - ``x[n, i]``: state component ``i`` at collocation node ``n``;
-- ``theta[p]``: the network parameters, flat (layout of ``_mlp.pack``);
+- ``theta[p]``: the network parameters, flat (``_mlp.Layout``);
 - ``hidden[l, c, j]``: named expression, unit ``j`` of hidden layer ``l`` at
   collocation equation ``c`` (shared by all outputs, so the NL writer keeps it
   as one common subexpression);
@@ -23,48 +23,31 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from ._activations import ACTIVATIONS
+from ._mlp import Layout
 from ._problem import NLPData
-
-
-def _sigmoid(z):
-    return 1.0 / (1.0 + pyo.exp(-z))
-
-
-def _softplus(z):
-    return pyo.log(1.0 + pyo.exp(z))
-
-
-ACTIVATIONS = {
-    "tanh": pyo.tanh,
-    "sigmoid": _sigmoid,
-    "softplus": _softplus,
-    "identity": lambda z: z,
-}
 
 
 def _row_sum(idx, w, var, i):
     return sum(float(wl) * var[int(n), i] for n, wl in zip(idx, w) if wl != 0.0)
 
 
-def _network_outputs(m, data: NLPData, c: int, node: int, hidden_exprs: list):
+def _network_outputs(m, data: NLPData, layout: Layout, c: int, node: int, hidden_exprs: list):
     """Pyomo expressions of f_theta at one collocation equation (one per state)."""
-    sizes, d = data.sizes, data.sizes[-1]
-    act = ACTIVATIONS[data.activation]
-    inputs = [m.x[node, i] for i in range(d)]
+    sigma = ACTIVATIONS[data.activation].pyomo
+    inputs = [m.x[node, i] for i in range(data.n_states)]
     if data.node_inputs is not None:
         inputs += [float(v) for v in data.node_inputs[node]]
-    pos = 0
-    for layer, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for l in range(1, layout.n_layers + 1):  # noqa: E741 - l is the layer index
         outs = []
-        for j in range(b):
-            z = sum(m.theta[pos + k * b + j] * inputs[k] for k in range(a))
-            outs.append(z + m.theta[pos + a * b + j])
-        pos += (a + 1) * b
-        if layer == len(sizes) - 2:
+        for j in range(layout.sizes[l]):
+            z = sum(m.theta[layout.weight(l, k, j)] * v for k, v in enumerate(inputs))
+            outs.append(z + m.theta[layout.bias(l, j)])
+        if l == layout.n_layers:
             return outs
         for j, z in enumerate(outs):
-            hidden_exprs.append(((layer, c, j), act(z)))
-        inputs = [m.hidden[layer, c, j] for j in range(b)]
+            hidden_exprs.append(((l - 1, c, j), sigma(z)))
+        inputs = [m.hidden[l - 1, c, j] for j in range(len(outs))]
 
 
 def build_model(data: NLPData) -> pyo.ConcreteModel:
@@ -110,11 +93,11 @@ def _add_latent_normalization(m, data: NLPData) -> None:
 
 
 def _add_collocation(m, data: NLPData) -> None:
-    disc = data.disc
+    disc, layout = data.disc, Layout(data.sizes)
     rhs = []
     for c, node in enumerate(disc.colloc_node):
         hidden = []
-        outs = _network_outputs(m, data, c, int(node), hidden)
+        outs = _network_outputs(m, data, layout, c, int(node), hidden)
         for key, expr in hidden:
             m.hidden[key] = expr
         rhs.append(outs)

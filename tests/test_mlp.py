@@ -28,19 +28,6 @@ def test_init_is_seeded_glorot():
     assert not np.any(intercepts[0])
 
 
-@pytest.mark.parametrize("name", sorted(_mlp.ACTIVATIONS))
-def test_activation_derivatives(name):
-    act = _mlp.ACTIVATIONS[name]
-    z = np.linspace(-5, 5, 11)
-    eps = 1e-6
-    central = lambda f: (f(z + eps) - f(z - eps)) / (2 * eps)  # noqa: E731
-    np.testing.assert_allclose(act.first(z), central(act.value), atol=1e-8)
-    np.testing.assert_allclose(act.second(z), central(act.first), atol=1e-8)
-    # the fused evaluation used by the numpy engine gives the same three arrays
-    for fused, alone in zip(act.with_derivatives(z), (act.value(z), act.first(z), act.second(z))):
-        np.testing.assert_allclose(fused, alone, rtol=1e-14, atol=1e-15)
-
-
 def test_known_values():
     np.testing.assert_allclose(_mlp.ACTIVATIONS["sigmoid"][0](np.array([0.0])), [0.5])
     np.testing.assert_allclose(_mlp.ACTIVATIONS["softplus"][0](np.array([0.0])), [np.log(2)])

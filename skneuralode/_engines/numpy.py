@@ -11,7 +11,7 @@ over all collocation points at once; :func:`solve_numpy` hands it to IPOPT (thro
 The sparsity structures are computed once per problem; each callback only fills values.
 
 Variables are ``w = (x, theta)``: the states at the nodes, node-major (``x[n * d + i]``),
-then the flat network parameters (layout of ``_mlp.pack``). Constraint rows are the
+then the flat network parameters (``_mlp.Layout``). Constraint rows are the
 collocation equations, point-major (``c * d + i``), then the continuity equations.
 
 Derivatives (``../shared/DESIGN.md`` §7). Write ``a_0 = z = (x_c, u_c)`` for the network
@@ -74,23 +74,6 @@ def _unique_pairs(rows: np.ndarray, cols: np.ndarray):
     return (unique // n_cols).astype(np.int32), (unique % n_cols).astype(np.int32), inverse
 
 
-class _Layout:
-    """Where each layer's parameters sit in ``theta``."""
-
-    def __init__(self, sizes: list[int]):
-        self.sizes = sizes
-        self.offsets = np.cumsum([0] + [(a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])])
-        self.n_params = int(self.offsets[-1])
-
-    def layer(self, l: int) -> slice:  # noqa: E741 - l is the layer index, as in the notes
-        """Parameters of layer ``l`` (1-based: layer 1 maps the inputs)."""
-        return slice(int(self.offsets[l - 1]), int(self.offsets[l]))
-
-    def before(self, l: int) -> int:  # noqa: E741
-        """Number of parameters of the layers before ``l``."""
-        return int(self.offsets[l - 1])
-
-
 class NumpyNLP:
     """Callbacks of the collocation NLP, in ``cyipopt.Problem``'s convention (which
     ``_ipopt_c.Problem`` follows too).
@@ -111,7 +94,7 @@ class NumpyNLP:
         self.d = d = data.n_states
         self.n_nodes = disc.n_nodes
         self.nx = self.n_nodes * d
-        self.layout = _Layout(data.sizes)
+        self.layout = _mlp.Layout(data.sizes)
         self.p = self.layout.n_params
         self.n = self.nx + self.p
         self.act = _mlp.ACTIVATIONS[data.activation]
@@ -169,7 +152,7 @@ class NumpyNLP:
         key = w.tobytes()
         if key != self._cache_key:
             states, theta = self.split(w)
-            coefs, intercepts = _mlp.unpack(theta, self.data.sizes)
+            coefs, intercepts = self.layout.unpack(theta)
             a, layers = self._inputs(states), []
             for W, b in zip(coefs[:-1], intercepts[:-1]):
                 act, d1, d2 = self.act.with_derivatives(a @ W + b)
@@ -236,11 +219,12 @@ class NumpyNLP:
         )
         self._jx_n = len(self._jx_rows)
         # theta part: per row, the hidden parameters, then W_L[:, i] and b_L[i]
-        lay, L = self.layout, len(self.data.sizes) - 1
+        lay = self.layout
+        L = lay.n_layers
         hidden = np.arange(lay.before(L))
         nh = self.data.sizes[-2]
-        own = lay.before(L) + np.arange(nh)[None, :] * d + ii[:, None]  # (d, nh) W_L[:, i]
-        own = np.hstack([own, (lay.before(L) + nh * d + ii)[:, None]])  # + b_L[i]
+        own = lay.weight(L, np.arange(nh)[None, :], ii[:, None])  # (d, nh) W_L[:, i]
+        own = np.hstack([own, lay.bias(L, ii)[:, None]])  # + b_L[i]
         cols = np.hstack([np.broadcast_to(hidden, (d, len(hidden))), own])  # (d, k)
         k = cols.shape[1]
         self._jt_rows = np.repeat(np.arange(nc * d, dtype=np.int32), k)
@@ -431,8 +415,8 @@ class NumpyNLP:
                 T4[:, jj, :, jj] += G
                 TT_sym[own, own] = T4.reshape(TT_sym[own, own].shape)
             # product terms W_l[a, j] * a_{l-1, a}
-            nW = (at.shape[1] - 1) * b_l  # the weights of layer l come first in its block
-            W_cols = slice(own.start, own.start + nW)
+            W_cols = lay.weights(l)  # the weights of layer l come first in its block
+            nW = W_cols.stop - W_cols.start
             if l == 1:
                 XT4 = XT[:, :, W_cols].reshape(n, d, -1, b_l)
                 ar = np.arange(d)
