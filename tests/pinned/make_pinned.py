@@ -1,5 +1,6 @@
 """Write ``tests/pinned/fits.npz``: the weights, iteration counts and statuses of a few fits,
-as the code computed them before the architecture refactor (issue 17, 2026-12-05).
+as the code computed them before the architecture refactor (issue 17, 2026-12-05: commit
+f6d4d17, the parent of the refactor).
 
 ``tests/test_pinned.py`` fits the same cases and compares. Run this again only when a
 change of behaviour is intended, and say so in the commit:
@@ -39,6 +40,11 @@ def latent_case():
     y = y.copy()
     y[np.random.RandomState(1).choice(np.arange(1, 60), 6, replace=False)] = np.nan
     return (t, y), {"u": u}
+
+
+def van_der_pol_small():
+    t, X = van_der_pol(50, (0, 6), noise=0.02, random_state=2)
+    return (t, X), {}
 
 
 def admm_case():
@@ -85,6 +91,35 @@ def fits():
                 admm_case,
             )
         )
+    # one case per other row of the tables the refactor introduced (schemes, activations,
+    # bounds); small, so they take about a second each
+    small = van_der_pol_small
+    variants = {
+        "legendre": dict(scheme="legendre", degree=2),
+        "chebyshev": dict(scheme="chebyshev"),
+        "depth2_softplus": dict(depth=2, activation="softplus"),
+        "sigmoid_bounded": dict(activation="sigmoid", state_bound=3.0, weight_bound=5.0),
+        "identity_lbfgs": dict(
+            activation="identity", solver_options={"hessian_approximation": "limited-memory"}
+        ),
+    }
+    for key, params in variants.items():
+        cases.append(
+            (
+                f"{key}_numpy",
+                lambda p=params: CollocationNeuralODE(width=8, alpha=1e-4, random_state=0, **p),
+                small,
+            )
+        )
+    cases.append(
+        (
+            "chebyshev_pyomo",
+            lambda: CollocationNeuralODE(
+                width=8, alpha=1e-4, random_state=0, scheme="chebyshev", engine="pyomo"
+            ),
+            small,
+        )
+    )
     return cases  # fmt: skip
 
 
