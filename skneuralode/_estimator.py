@@ -22,6 +22,7 @@ from ._diagnostics import observed_r2, warmup_length
 from ._fitted import check_result, store_fit, store_iterates
 from ._init import fit_scaling
 from ._problem import build_problem
+from ._scaling import Scaling
 from ._simulate import VectorField, simulate
 from ._solver import ENGINES, SOLVERS, find_solver, records_iterates, solve
 from ._spec import ProblemSpec, ipopt_options
@@ -814,6 +815,21 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         window = slice(0, warmup)
         x0 = self.estimate_initial_state(t[window], X[window], None if u is None else u[window])
         return x0, warmup
+
+    def __setstate__(self, state):
+        """Unpickle; a model pickled before ``scaling_`` existed (0.1.0.dev0 until 2026-12-05 kept
+        ``x_mean_``, ``x_scale_``, ``t_scale_``, ``u_mean_``, ``u_scale_`` as arrays) gets
+        its scaling object rebuilt from them, so it predicts as before."""
+        if "scaling_" not in state and "x_mean_" in state:
+            state = dict(state)
+            n_observed = state["n_states_"]
+            mean, scale = state.pop("x_mean_"), state.pop("x_scale_")
+            state["scaling_"] = Scaling(
+                mean[:n_observed], scale[:n_observed], float(state.pop("t_scale_")),
+                state.pop("u_mean_", None), state.pop("u_scale_", None),
+                n_latent=len(mean) - n_observed,
+            )  # fmt: skip
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

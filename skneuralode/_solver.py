@@ -32,7 +32,7 @@ __all__ = [
 ENGINES = ("auto", *_ENGINE_MODULES)
 #: Route names a user may force with ``solver=`` (routes of the pyomo engine).
 ROUTES = ("pynumero", "executable")
-#: The former names of the routes, accepted with a FutureWarning (to be removed in 0.4).
+#: The former names of the routes, accepted with a FutureWarning (to be removed in 0.3).
 DEPRECATED_SOLVERS = {"cyipopt": "pynumero", "ipopt": "executable"}
 SOLVERS = ("auto", *ROUTES, *DEPRECATED_SOLVERS)
 #: What ``engine="auto"`` tries with ``solver="auto"``: (engine, solver) in order.
@@ -68,7 +68,7 @@ class _Probes(Mapping):
             new = DEPRECATED_SOLVERS[key]
             warnings.warn(
                 f"available_solvers()[{key!r}] is now available_solvers()[{new!r}]; the old "
-                "key will be removed in skneuralode 0.4.",
+                "key will be removed in skneuralode 0.3.",
                 FutureWarning,
                 stacklevel=2,
             )
@@ -120,7 +120,7 @@ def _undeprecate(engine: str, solver: str) -> tuple[str, str]:
         "pyomo engine through PyNumero) and solver='executable' (an ipopt executable); "
         f"use solver={new!r}" + ("" if solver == "ipopt" or engine == "pyomo" else
         " with engine='pyomo', or solver='auto' for the numpy engine")
-        + ". The old names will be removed in skneuralode 0.4.",
+        + ". The old names will be removed in skneuralode 0.3.",
         FutureWarning,
         stacklevel=3,
     )  # fmt: skip

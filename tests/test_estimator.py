@@ -380,3 +380,31 @@ def test_inputs_are_routed_inside_grid_search(paper_data):
         grid = GridSearchCV(est, {"degree": [2]}, cv=TimeSeriesSplit(2)).fit(t, X, u=u)
     assert grid.best_estimator_.n_inputs_ == 1
     assert np.isfinite(grid.cv_results_["mean_test_score"][0])
+
+
+@pytest.mark.parametrize("with_latent_and_inputs", [False, True])
+def test_a_model_pickled_before_scaling_existed_still_predicts(with_latent_and_inputs):
+    """Until 2026-12-05 a fit pickled x_mean_, x_scale_, t_scale_, u_mean_, u_scale_ as arrays
+    (the full state's, latent states padded with 0 and 1) and no scaling_."""
+    t = np.linspace(0.0, 4.0, 30)
+    X = np.column_stack([np.sin(t), np.cos(t)])
+    params = dict(width=4, degree=2, alpha=1e-3, max_iter=5, random_state=0)
+    fit_args = {}
+    if with_latent_and_inputs:
+        params["n_latent"] = 1
+        fit_args["u"] = np.column_stack([np.cos(2 * t)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = CollocationNeuralODE(**params).fit(t, X, **fit_args)
+    old_state = dict(vars(model))
+    scaling = old_state.pop("scaling_")
+    old_state.update(x_mean_=scaling.mean, x_scale_=scaling.scale, t_scale_=scaling.t_scale,
+                     u_mean_=scaling.u_mean, u_scale_=scaling.u_scale)  # fmt: skip
+    old = CollocationNeuralODE.__new__(CollocationNeuralODE)
+    old.__setstate__(old_state)
+    x0 = model.initial_states_[0]
+    u = fit_args.get("u")
+    np.testing.assert_array_equal(old.predict(t, x0, u), model.predict(t, x0, u))
+    np.testing.assert_array_equal(old.x_mean_, model.x_mean_)
+    assert old.scaling_.n_latent == params.get("n_latent", 0)
+    assert pickle.loads(pickle.dumps(old)).scaling_.t_scale == model.t_scale_
