@@ -14,7 +14,7 @@ Variables are ``w = (x, theta)``: the states at the nodes, node-major (``x[n * d
 then the flat network parameters (``_mlp.Layout``). Constraint rows are the
 collocation equations, point-major (``c * d + i``), then the continuity equations.
 
-Derivatives (``../shared/DESIGN.md`` §7). Write ``a_0 = z = (x_c, u_c)`` for the network
+Derivatives (the whole derivation, here). Write ``a_0 = z = (x_c, u_c)`` for the network
 input at collocation point ``c``, ``s_l = W_l^T a_{l-1} + b_l``, ``a_l = sigma(s_l)`` and
 ``f = s_L``. Constraint row ``(c, i)`` is ``D_c x_i - h_c f_i``, so with multipliers
 ``lambda_c`` the network part of the Lagrangian at ``c`` is ``phi_c = v^T f`` with
