@@ -97,10 +97,7 @@ FUNCTIONS = {
 #: SymPy node class -> name in FUNCTIONS (``sqrt`` is a power in SymPy's trees).
 _NODES = {row.sympy: name for name, row in FUNCTIONS.items() if isinstance(row.sympy, type)}
 #: numpy implementations that ``lambdify`` needs beyond its "numpy" module.
-_LAMBDIFY_MODULES = [
-    {"sigmoid": FUNCTIONS["sigmoid"].numpy, "softplus": FUNCTIONS["softplus"].numpy}
-]
-_LAMBDIFY_MODULES.append("numpy")
+_LAMBDIFY_MODULES = [{name: FUNCTIONS[name].numpy for name in ("sigmoid", "softplus")}, "numpy"]
 #: what ``eval`` needs to read back a ``sympy.srepr`` string
 _SREPR_NAMESPACE = {**vars(sympy), "sigmoid": sigmoid, "softplus": softplus}
 _SUPPORTED = ", ".join(FUNCTIONS)
@@ -129,10 +126,10 @@ class _Vector(tuple):
         try:
             return super().__getitem__(index)
         except IndexError:
-            msg = (
-                f"{self.label}[{index}] is out of range: {self.label} has {self.size}={len(self)}"
-            )
-            raise _TraceError(f"{msg} entries. Fix the index or the size.") from None
+            raise _TraceError(
+                f"{self.label}[{index}] is out of range: {self.label} has "
+                f"{self.size}={len(self)} entries. Fix the index or the size."
+            ) from None
 
 
 class _Params(dict):
@@ -511,12 +508,16 @@ class Physics:
         return out
 
     def _columns(self, X, U, P, NN) -> tuple[int, list]:
+        """The arguments of the numpy code: one contiguous (n,) column per entry of ``w``
+        (a scalar for a parameter shared by all points)."""
         X = _as_points("X", X, self.n_states, None)
         n = X.shape[0]
         U = _as_points("U", U, self.n_inputs, n)
         NN = _as_points("NN", NN, self.n_network, n)
         P = self._params(P, n)
-        return n, [*X.T, *U.T, *(P.T if P.ndim == 2 else P), *NN.T]
+        columns = [*np.ascontiguousarray(X.T), *np.ascontiguousarray(U.T)]
+        columns += list(np.ascontiguousarray(P.T)) if P.ndim == 2 else list(P)
+        return n, columns + list(np.ascontiguousarray(NN.T))
 
     def _params(self, P, n: int) -> np.ndarray:
         if isinstance(P, Mapping):
@@ -628,7 +629,7 @@ def _fill(code: Callable, columns: list, n: int, width: int) -> np.ndarray:
     """Run lambdified ``code`` on the columns; constants broadcast to all ``n`` points."""
     out = np.empty((n, width))
     if width:
-        for k, value in enumerate(code(*(np.ascontiguousarray(c) for c in columns))):
+        for k, value in enumerate(code(*columns)):
             out[:, k] = value
     return out
 
