@@ -44,7 +44,7 @@ def every_function(x, u, p, nn):
     return [
         exp(-p["a"] * x[0]) * sin(u[0]) + log(1 + x[1] ** 2) * tanh(nn[0]),
         sigmoid(x[0] * x[2] - u[1]) * cos(p["b"] * x[1]) + softplus(p["a"] - x[2]) / sqrt(x[0]),
-        x[0] ** p["b"] + x[1] ** -2 / 3 + u[0] * u[1] - 2.5 + math.pi,
+        x[0] ** p["b"] + x[1] ** -2 / 3 + x[2] ** 1.5 + u[0] * u[1] - 2.5 + math.pi,
     ]
 
 
@@ -138,6 +138,13 @@ def test_constants_broadcast_to_every_point():
     np.testing.assert_array_equal(physics.value(X, None, [4.0], None), [[0.0, 4.0, 2.0]] * 5)
     assert physics.jacobian_values(X, None, [4.0], None).shape == (5, 2)
     assert physics.hessian_values(X, None, [4.0], None, np.ones((5, 3))).shape == (5, 0)
+
+
+def test_one_point_as_a_simulation_asks():
+    physics, X, U, P, NN = points("every_function")
+    one = physics.value(X[:1], U[:1], P[0], NN[:1])
+    assert one.shape == (1, 3)
+    np.testing.assert_array_equal(one[0], physics.value(X, U, P, NN)[0])
 
 
 def test_shared_and_per_point_parameters_agree():
