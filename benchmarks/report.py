@@ -210,10 +210,20 @@ def render_page(results: list[tuple[dict, list[dict]]]) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def script_of(header: dict) -> str:
+    """The script that wrote a results file: the first ``benchmarks/*.py`` of its command
+    (a file may be named after a sweep, e.g. scaling.py writes
+    ``scaling_trajectories_numpy.jsonl``), else the one named after the benchmark."""
+    for word in header.get("command", "").split():
+        if word.startswith("benchmarks/") and word.endswith(".py"):
+            return word
+    return f"benchmarks/{header['benchmark']}.py"
+
+
 def render_section(header: dict, records: list[dict]) -> list[str]:
     name = header["benchmark"]
     spec = SECTIONS.get(name) or Section(escape(name), _first_key(records), ())
-    script = f"benchmarks/{name}.py"
+    script = script_of(header)
     out = [spec.title, "-" * len(spec.title), ""]
     for paragraph in description(ROOT / script):
         out += [paragraph, ""]
