@@ -202,16 +202,17 @@ for name, run in runs.items():
 # ----
 # Started from the collocation weights, Adam brings the training MSE below the
 # collocation model's own within two epochs and keeps lowering it (about 0.02 after 1000
-# epochs, against 0.087): it minimizes the simulated misfit directly, without the
+# epochs, against 0.076): it minimizes the simulated misfit directly, without the
 # weight penalty of the NLP. The test MSE of that run jumps up in the first epochs and
-# settles near 0.6, above the collocation model's 0.36: here the extra training fits
+# settles near 0.6, above the collocation model's 0.42: here the extra training fits
 # the noisy samples more closely without improving the extrapolation.
 #
 # Started from random weights, Adam reaches a plateau near 2.3 within a few dozen
 # epochs, close to the variance of the data (``x_scale_ ** 2``, about 2.5 per state):
 # the simulation hardly follows the oscillation. It does not leave the plateau in this
-# budget (nor in a one-off trial of 8000 epochs). Its test MSE falls to about 4 and then
-# grows again as the simulation on [15, 30] runs away from the truth.
+# budget (nor in a one-off trial of 8000 epochs). Its test MSE falls to about 4 by epoch
+# 200 and then grows again, past 100 by epoch 1000, as the simulation on [15, 30] runs
+# away from the truth.
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
 for (name, run), color in zip(runs.items(), ["C3", "C0"]):
