@@ -125,6 +125,22 @@ SECTIONS = {
         "model",
         ("model", "random_state", "fit_percent", "fit_percent_truth", "fit_time", "n_iter"),
     ),
+    "free_run_stability": Section(
+        "Free-run stability: a converged fit whose learned ODE is unstable",
+        "data_seed",
+        (
+            "alpha",
+            "data_seed",
+            "status",
+            "n_iter",
+            "discretization_error",
+            "eig_dt_median",
+            "eig_positive",
+            "train_fit_percent",
+            "test_fit_percent",
+            "test_fit_percent_truth",
+        ),
+    ),  # fmt: skip
     "latent_init": Section(
         "How latent states start: derivatives of the smoothed outputs vs zeros vs random",
         "start",
