@@ -191,3 +191,15 @@ def _ipopt_executable() -> str | None:
         return f"{path} (ipopt -v failed)"
     lines = probe.stdout.strip().splitlines()
     return f"{path}: {lines[0] if lines else '?'}"
+
+
+def text_table(columns: list[str], cells: list[list[str]]) -> str:
+    """``cells`` under the headings ``columns`` as aligned plain text: the first column
+    left-aligned (names), the others right-aligned (numbers), a rule under the headings."""
+    widths = [max(len(line[i]) for line in [columns, *cells]) for i in range(len(columns))]
+    lines = [
+        "  ".join([line[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(line[1:], widths[1:]))])
+        for line in [columns, *cells]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -41,7 +41,7 @@ import statistics
 import warnings
 
 import numpy as np
-from _results import ResultsFile, add_output_options
+from _results import ResultsFile, add_output_options, text_table
 from latent_states import fit_percent, free_run
 
 from skneuralode import CollocationNeuralODE
@@ -127,10 +127,7 @@ def table(summaries: list[dict]) -> str:
         ]
         for s in summaries
     ]
-    widths = [max(len(line[i]) for line in [COLUMNS, *cells]) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in [COLUMNS, *cells]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(COLUMNS, cells)
 
 
 def main():

@@ -46,7 +46,7 @@ import time
 import warnings
 
 import numpy as np
-from _results import ResultsFile, add_output_options
+from _results import ResultsFile, add_output_options, text_table
 
 from skneuralode import CollocationNeuralODE
 from skneuralode.datasets import two_tank
@@ -206,13 +206,7 @@ def table(summaries) -> str:
         ]
         for s in summaries
     ]
-    widths = [max(len(line[i]) for line in [COLUMNS, *cells]) for i in range(len(COLUMNS))]
-    lines = [
-        "  ".join([line[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(line[1:], widths[1:]))])
-        for line in [COLUMNS, *cells]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(COLUMNS, cells)
 
 
 def main():

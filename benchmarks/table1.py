@@ -44,7 +44,7 @@ import dataclasses
 import json
 import statistics
 
-from _results import ResultsFile, add_output_options
+from _results import ResultsFile, add_output_options, text_table
 from threadpoolctl import threadpool_limits
 from vs_sequential import (
     Result,
@@ -94,12 +94,7 @@ def table(rows: list[dict]) -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(line[i]) for line in [COLUMNS, *cells]) for i in range(len(COLUMNS))]
-    lines = []
-    for line in [COLUMNS, *cells]:
-        first = line[0].ljust(widths[0])
-        lines.append("  ".join([first, *(c.rjust(w) for c, w in zip(line[1:], widths[1:]))]))
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(COLUMNS, cells).splitlines()
     for r in rows:
         if "compile_time" in r:
             lines.append(f"{r['method']}: plus {r['compile_time']:.1f} s of JIT compilation")
