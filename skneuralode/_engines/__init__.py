@@ -57,7 +57,7 @@ class SolveResult:
     nl_time: float = 0.0  # writing the NL problem and loading it (pynumero route)
     # (time.perf_counter(), values of the recorded variables) at every iteration, when asked
     iterates: list = field(default_factory=list)
-    engine: str = "pyomo"
+    engine: str = ""  # the engine module that ran (each sets its own name)
     theta: np.ndarray | None = None
     states: np.ndarray | None = None
     n_variables: int = 0

@@ -184,6 +184,7 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None):
     message = info["status_msg"]
     result = SolveResult(
         solver="pynumero",
+        engine="pyomo",
         status=IPOPT_STATUS.get(int(info["status"]), "error"),
         message=message.decode() if isinstance(message, bytes) else str(message),
         n_iter=max(len(log) - 1, 0),
@@ -273,6 +274,7 @@ def _read_executable_results(model, results, text: str, interrupted: bool) -> So
     message = re.search(r"EXIT:\s*(.*)", text)
     return SolveResult(
         solver="executable",
+        engine="pyomo",
         status=status,
         message=message.group(1).strip() if message else str(results.solver.message),
         n_iter=int(found.group(1)) if found else -1,
