@@ -352,6 +352,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "store_iterates": ["boolean"],
+        "physics": [callable, None],
+        "physics_params": [dict, None],
+        "physics_bounds": [dict, None],
+        "physics_fixed": [list, tuple, set, None],
+        "physics_alpha": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -384,6 +389,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         verbose=0,
         warm_start=False,
         store_iterates=False,
+        physics=None,
+        physics_params=None,
+        physics_bounds=None,
+        physics_fixed=None,
+        physics_alpha=0.0,
     ):
         self.width = width
         self.depth = depth
@@ -412,6 +422,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.store_iterates = store_iterates
+        self.physics = physics
+        self.physics_params = physics_params
+        self.physics_bounds = physics_bounds
+        self.physics_fixed = physics_fixed
+        self.physics_alpha = physics_alpha
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)

@@ -78,7 +78,7 @@ class Layout:
         parts = []
         for W, b in zip(coefs, intercepts):
             parts += [np.ravel(W), np.ravel(b)]
-        return np.concatenate(parts)
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def weight_mask(self) -> np.ndarray:
         """Boolean mask over ``theta``: True for weights, False for biases."""

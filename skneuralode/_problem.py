@@ -28,6 +28,7 @@ from sklearn.utils import check_random_state
 
 from . import _mlp
 from ._collocation import Discretization, build_discretization, collocation_residuals
+from ._greybox import GreyBox, make_greybox, network_targets
 from ._init import (
     evaluate_smoothers,
     fit_output_layer,
@@ -65,10 +66,24 @@ class NLPData:
     #: correction, every iteration from zero) or "adaptive" (it carries over; see
     #: ``_engines.numpy.SHIFT_DECREASE``). Not part of the NLP; the pyomo engine ignores it.
     hessian_regularization: str = "ipopt"
+    #: known physics (``_greybox``): the rates are ``F(x, p, g_theta)``, ``theta0`` ends
+    #: with the scaled physical parameters. None: the network alone (``sizes[-1]`` states)
+    physics: GreyBox | None = None
+    param_alpha: float = 0.0  # L2 penalty on the scaled physical parameters
 
     @property
     def n_states(self) -> int:
-        return self.sizes[-1]
+        return self.sizes[-1] if self.physics is None else self.physics.n_states
+
+    @property
+    def n_network_params(self) -> int:
+        """Length of the network's part of ``theta`` (the rest: physical parameters)."""
+        return _mlp.Layout(self.sizes).n_params
+
+    def split_theta(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``theta`` -> (network parameters, scaled physical parameters)."""
+        n = self.n_network_params
+        return theta[:n], theta[n:]
 
     @property
     def n_observed(self) -> int:
@@ -140,7 +155,17 @@ def build_problem(
         )
     n_inputs = 0 if u is None else u.shape[1]
     d = X.shape[1] + spec.n_latent
-    sizes = _mlp.layer_sizes(d + n_inputs, d, spec.width, spec.depth)
+    greybox = None
+    n_outputs = d
+    if spec.physics is not None:
+        greybox = make_greybox(spec, d, n_inputs, scaling)
+        n_outputs = greybox.n_network
+    sizes = _mlp.layer_sizes(d + n_inputs, n_outputs, spec.width, spec.depth)
+    if not n_outputs:  # physics alone: no network
+        sizes = sizes[:1]
+    weight_mask = _mlp.weight_mask(sizes)
+    if greybox is not None:
+        weight_mask = np.concatenate([weight_mask, np.zeros(greybox.n_free, dtype=bool)])
     observed = np.hstack([np.isfinite(Xs), np.zeros((len(Xs), spec.n_latent), dtype=bool)])
     targets = np.zeros(observed.shape)
     targets[:, : X.shape[1]] = np.where(observed[:, : X.shape[1]], Xs, 0.0)
@@ -151,7 +176,7 @@ def build_problem(
         sizes=sizes,
         activation=spec.activation,
         alpha=spec.alpha,
-        weight_mask=_mlp.weight_mask(sizes),
+        weight_mask=weight_mask,
         theta0=theta0,
         states0=states0,
         state_bound=spec.state_bound,
@@ -161,18 +186,35 @@ def build_problem(
         normalize_latent=normalize_latent and not fixed_theta,
         fixed_theta=fixed_theta,
         hessian_regularization=spec.hessian_regularization,
+        physics=greybox,
+        param_alpha=float(spec.physics_alpha),
     )
     if theta0 is None:
         data.theta0 = _initial_weights(data, spec, smoothers, node_t, scaling.t_scale)
-    data.theta0 = _into_bounds(data.theta0, spec.weight_bound)
+        if greybox is not None:
+            data.theta0 = np.concatenate([data.theta0, greybox.scaled_params()])
+    net, ps = data.split_theta(data.theta0)
+    data.theta0 = np.concatenate([_into_bounds(net, spec.weight_bound), ps])
+    if greybox is not None:
+        data.theta0[len(net) :] = np.clip(ps, greybox.lower, greybox.upper)
+        _check_physics_start(data)
     return data
+
+
+def _check_physics_start(data: NLPData) -> None:
+    """A clear error, before IPOPT starts, where the physics is not finite at the start."""
+    net, ps = data.split_theta(data.theta0)
+    states = data.states0[data.disc.colloc_node]
+    U = None if data.node_inputs is None else data.node_inputs[data.disc.colloc_node]
+    G = network_outputs(data, net, states)
+    data.physics.check_finite(states, U, ps, G)
 
 
 def _initial_weights(data: NLPData, spec: ProblemSpec, smoothers, node_t, t_scale) -> np.ndarray:
     """Glorot-random weights (``spec.random_state``); with ``spec.init == "lstsq"`` the
     output layer then fitted to the smoothed data's rates at the collocation points."""
     theta = _mlp.init_parameters(data.sizes, check_random_state(spec.random_state))
-    if spec.init != "lstsq":
+    if spec.init != "lstsq" or not len(theta):
         return theta
     disc = data.disc
     rates = evaluate_smoothers(smoothers, node_t, disc.node_trajectory, True)
@@ -181,6 +223,10 @@ def _initial_weights(data: NLPData, spec: ProblemSpec, smoothers, node_t, t_scal
         rates = np.hstack([rates, _chain_rates(disc, latent, node_t)])
     target = rates[disc.colloc_node] * t_scale
     inputs = data.colloc_inputs(data.states0)
+    if data.physics is not None:  # the network's share of the rates, to first order
+        states = data.states0[disc.colloc_node]
+        U = None if data.node_inputs is None else data.node_inputs[disc.colloc_node]
+        target = network_targets(data.physics, states, U, data.physics.scaled_params(), target)
     return fit_output_layer(theta, data.sizes, spec.activation, inputs, target)
 
 
@@ -218,8 +264,12 @@ def data_misfit(data: NLPData, states: np.ndarray) -> float:
 
 
 def penalty(data: NLPData, theta: np.ndarray) -> float:
-    """``alpha ||W||^2`` over the weights (biases are not penalized)."""
-    return data.alpha * float(np.sum(theta[data.weight_mask] ** 2))
+    """``alpha ||W||^2`` over the weights (biases are not penalized), plus
+    ``param_alpha ||p_s||^2`` over the scaled physical parameters."""
+    value = data.alpha * float(np.sum(theta[data.weight_mask] ** 2))
+    if data.physics is not None and data.param_alpha:
+        value += data.param_alpha * float(np.sum(data.split_theta(theta)[1] ** 2))
+    return value
 
 
 def objective(data: NLPData, theta: np.ndarray, states: np.ndarray) -> float:
@@ -227,10 +277,24 @@ def objective(data: NLPData, theta: np.ndarray, states: np.ndarray) -> float:
     return data_misfit(data, states) + penalty(data, theta)
 
 
-def network_rates(data: NLPData, theta: np.ndarray, states: np.ndarray) -> np.ndarray:
-    """``f_theta(x, u)`` at every collocation point, (n_colloc, d), scaled."""
+def network_outputs(data: NLPData, theta: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """The network's outputs at every collocation point, (n_colloc, n_outputs), scaled
+    (``theta`` the network's parameters alone)."""
+    if len(data.sizes) == 1:  # physics alone
+        return np.zeros((len(data.disc.colloc_node), 0))
     coefs, intercepts = _mlp.unpack(theta, data.sizes)
     return _mlp.forward(coefs, intercepts, data.colloc_inputs(states), data.activation)
+
+
+def network_rates(data: NLPData, theta: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """The rates ``f_theta(x, u)`` (with physics: ``F(x, p, g_theta)``) at every
+    collocation point, (n_colloc, d), scaled."""
+    if data.physics is None:
+        return network_outputs(data, theta, states)
+    net, ps = data.split_theta(theta)
+    nodes = states[data.disc.colloc_node]
+    U = None if data.node_inputs is None else data.node_inputs[data.disc.colloc_node]
+    return data.physics.rates(nodes, U, ps, network_outputs(data, net, states))
 
 
 def constraint_residuals(data: NLPData, theta: np.ndarray, states: np.ndarray):

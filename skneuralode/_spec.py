@@ -45,6 +45,11 @@ class ProblemSpec:
     n_latent: int = 0
     u_interpolation: str = "linear"
     hessian_regularization: str = "ipopt"
+    physics: object = None
+    physics_params: object = None
+    physics_bounds: object = None
+    physics_fixed: object = None
+    physics_alpha: float = 0.0
 
     @classmethod
     def from_params(cls, params: dict) -> ProblemSpec:

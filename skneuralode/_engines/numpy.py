@@ -95,7 +95,8 @@ class NumpyNLP:
         self.n_nodes = disc.n_nodes
         self.nx = self.n_nodes * d
         self.layout = _mlp.Layout(data.sizes)
-        self.p = self.layout.n_params
+        self.n_net = self.layout.n_params  # the network's parameters
+        self.p = len(data.weight_mask)  # all of theta (with physics: then p_s)
         self.n = self.nx + self.p
         self.act = _mlp.ACTIVATIONS[data.activation]
         self.rho = float(rho)
@@ -218,17 +219,7 @@ class NumpyNLP:
             np.concatenate([lin_r, net_r]), np.concatenate([lin_c, net_c])
         )
         self._jx_n = len(self._jx_rows)
-        # theta part: per row, the hidden parameters, then W_L[:, i] and b_L[i]
-        lay = self.layout
-        L = lay.n_layers
-        hidden = np.arange(lay.before(L))
-        nh = self.data.sizes[-2]
-        own = lay.weight(L, np.arange(nh)[None, :], ii[:, None])  # (d, nh) W_L[:, i]
-        own = np.hstack([own, lay.bias(L, ii)[:, None]])  # + b_L[i]
-        cols = np.hstack([np.broadcast_to(hidden, (d, len(hidden))), own])  # (d, k)
-        k = cols.shape[1]
-        self._jt_rows = np.repeat(np.arange(nc * d, dtype=np.int32), k)
-        self._jt_cols = (self.nx + np.broadcast_to(cols, (nc, d, k))).ravel().astype(np.int32)
+        self._jt_rows, self._jt_cols = self._theta_jacobian_structure()
         # latent normalization: rows (2k, 2k + 1) after the others touch every node of z_k
         self._jz_rows = self._jz_cols = np.zeros(0, dtype=np.int32)
         if self.latent_cols is not None:
@@ -238,6 +229,21 @@ class NumpyNLP:
             self._jz_rows = np.repeat(np.concatenate([k_rows, k_rows + 1]), self.n_nodes)
             cols = (nodes[None, :] * d + self.latent_cols[:, None]).ravel()
             self._jz_cols = np.concatenate([cols, cols])
+
+    def _theta_jacobian_structure(self):
+        """The theta part: per row, the hidden parameters, then W_L[:, i] and b_L[i]."""
+        d, nc = self.d, self.n_colloc
+        ii = np.arange(d)
+        lay = self.layout
+        L = lay.n_layers
+        hidden = np.arange(lay.before(L))
+        nh = self.data.sizes[-2]
+        own = lay.weight(L, np.arange(nh)[None, :], ii[:, None])  # (d, nh) W_L[:, i]
+        own = np.hstack([own, lay.bias(L, ii)[:, None]])  # + b_L[i]
+        cols = np.hstack([np.broadcast_to(hidden, (d, len(hidden))), own])  # (d, k)
+        k = cols.shape[1]
+        rows = np.repeat(np.arange(nc * d, dtype=np.int32), k)
+        return rows, (self.nx + np.broadcast_to(cols, (nc, d, k))).ravel().astype(np.int32)
 
     def jacobianstructure(self):
         return (
@@ -254,6 +260,17 @@ class NumpyNLP:
         )
 
     def jacobian(self, w: np.ndarray) -> np.ndarray:
+        dfdx, theta_vals = self._rate_jacobian(w)
+        x_vals = np.bincount(
+            self._jx_inv,
+            np.concatenate([self._lin_vals, (-self.h[:, None, None] * dfdx).ravel()]),
+            minlength=self._jx_n,
+        )
+        return np.concatenate([x_vals, theta_vals, self._latent_jacobian(self.split(w)[0])])
+
+    def _rate_jacobian(self, w: np.ndarray):
+        """d f / d x_c per point (n_colloc, d, d) and the theta part's values, ``-h df/dtheta``
+        on :meth:`_theta_jacobian_structure`."""
         coefs, layers, _ = self._forward(w)
         d, L = self.d, len(coefs)
         h = self.h[:, None, None]
@@ -271,14 +288,7 @@ class NumpyNLP:
         dfdt = np.concatenate(
             parts + [np.broadcast_to(own[:, None, :], (len(own), d, own.shape[1]))], axis=2
         )
-        x_vals = np.bincount(
-            self._jx_inv,
-            np.concatenate([self._lin_vals, (-h * dfdx).ravel()]),
-            minlength=self._jx_n,
-        )
-        return np.concatenate(
-            [x_vals, (-h * dfdt).ravel(), self._latent_jacobian(self.split(w)[0])]
-        )
+        return dfdx, (-h * dfdt).ravel()
 
     # ------------------------------------------------------------- Hessian
     def _hessian_structure(self) -> None:
@@ -300,6 +310,12 @@ class NumpyNLP:
             np.concatenate([g_c, xx_c, z_diag, x_diag]),
         )
         self._hx_n = len(self._hx_rows)
+        self._theta_hessian_structure()
+
+    def _theta_hessian_structure(self) -> None:
+        """x_c theta blocks (every parameter but the output biases), dense theta theta."""
+        d, nc, nx, p = self.d, self.n_colloc, self.nx, self.p
+        base = self.cnode[:, None] * d
         self.q = p - d  # x_c couples with every parameter except the output biases
         ii = np.arange(d)
         self._ht_rows = np.broadcast_to(nx + np.arange(self.q), (nc, d, self.q)).ravel()
@@ -325,20 +341,27 @@ class NumpyNLP:
         return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
 
     def hessianstructure(self):
+        rows, cols = self._theta_hessian_pairs()
+        return (
+            np.concatenate([self._hx_rows, rows.astype(np.int32)]),
+            np.concatenate([self._hx_cols, cols.astype(np.int32)]),
+        )
+
+    def _theta_hessian_pairs(self):
+        """(rows, cols) of the Hessian entries after the x x part."""
         tt_r, tt_c = self._tt_idx
         return (
-            np.concatenate(
-                [self._hx_rows, self._ht_rows.astype(np.int32), (self.nx + tt_r).astype(np.int32)]
-            ),
-            np.concatenate(
-                [self._hx_cols, self._ht_cols.astype(np.int32), (self.nx + tt_c).astype(np.int32)]
-            ),
+            np.concatenate([self._ht_rows, self.nx + tt_r]),
+            np.concatenate([self._ht_cols, self.nx + tt_c]),
         )
 
     def hessian(self, w: np.ndarray, lagrange: np.ndarray, obj_factor: float) -> np.ndarray:
-        coefs, layers, _ = self._forward(w)
-        d, nc, p = self.d, self.n_colloc, self.p
-        v = -self.h[:, None] * lagrange[: nc * d].reshape(nc, d)
+        XX, theta_vals = self._rates_hessian(w, lagrange, obj_factor)
+        return np.concatenate([self._x_hessian_values(XX, lagrange, obj_factor), theta_vals])
+
+    def _network_hessian_blocks(self, coefs, layers, v):
+        """:meth:`_network_hessian` over all points, block by block: (XX, XT, TT)."""
+        d, nc, p = self.d, self.n_colloc, self.n_net
         XX = np.empty((nc, d, d))
         XT = np.empty((nc, d, p))
         TT_sym, TT_cross = np.zeros((p, p)), np.zeros((p, p))
@@ -346,8 +369,24 @@ class NumpyNLP:
         for lo in range(0, nc, step):
             blk = slice(lo, min(lo + step, nc))
             XX[blk], XT[blk] = self._network_hessian(coefs, layers, v[blk], blk, TT_sym, TT_cross)
-        TT = TT_sym + TT_cross + TT_cross.T
+        return XX, XT, TT_sym + TT_cross + TT_cross.T
+
+    def _rates_hessian(self, w, lagrange, obj_factor):
+        """The constraints' x_c x_c blocks (n_colloc, d, d) and the values of
+        :meth:`_theta_hessian_pairs` (objective's theta terms and the shift included)."""
+        coefs, layers, _ = self._forward(w)
+        d, nc, p = self.d, self.n_colloc, self.p
+        v = -self.h[:, None] * lagrange[: nc * d].reshape(nc, d)
+        XX, XT, TT = self._network_hessian_blocks(coefs, layers, v)
         TT[np.diag_indices(p)] += obj_factor * (self.pen_diag + self.rho)
+        if self.shift:
+            TT[np.diag_indices(p)] += self.shift
+        return XX, np.concatenate([XT[:, :, : self.q].ravel(), TT[self._tt_idx]])
+
+    def _x_hessian_values(self, XX, lagrange, obj_factor):
+        """Values of the x x part: observation Gram matrix, the x_c x_c blocks, the latent
+        normalization and the shift."""
+        d, nc = self.d, self.n_colloc
         a_idx, b_idx = self._xx_pair
         z_diag = np.zeros(0)
         if self.latent_cols is not None:  # lambda * 2/N on z_k's diagonal (mean-square row)
@@ -365,9 +404,7 @@ class NumpyNLP:
             ),
             minlength=self._hx_n,
         )
-        if self.shift:
-            TT[np.diag_indices(p)] += self.shift
-        return np.concatenate([x_vals, XT[:, :, : self.q].ravel(), TT[self._tt_idx]])
+        return x_vals
 
     def _network_hessian(self, coefs, layers, v, blk, TT_sym, TT_cross):
         """Second derivatives of ``phi_c = v_c . f(z_c)`` on a block of points.
@@ -390,7 +427,7 @@ class NumpyNLP:
             g = sbar[l + 1] @ coefs[l].T
             sbar[l], curv[l] = g * layers[l - 1][1], g * layers[l - 1][2]
         XX = np.zeros((n, d, d))
-        XT = np.zeros((n, d, self.p))
+        XT = np.zeros((n, d, self.n_net))
         ones = np.ones((n, 1))
         Jx = np.broadcast_to(coefs[0][:d].T, (n, coefs[0].shape[1], d))  # d s_1 / d x
         Jt = np.zeros((n, coefs[0].shape[1], 0))  # d s_1 / d theta_{<1}

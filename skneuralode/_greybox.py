@@ -1,0 +1,364 @@
+"""Known physics in the NLP's scaled units: the grey-box right-hand side and its vector field.
+
+A grey-box model (``physics`` of the estimators) has the right-hand side, in user units,
+
+    dx/dt = f(x, u, p, nn),   nn = kappa * g_theta(x_s, u_s)
+
+with ``f`` the user's physics function (traced once, ``_physics.Physics``), ``p`` the
+physical parameters and ``g_theta`` the network acting on scaled states and inputs as in
+the black-box model; ``kappa`` (``nn_unit``) gives each network output the unit of the
+rates it enters, so that ``g`` is O(1) like the black-box network's output. In the NLP's
+scaled units (``x = mean + scale * x_s``, ``t = t_scale * tau``, ``p = param_scale * p_s``
+for the fitted parameters) the collocation equations use
+
+    F(x_s, p_s, g) = (t_scale / scale) * f(mean + scale x_s, u, p(p_s), kappa g).
+
+:class:`GreyBox` evaluates ``F`` with its first and second derivatives over the local
+variables ``z = (x_s, p_s, g)`` of one collocation point, dense per point (a handful of
+entries); the numpy engine chains them with the network's derivatives
+(``_engines.numpy.GreyBoxNLP``). :class:`GreyBoxField` is the same right-hand side in user
+units for ``predict``. :func:`make_greybox` checks the estimator's physics parameters and
+builds a :class:`GreyBox`. Everything here pickles (arrays, numbers and the traced
+``Physics``, which keeps its expressions as strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+
+from ._mlp import forward, input_jacobian
+from ._physics import Physics, trace_physics
+
+#: Network outputs a physics function is traced with to find how many it reads.
+MAX_NETWORK = 64
+
+
+@dataclass(frozen=True, eq=False)
+class GreyBox:
+    """The grey-box right-hand side ``F`` in scaled units (module docstring).
+
+    ``values`` holds every physical parameter in user units (the fixed ones at their
+    value, the fitted ones at their initial value); ``free`` the positions of the fitted
+    ones in ``physics.param_names``, whose scaled values ``p_s`` are NLP variables with
+    ``user = param_scale * p_s`` and scaled bounds ``lower``/``upper`` (+-inf: none).
+    """
+
+    physics: Physics
+    values: np.ndarray
+    free: np.ndarray
+    param_scale: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    nn_unit: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    t_scale: float
+    u_mean: np.ndarray | None = None
+    u_scale: np.ndarray | None = None
+
+    @property
+    def n_states(self) -> int:
+        return self.physics.n_states
+
+    @property
+    def n_network(self) -> int:
+        return self.physics.n_network
+
+    @property
+    def n_free(self) -> int:
+        return len(self.free)
+
+    @property
+    def n_local(self) -> int:
+        """Length of ``z = (x_s, p_s, g)``."""
+        return self.n_states + self.n_free + self.n_network
+
+    # ------------------------------------------------------------ parameters
+    def user_params(self, ps: np.ndarray) -> np.ndarray:
+        """Every physical parameter in user units, the fitted ones from ``p_s``."""
+        values = self.values.copy()
+        values[self.free] = self.param_scale * np.asarray(ps, dtype=float)
+        return values
+
+    def scaled_params(self) -> np.ndarray:
+        """``p_s`` of the initial (or stored) values."""
+        return self.values[self.free] / self.param_scale
+
+    def params_dict(self, ps: np.ndarray) -> dict:
+        """``{name: value}`` in user units."""
+        return dict(zip(self.physics.param_names, self.user_params(ps).tolist()))
+
+    # ------------------------------------------------------------ the local map
+    def _user(self, Xs, Us, G):
+        X = self.mean + self.scale * Xs
+        U = None if Us is None else self.u_mean + self.u_scale * Us
+        NN = None if not self.n_network else self.nn_unit * G
+        return X, U, NN
+
+    def _local_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in ``w = (x, u, p, nn)`` of the entries of ``z`` and d w / d z."""
+        groups = self.physics.groups
+        cols = np.concatenate(
+            [
+                np.arange(groups["x"].start, groups["x"].stop),
+                groups["p"].start + self.free,
+                np.arange(groups["nn"].start, groups["nn"].stop),
+            ]
+        ).astype(np.intp)
+        factor = np.concatenate([self.scale, self.param_scale, self.nn_unit])
+        return cols, factor
+
+    def rates(self, Xs, Us, ps, G) -> np.ndarray:
+        """``F`` at every point, (n, n_states)."""
+        X, U, NN = self._user(Xs, Us, G)
+        f = self.physics.value(X, U, self.user_params(ps), NN)
+        return f * (self.t_scale / self.scale)
+
+    def jacobian(self, Xs, Us, ps, G) -> np.ndarray:
+        """``dF/dz`` at every point, (n, n_states, n_local)."""
+        X, U, NN = self._user(Xs, Us, G)
+        J = self.physics.jacobian(X, U, self.user_params(ps), NN)
+        cols, factor = self._local_columns()
+        return J[:, :, cols] * factor * (self.t_scale / self.scale)[:, None]
+
+    def hessian(self, Xs, Us, ps, G, V) -> np.ndarray:
+        """Hessian of ``sum_i V_i F_i`` over ``z`` at every point, (n, n_local, n_local)."""
+        X, U, NN = self._user(Xs, Us, G)
+        H = self.physics.hessian(X, U, self.user_params(ps), NN, V * (self.t_scale / self.scale))
+        cols, factor = self._local_columns()
+        return H[:, cols[:, None], cols[None, :]] * factor[:, None] * factor[None, :]
+
+    def local_hessian_pattern(self) -> np.ndarray:
+        """Boolean (n_local, n_local): where :meth:`hessian` can be nonzero."""
+        rows, cols = self.physics.hessian_structure
+        full = np.zeros((self.physics.n_w, self.physics.n_w), dtype=bool)
+        full[rows, cols] = full[cols, rows] = True
+        local, _ = self._local_columns()
+        return full[local[:, None], local[None, :]]
+
+    def local_jacobian_pattern(self) -> np.ndarray:
+        """Boolean (n_states, n_local): where :meth:`jacobian` can be nonzero."""
+        rows, cols = self.physics.jacobian_structure
+        full = np.zeros((self.n_states, self.physics.n_w), dtype=bool)
+        full[rows, cols] = True
+        local, _ = self._local_columns()
+        return full[:, local]
+
+    def check_finite(self, Xs, Us, ps, G) -> None:
+        """A clear error where the physics or its slope is not finite (user units)."""
+        X, U, NN = self._user(Xs, Us, G)
+        self.physics.check_finite(X, U, self.user_params(ps), NN)
+
+
+@dataclass
+class GreyBoxField:
+    """``dx/dt`` in user units of a fitted grey-box model (the ``VectorField`` interface
+    that ``_simulate`` integrates)."""
+
+    greybox: GreyBox
+    coefs: list
+    intercepts: list
+    activation: str
+    params: np.ndarray  # every physical parameter, user units
+
+    @property
+    def x_mean(self) -> np.ndarray:
+        return self.greybox.mean
+
+    @property
+    def x_scale(self) -> np.ndarray:
+        return self.greybox.scale
+
+    @property
+    def t_scale(self) -> float:
+        return self.greybox.t_scale
+
+    @property
+    def u_mean(self):
+        return self.greybox.u_mean
+
+    @property
+    def u_scale(self):
+        return self.greybox.u_scale
+
+    def scaled(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.x_mean) / self.x_scale
+
+    def _inputs(self, x, u):
+        xs = self.scaled(x)
+        return xs if u is None else np.concatenate([xs, (u - self.u_mean) / self.u_scale], -1)
+
+    def _network(self, x, u):
+        if not self.greybox.n_network:
+            return None
+        g = forward(self.coefs, self.intercepts, self._inputs(x, u), self.activation)
+        return g * self.greybox.nn_unit
+
+    def __call__(self, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        x = np.atleast_2d(x)
+        u = None if u is None else np.atleast_2d(u)
+        return self.greybox.physics.value(x, u, self.params, self._network(x, u))
+
+    def jacobian(self, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """d f / d x for one state vector (d,) -> (d, d)."""
+        x2 = np.atleast_2d(x)
+        u2 = None if u is None else np.atleast_2d(u)
+        physics, d = self.greybox.physics, len(x)
+        J = physics.jacobian(x2, u2, self.params, self._network(x2, u2))[0]
+        groups = physics.groups
+        out = J[:, groups["x"]]
+        if self.greybox.n_network:
+            Jg = input_jacobian(self.coefs, self.intercepts, self._inputs(x, u), self.activation)
+            dnn_dx = Jg[:, :d] * self.greybox.nn_unit[:, None] / self.x_scale[None, :]
+            out = out + J[:, groups["nn"]] @ dnn_dx
+        return out
+
+
+# ----------------------------------------------------------------- building
+def network_outputs(func, n_states: int, n_inputs: int, names) -> int:
+    """How many network outputs ``func`` reads: the largest ``nn`` index it uses, plus 1."""
+    probe = trace_physics(func, n_states, n_inputs, names, MAX_NETWORK)
+    used = set().union(*(e.free_symbols for e in probe.expressions))
+    nn = probe.symbols[probe.groups["nn"]]
+    indices = [k for k, s in enumerate(nn) if s in used]
+    return max(indices) + 1 if indices else 0
+
+
+def make_greybox(spec, n_states: int, n_inputs: int, scaling) -> GreyBox:
+    """Trace ``spec.physics`` and check ``spec.physics_params``/``_bounds``/``_fixed``
+    against it; ``scaling`` (``_scaling.Scaling``) gives the units. Raises a ValueError or
+    TypeError naming the argument for anything that does not fit."""
+    func = spec.physics
+    if not callable(func):
+        raise TypeError(
+            f"`physics` must be a function physics(x, u, p, nn) returning dx/dt; got {func!r}."
+        )
+    params = spec.physics_params
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            "`physics_params` must be a dict {name: initial value} of the physical "
+            f"parameters; got {type(params).__name__}."
+        )
+    names = tuple(params)
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise TypeError(f"`physics_params` keys must be parameter names; got {name!r}.")
+        if not isinstance(value, Real) or isinstance(value, bool) or not np.isfinite(value):
+            raise ValueError(
+                f"`physics_params[{name!r}]` must be a finite number (its initial value); "
+                f"got {value!r}."
+            )
+    n_network = network_outputs(func, n_states, n_inputs, names)
+    physics = trace_physics(func, n_states, n_inputs, names, n_network)
+    used = set().union(*(e.free_symbols for e in physics.expressions))
+    p_symbols = physics.symbols[physics.groups["p"]]
+    unused = [n for n, s in zip(names, p_symbols) if s not in used]
+    if unused:
+        raise ValueError(
+            f"`physics_params` names {unused[0]!r}, which the physics function "
+            f"{physics.name!r} does not use; remove it or fix the spelling."
+        )
+    fixed = _check_fixed(spec.physics_fixed, names)
+    values = np.array([float(params[n]) for n in names])
+    free = np.array([k for k, n in enumerate(names) if n not in fixed], dtype=np.intp)
+    lower, upper = _check_bounds(spec.physics_bounds, names, fixed, values)
+    param_scale = np.abs(values[free])
+    param_scale[param_scale == 0] = 1.0
+    return GreyBox(
+        physics=physics,
+        values=values,
+        free=free,
+        param_scale=param_scale,
+        lower=lower[free] / param_scale,
+        upper=upper[free] / param_scale,
+        nn_unit=_network_units(physics, scaling),
+        mean=scaling.mean,
+        scale=scaling.scale,
+        t_scale=float(scaling.t_scale),
+        u_mean=scaling.u_mean,
+        u_scale=scaling.u_scale,
+    )
+
+
+def _check_fixed(fixed, names) -> set:
+    if fixed is None:
+        return set()
+    if isinstance(fixed, str):
+        raise TypeError(
+            f"`physics_fixed` must be a list of parameter names; got the string {fixed!r}. "
+            f"Write [{fixed!r}] for one parameter."
+        )
+    fixed = list(fixed)
+    for name in fixed:
+        if name not in names:
+            raise ValueError(
+                f"`physics_fixed` names {name!r}, which is not in `physics_params` "
+                f"({', '.join(map(repr, names)) or 'empty'})."
+            )
+    return set(fixed)
+
+
+def _check_bounds(bounds, names, fixed, values) -> tuple[np.ndarray, np.ndarray]:
+    lower, upper = np.full(len(names), -np.inf), np.full(len(names), np.inf)
+    if bounds is None:
+        return lower, upper
+    if not isinstance(bounds, Mapping):
+        raise TypeError(
+            "`physics_bounds` must be a dict {name: (lower, upper)} (None for no bound); "
+            f"got {type(bounds).__name__}."
+        )
+    for name, pair in bounds.items():
+        if name not in names:
+            raise ValueError(
+                f"`physics_bounds` names {name!r}, which is not in `physics_params` "
+                f"({', '.join(map(repr, names)) or 'empty'})."
+            )
+        try:
+            lo, hi = pair
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"`physics_bounds[{name!r}]` must be a pair (lower, upper), None for no "
+                f"bound; got {pair!r}."
+            ) from None
+        k = names.index(name)
+        lower[k] = -np.inf if lo is None else float(lo)
+        upper[k] = np.inf if hi is None else float(hi)
+        if np.isnan(lower[k]) or np.isnan(upper[k]) or lower[k] > upper[k]:
+            raise ValueError(f"`physics_bounds[{name!r}]` = {pair!r} is not an interval.")
+        if not lower[k] <= values[k] <= upper[k] and name not in fixed:
+            raise ValueError(
+                f"the initial value physics_params[{name!r}] = {values[k]!r} is outside "
+                f"physics_bounds[{name!r}] = {pair!r}; start inside the bounds."
+            )
+    return lower, upper
+
+
+def _network_units(physics: Physics, scaling) -> np.ndarray:
+    """``kappa``: each network output in the unit of the rates it enters,
+    ``scale_i / t_scale`` (geometric mean over the rates ``i`` that read it)."""
+    rows, cols = physics.jacobian_structure
+    nn = physics.groups["nn"]
+    rate_unit = scaling.scale / scaling.t_scale
+    units = np.ones(physics.n_network)
+    for k in range(physics.n_network):
+        readers = np.unique(rows[cols == nn.start + k])
+        if len(readers):
+            units[k] = float(np.exp(np.mean(np.log(rate_unit[readers]))))
+    return units
+
+
+def network_targets(greybox: GreyBox, Xs, Us, ps, rates) -> np.ndarray:
+    """Network outputs ``g`` that make ``F`` reproduce ``rates`` (scaled) at each point, to
+    first order around ``g = 0`` (least squares per point; exact when ``f`` is affine in
+    ``nn``, e.g. the additive case). For the initial output layer."""
+    G0 = np.zeros((len(Xs), greybox.n_network))
+    F0 = greybox.rates(Xs, Us, ps, G0)
+    J = greybox.jacobian(Xs, Us, ps, G0)[:, :, greybox.n_states + greybox.n_free :]
+    target = np.einsum("cki,ci->ck", np.linalg.pinv(J), rates - F0)
+    return np.where(np.isfinite(target), target, 0.0)
