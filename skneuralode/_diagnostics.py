@@ -37,14 +37,14 @@ def discretization_error(parts, make_field, scaling: Scaling, simulation: dict) 
     collocation chain from its first node and the collocation states.
 
     ``parts``: ``(NLPData, theta, states)``, each chain simulated with the weights it was
-    solved with (``make_field(theta, sizes)`` -> a ``VectorField``); ``simulation``: the
+    solved with (``make_field(theta, data)`` -> a ``VectorField``); ``simulation``: the
     keywords ``method``, ``options`` and ``interpolation`` of
     :func:`skneuralode._simulate.simulate` (the estimator's integrator settings).
     ``inf`` when a simulation diverges.
     """
     sq_err, count = 0.0, 0
     for data, theta, states in parts:
-        field = make_field(theta, data.sizes)
+        field = make_field(theta, data)
         for nodes in _chains(data.disc):
             gap = _chain_gap(field, data, states, nodes, scaling, simulation)
             sq_err, count = sq_err + float(np.sum(gap**2)), count + gap.size

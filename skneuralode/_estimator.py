@@ -20,6 +20,7 @@ from . import _mlp
 from ._collocation import SCHEMES
 from ._diagnostics import observed_r2, warmup_length
 from ._fitted import check_result, store_fit, store_iterates
+from ._greybox import GreyBoxField
 from ._init import fit_scaling
 from ._problem import build_problem
 from ._scaling import Scaling
@@ -519,10 +520,45 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         the network has the layer sizes of the next fit; else (None, None)."""
         if not (self.warm_start and hasattr(self, "coefs_")):
             return None, None
+        if self.physics is not None or hasattr(self, "greybox_"):
+            return self._warm_start_physics(n_states, n_inputs)
         sizes = _mlp.layer_sizes(n_states + n_inputs, n_states, self.width, self.depth)
         if [c.shape for c in self.coefs_] != list(zip(sizes[:-1], sizes[1:])):
             return None, None
         return _mlp.pack(self.coefs_, self.intercepts_), self.collocation_states_
+
+    def _warm_start_physics(self, n_states: int, n_inputs: int):
+        """The warm start of a grey-box model: the same physics function, parameter names
+        and fixed parameters, and a network of the same shape; else (None, None)."""
+        greybox = getattr(self, "greybox_", None)
+        if greybox is None or self.physics is None:
+            return None, None
+        names = tuple(self.physics_params or {})
+        fixed = set(self.physics_fixed or ())
+        free = [n for n in names if n not in fixed]
+        if names != greybox.physics.param_names or free != [names[k] for k in greybox.free]:
+            return None, None
+        n_out = greybox.n_network
+        shapes = []
+        if n_out:
+            sizes = _mlp.layer_sizes(n_states + n_inputs, n_out, self.width, self.depth)
+            shapes = list(zip(sizes[:-1], sizes[1:]))
+        if [c.shape for c in self.coefs_] != shapes or n_states != greybox.n_states:
+            return None, None
+        scale = np.array([abs(self.physics_params[n]) or 1.0 for n in free])
+        fitted = greybox.values[greybox.free] / scale
+        return np.concatenate([self._network_theta(), fitted]), self.collocation_states_
+
+    def _network_theta(self) -> np.ndarray:
+        return _mlp.pack(self.coefs_, self.intercepts_) if self.coefs_ else np.zeros(0)
+
+    def _fitted_theta(self) -> np.ndarray:
+        """The fitted ``theta`` of the NLP: the network, then (with physics) the scaled
+        physical parameters."""
+        theta = self._network_theta()
+        if hasattr(self, "greybox_"):
+            theta = np.concatenate([theta, self.greybox_.scaled_params()])
+        return theta
 
     def _check_store_iterates(self, engine: str, route: str) -> None:
         if self.store_iterates and not records_iterates(engine, route):
@@ -562,8 +598,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------ predict
     @property
     def _n_latent_fitted(self) -> int:
-        """Latent states of the fitted network (its outputs beyond the observed states)."""
-        return len(self.intercepts_[-1]) - self.n_states_
+        """Latent states of the fitted model."""
+        return self.scaling_.n_latent
 
     def vector_field(self):
         """The learned right-hand side ``f(x, u) -> dx/dt`` in user units (numpy only).
@@ -575,10 +611,20 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             returns the time derivatives, same shape; ``field.jacobian(x)`` gives d f / d x.
         """
         check_is_fitted(self)
-        return self._vector_field(self.coefs_, self.intercepts_)
+        return self._vector_field(self._fitted_theta())
 
-    def _vector_field(self, coefs, intercepts) -> VectorField:
-        return VectorField.from_network(coefs, intercepts, self.activation, self.scaling_)
+    def _vector_field(self, theta):
+        """The field of ``theta`` (network, then scaled physical parameters)."""
+        n_net = len(self._network_theta())
+        coefs, intercepts = self.coefs_, self.intercepts_
+        if coefs:
+            coefs, intercepts = _mlp.Layout.from_coefs(coefs).unpack(theta[:n_net])
+        if not hasattr(self, "greybox_"):
+            return VectorField.from_network(coefs, intercepts, self.activation, self.scaling_)
+        greybox = self.greybox_
+        ps = theta[n_net:] if len(theta) > n_net else greybox.scaled_params()
+        return GreyBoxField(greybox, coefs, intercepts, self.activation,
+                            greybox.user_params(ps))  # fmt: skip
 
     def to_pyomo(self, time):
         """The learned ODE as a ``pyomo.dae`` block, to optimize with (control, design).
@@ -731,9 +777,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         t, X, u, groups = self._check_trajectory_data(t, X, u, min_samples=2)
         d, n_latent = self.n_states_, self._n_latent_fitted
         spec = replace(ProblemSpec.from_params(self.get_params(deep=False)), n_latent=n_latent)
-        theta = _mlp.pack(self.coefs_, self.intercepts_)
-        data = build_problem(t, X, u, groups, self.scaling_, spec, theta0=theta,
-                             fixed_theta=True)  # fmt: skip
+        greybox = getattr(self, "greybox_", None)
+        data = build_problem(t, X, u, groups, self.scaling_, spec, theta0=self._fitted_theta(),
+                             fixed_theta=True, physics=greybox)  # fmt: skip
         if n_latent:
             data.states0[:, d:] = 0.0  # the training mean of the latent states
         options = {**ipopt_options(self.get_params(deep=False)), "print_level": 0}
@@ -784,9 +830,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 "store_iterates=True (with the numpy engine or solver='pynumero')."
             )
         t, x0, u = self._check_simulation_inputs(t, x0, u)
-        layout = _mlp.Layout.from_coefs(self.coefs_)
         for theta in self.iterates_:
-            field = self._vector_field(*layout.unpack(theta))
+            field = self._vector_field(theta)
             yield self._simulate(field, t, x0, u)[:, : self.n_states_]
 
     def score(self, t, X, u=None, trajectory=None):

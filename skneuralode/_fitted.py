@@ -4,11 +4,14 @@ nothing of Pyomo or IPOPT stays on the estimator)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _mlp
 from ._diagnostics import discretization_error, train_mse, warn_if_coarse
+from ._greybox import GreyBoxField
 from ._problem import constraint_violation, objective
 from ._scaling import Scaling
 from ._simulate import VectorField
@@ -45,13 +48,34 @@ def check_result(result) -> None:
     )
 
 
-def store_network(est, theta: np.ndarray, sizes: list[int], scaling: Scaling) -> None:
-    """The network and the scaling: all that ``predict`` needs (numpy only)."""
-    est.coefs_, est.intercepts_ = ([c.copy() for c in part] for part in _mlp.unpack(theta, sizes))
+def store_network(est, theta: np.ndarray, data, scaling: Scaling) -> None:
+    """The network, the physics and the scaling: all that ``predict`` needs (numpy only).
+
+    With known physics (``data.physics``) also ``physics_params_`` (user units) and
+    ``greybox_``, the ``GreyBox`` holding the fitted parameters."""
+    net, ps = data.split_theta(theta)
+    est.coefs_, est.intercepts_ = (
+        [c.copy() for c in part] for part in _mlp.unpack(net, data.sizes)
+    )
+    for name in ("physics_params_", "greybox_"):
+        est.__dict__.pop(name, None)
+    if data.physics is not None:
+        est.greybox_ = replace(data.physics, values=data.physics.user_params(ps))
+        est.physics_params_ = est.greybox_.params_dict(est.greybox_.scaled_params())
     est.scaling_ = scaling
     est.n_features_in_ = 1
     est.n_states_ = scaling.n_observed
-    est.n_inputs_ = sizes[0] - sizes[-1]
+    est.n_inputs_ = 0 if scaling.u_mean is None else len(scaling.u_mean)
+
+
+def vector_field(data, theta: np.ndarray, activation: str, scaling: Scaling):
+    """The learned ``dx/dt`` in user units of ``theta`` solved on ``data`` (a
+    ``VectorField``, or a ``GreyBoxField`` with known physics)."""
+    net, ps = data.split_theta(theta)
+    coefs, intercepts = _mlp.unpack(net, data.sizes)
+    if data.physics is None:
+        return VectorField.from_network(coefs, intercepts, activation, scaling)
+    return GreyBoxField(data.physics, coefs, intercepts, activation, data.physics.user_params(ps))
 
 
 def store_fit(est, scaling: Scaling, theta, parts, results, build_time, n_iter=None) -> None:
@@ -63,7 +87,7 @@ def store_fit(est, scaling: Scaling, theta, parts, results, build_time, n_iter=N
     (default: those of ``results``). ``fit_time_`` and ``timings_["total"]`` are the
     caller's to set at the end.
     """
-    store_network(est, theta, parts[0][0].sizes, scaling)
+    store_network(est, theta, parts[0][0], scaling)
     _store_collocation(est, parts, scaling)
     est.train_mse_ = train_mse(parts, scaling)
     est.constraint_violation_ = max(constraint_violation(*part) for part in parts)
@@ -107,8 +131,8 @@ def _check_discretization(est, parts, scaling: Scaling) -> None:
     """``discretization_error_``, each chain simulated with the weights it was solved with
     (an ADMM batch's own weights), and the warning after a converged solve."""
 
-    def make_field(theta, sizes):
-        return VectorField.from_network(*_mlp.unpack(theta, sizes), est.activation, scaling)
+    def make_field(theta, data):
+        return vector_field(data, theta, est.activation, scaling)
 
     simulation = {
         "method": est.integrator,

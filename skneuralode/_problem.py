@@ -118,6 +118,7 @@ def build_problem(
     states0: np.ndarray | None = None,
     normalize_latent: bool = True,
     fixed_theta: bool = False,
+    physics: GreyBox | None = None,
 ) -> NLPData:
     """Discretize validated data in ``scaling`` and choose the initial point.
 
@@ -133,6 +134,9 @@ def build_problem(
     so both engines start from the same feasible point. ``normalize_latent=False`` leaves
     out the latent normalization (ADMM imposes it in one batch only). ``fixed_theta``: the
     network is fixed at ``theta0`` (e.g. to estimate initial states with a fitted model).
+    With ``spec.physics``, the physics is traced and checked here (``_greybox``), unless
+    ``physics`` gives the ``GreyBox`` to use (a fitted model's); ``theta0`` then ends with
+    the scaled physical parameters.
     """
     Xs = scaling.states(X)
     disc = build_discretization(
@@ -157,7 +161,9 @@ def build_problem(
     d = X.shape[1] + spec.n_latent
     greybox = None
     n_outputs = d
-    if spec.physics is not None:
+    if physics is not None:
+        greybox = physics
+    elif spec.physics is not None:
         greybox = make_greybox(spec, d, n_inputs, scaling)
         n_outputs = greybox.n_network
     sizes = _mlp.layer_sizes(d + n_inputs, n_outputs, spec.width, spec.depth)
@@ -206,7 +212,7 @@ def _check_physics_start(data: NLPData) -> None:
     net, ps = data.split_theta(data.theta0)
     states = data.states0[data.disc.colloc_node]
     U = None if data.node_inputs is None else data.node_inputs[data.disc.colloc_node]
-    G = network_outputs(data, net, states)
+    G = network_outputs(data, net, data.states0)
     data.physics.check_finite(states, U, ps, G)
 
 

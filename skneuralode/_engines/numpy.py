@@ -295,7 +295,7 @@ class NumpyNLP:
         """Lower triangle, variables (x, theta): x_c x_c blocks and the objective's
         observation Gram matrix (duplicates summed), x_c theta blocks (every parameter but
         the output biases), and the dense theta theta triangle."""
-        d, nc, nx, p = self.d, self.n_colloc, self.nx, self.p
+        d, nx = self.d, self.nx
         g_r, g_c, self._gram_vals = self._gram_structure()
         a_idx, b_idx = np.tril_indices(d)
         self._xx_pair = (a_idx, b_idx)
@@ -500,6 +500,207 @@ class NumpyNLP:
         return True if self.on_iteration is None else self.on_iteration(*args)
 
 
+class GreyBoxNLP(NumpyNLP):
+    """The collocation NLP with known physics (``NLPData.physics``): rates
+    ``F(x_c, p_s, g_theta(x_c, u_c))`` (``_greybox``), variables ``w = (x, theta, p_s)``.
+
+    Derivatives chain the physics' dense per-point derivatives over ``z = (x_c, p_s, g)``
+    (``GreyBox.jacobian``/``hessian``, exact, from SymPy) with the network's: with
+    ``Gx = dg/dx_c`` and ``Gt = dg/dtheta`` (dense, per point) and ``H`` the Hessian of
+    ``sum_i v_i F_i`` over ``z`` (``v = -h_c lambda_c``),
+
+    - Jacobian: ``dF/dx = F_x + F_g Gx``, ``dF/dtheta = F_g Gt``, ``dF/dp = F_p``;
+    - Hessian: ``J_z^T H J_z`` with ``J_z = dz/d(x_c, theta, p_s)``, block by block
+      (terms whose ``H`` block is structurally zero are skipped: an additive physics has
+      none through ``g``), plus the network's own second derivatives with the output
+      weights ``v_g = F_g^T v`` (``NumpyNLP._network_hessian``).
+
+    The Hessian's structure: the x x part as in :class:`NumpyNLP`, then dense per-point
+    ``x_c theta`` and ``x_c p`` blocks, and the dense ``theta theta``, ``p theta`` and
+    ``p p`` triangles (summed over points).
+    """
+
+    def __init__(self, data: NLPData, rho: float = 0.0, center: np.ndarray | None = None):
+        gb = data.physics
+        self.gb = gb
+        self.nf, self.n_out = gb.n_free, gb.n_network
+        d = gb.n_states
+        pattern = gb.local_hessian_pattern()
+        x, p, g = slice(0, d), slice(d, d + gb.n_free), slice(d + gb.n_free, None)
+        self._has = {"xg": pattern[x, g].any(), "gg": pattern[g, g].any(),
+                     "pg": pattern[p, g].any()}  # fmt: skip
+        jac = gb.local_jacobian_pattern()
+        self._rows_net = jac[:, g].any(axis=1)  # rates that read the network
+        self._rows_p = jac[:, p].any(axis=1)  # rates that read a fitted parameter
+        super().__init__(data, rho, center)
+        self.pen_diag = self.pen_diag.astype(float)
+        self.pen_diag[self.n_net :] = 2.0 * data.param_alpha
+
+    def bounds(self):
+        lo, hi = super().bounds()
+        first = self.nx + self.n_net
+        lo[first:] = np.maximum(self.gb.lower, -_INF)
+        hi[first:] = np.minimum(self.gb.upper, _INF)
+        return lo, hi
+
+    def objective(self, w: np.ndarray) -> float:
+        value = super().objective(w)
+        if self.data.param_alpha:
+            ps = w[self.nx + self.n_net :]
+            value += self.data.param_alpha * float(ps @ ps)
+        return value
+
+    # --------------------------------------------------------------- evaluation
+    def _forward(self, w: np.ndarray):
+        """(coefs, layers, F, g) at every point, cached on ``w``."""
+        key = w.tobytes()
+        if key != self._cache_key:
+            states, theta = self.split(w)
+            net, ps = theta[: self.n_net], theta[self.n_net :]
+            coefs, layers, g = [], [], np.zeros((self.n_colloc, 0))
+            if self.n_out:
+                coefs, intercepts = self.layout.unpack(net)
+                a = self._inputs(states)
+                for W, b in zip(coefs[:-1], intercepts[:-1]):
+                    act, d1, d2 = self.act.with_derivatives(a @ W + b)
+                    layers.append((a, d1, d2))
+                    a = act
+                layers.append((a, None, None))
+                g = a @ coefs[-1] + intercepts[-1]
+            F = self.gb.rates(states[self.cnode], self.u_c, ps, g)
+            self._cache_key, self._cache = key, (coefs, layers, F, g, ps)
+        return self._cache
+
+    def constraints(self, w: np.ndarray) -> np.ndarray:
+        states, _ = self.split(w)
+        F = self._forward(w)[2]
+        colloc = self.C @ states - self.h[:, None] * F
+        return np.concatenate(
+            [colloc.ravel(), (self.E @ states).ravel(), latent_residuals(self.data, states)]
+        )
+
+    def _network_jacobian(self, coefs, layers):
+        """``Gx`` (n_colloc, n_out, d) and dense ``Gt`` (n_colloc, n_out, n_net)."""
+        d, nc, L, k = self.d, self.n_colloc, len(coefs), self.n_out
+        delta = np.broadcast_to(np.eye(k), (nc, k, k))
+        Gt = np.zeros((nc, k, self.n_net))
+        lay = self.layout
+        for l in range(L - 1, 0, -1):  # noqa: E741 - hidden layers L-1 .. 1
+            a_prev, d1, _ = layers[l - 1]
+            delta = (delta @ coefs[l].T) * d1[:, None, :]
+            dW = delta[:, :, None, :] * a_prev[:, None, :, None]
+            own = lay.layer(l)
+            Gt[:, :, own] = np.concatenate([dW.reshape(nc, k, -1), delta], axis=2)
+        Gx = (delta @ coefs[0].T)[:, :, :d]
+        a_last = layers[-1][0]
+        out = np.arange(k)
+        Gt[:, out[:, None], lay.weight(L, np.arange(a_last.shape[1])[None, :], out[:, None])] = (
+            a_last[:, None, :]
+        )
+        Gt[:, out, lay.bias(L, out)] = 1.0
+        return Gx, Gt
+
+    def _local(self, w: np.ndarray):
+        """(coefs, layers, states at the points, ps, g, Gx, Gt); Gx, Gt None without a
+        network."""
+        coefs, layers, _, g, ps = self._forward(w)
+        states = self.split(w)[0][self.cnode]
+        Gx = Gt = None
+        if self.n_out:
+            Gx, Gt = self._network_jacobian(coefs, layers)
+        return coefs, layers, states, ps, g, Gx, Gt
+
+    # ----------------------------------------------------------------- Jacobian
+    def _theta_jacobian_structure(self):
+        """Rows reading the network: every network parameter; rows reading a fitted
+        parameter: every fitted parameter (point-major, then rate, then column)."""
+        d, nc = self.d, self.n_colloc
+        mask = np.zeros((d, self.n_net + self.nf), dtype=bool)
+        mask[self._rows_net, : self.n_net] = True
+        mask[self._rows_p, self.n_net :] = True
+        self._jt_mask = mask
+        i, k = np.nonzero(mask)
+        rows = (np.arange(nc)[:, None] * d + i[None, :]).ravel().astype(np.int32)
+        cols = np.broadcast_to(self.nx + k, (nc, len(k))).ravel().astype(np.int32)
+        return rows, cols
+
+    def _rate_jacobian(self, w: np.ndarray):
+        _, _, states, ps, g, Gx, Gt = self._local(w)
+        d = self.d
+        J = self.gb.jacobian(states, self.u_c, ps, g)
+        dFdx = J[:, :, :d]
+        dFdp = J[:, :, d : d + self.nf]
+        if self.n_out:
+            Jg = J[:, :, d + self.nf :]
+            dFdx = dFdx + Jg @ Gx
+            full = np.concatenate([Jg @ Gt, dFdp], axis=2)
+        else:
+            full = dFdp
+        theta_vals = (-self.h[:, None, None] * full)[:, self._jt_mask]
+        return dFdx, theta_vals.ravel()
+
+    # ------------------------------------------------------------------ Hessian
+    def _theta_hessian_structure(self) -> None:
+        d, nc, nx, P, nf = self.d, self.n_colloc, self.nx, self.n_net, self.nf
+        cols = np.broadcast_to((self.cnode[:, None] * d + np.arange(d))[:, :, None], (nc, d, 1))
+        parts_r, parts_c = [], []
+        # x_c theta, then x_c p: per point, (rate-free) rows theta / p, columns x_c
+        for first, n in ((nx, P), (nx + P, nf)):
+            if n:
+                parts_r.append(np.broadcast_to(first + np.arange(n), (nc, d, n)).ravel())
+                parts_c.append(np.broadcast_to(cols, (nc, d, n)).ravel())
+        tt_r, tt_c = np.tril_indices(P)
+        pt_r, pt_c = np.divmod(np.arange(nf * P), P) if P else (np.zeros(0, int),) * 2
+        pp_r, pp_c = np.tril_indices(nf)
+        parts_r += [nx + tt_r, nx + P + pt_r, nx + P + pp_r]
+        parts_c += [nx + tt_c, nx + pt_c, nx + P + pp_c]
+        self._tt_idx, self._pp_idx = (tt_r, tt_c), (pp_r, pp_c)
+        self._gb_pairs = (np.concatenate(parts_r), np.concatenate(parts_c))
+
+    def _theta_hessian_pairs(self):
+        return self._gb_pairs
+
+    def _rates_hessian(self, w, lagrange, obj_factor):
+        coefs, layers, states, ps, g, Gx, Gt = self._local(w)
+        d, nc, P, nf = self.d, self.n_colloc, self.n_net, self.nf
+        v = -self.h[:, None] * lagrange[: nc * d].reshape(nc, d)
+        H = self.gb.hessian(states, self.u_c, ps, g, v)
+        x, p, gg = slice(0, d), slice(d, d + nf), slice(d + nf, None)
+        XX = H[:, x, x].copy()
+        XP = H[:, x, p].copy()
+        PP = H[:, p, p].sum(axis=0)
+        PT = np.zeros((nf, P))
+        XT = np.zeros((nc, d, P))
+        TT = np.zeros((P, P))
+        if self.n_out:
+            J = self.gb.jacobian(states, self.u_c, ps, g)[:, :, gg]
+            v_net = np.einsum("ci,cik->ck", v, J)
+            XXn, XT, TT = self._network_hessian_blocks(coefs, layers, v_net)
+            XX += XXn
+            Hxg, Hgg, Hpg = H[:, x, gg], H[:, gg, gg], H[:, p, gg]
+            B = np.zeros((nc, d, self.n_out))
+            if self._has["xg"]:
+                S = np.einsum("cxl,cly->cxy", Hxg, Gx)
+                XX += S + S.transpose(0, 2, 1)
+                B += Hxg
+            if self._has["gg"]:
+                M = np.einsum("ckl,cly->cky", Hgg, Gx)
+                XX += np.einsum("ckx,cky->cxy", Gx, M)
+                B += np.einsum("ckx,ckl->cxl", Gx, Hgg)
+                HG = np.einsum("ckl,clr->ckr", Hgg, Gt)
+                TT += Gt.reshape(-1, P).T @ HG.reshape(-1, P)
+            if self._has["xg"] or self._has["gg"]:
+                XT += np.einsum("cxl,clr->cxr", B, Gt)
+            if self._has["pg"]:
+                XP += np.einsum("ckx,cqk->cxq", Gx, Hpg)
+                PT += np.einsum("cqk,ckr->qr", Hpg, Gt)
+        diag = obj_factor * (self.pen_diag + self.rho) + self.shift
+        TT[np.diag_indices(P)] += diag[:P]
+        PP[np.diag_indices(nf)] += diag[P:]
+        vals = [XT.ravel(), XP.ravel(), TT[self._tt_idx], PT.ravel(), PP[self._pp_idx]]
+        return XX, np.concatenate(vals)
+
+
 class FixedThetaNLP:
     """The NLP of ``data`` over the states alone, the network fixed at ``data.theta0``
     (e.g. to estimate the initial state of a new trajectory with a fitted model).
@@ -509,7 +710,7 @@ class FixedThetaNLP:
     """
 
     def __init__(self, data: NLPData):
-        self.full = NumpyNLP(data)
+        self.full = nlp_class(data)(data)
         self.data = data
         self.nx = self.n = self.full.nx
         self.m = self.full.m
@@ -559,6 +760,11 @@ class FixedThetaNLP:
 
     def intermediate(self, *args) -> bool:
         return True if self.on_iteration is None else self.on_iteration(*args)
+
+
+def nlp_class(data: NLPData) -> type:
+    """:class:`GreyBoxNLP` for a model with known physics, else :class:`NumpyNLP`."""
+    return NumpyNLP if data.physics is None else GreyBoxNLP
 
 
 #: Which driver hands the callbacks to IPOPT: "auto" (IPOPT's C interface through
@@ -727,7 +933,7 @@ def solve(data: NLPData, route: str, options: dict, *, tee=False, record=False, 
 
 def _solve_once(data, options, record, rho, center, deadline) -> SolveResult:
     start = time.perf_counter()
-    nlp = FixedThetaNLP(data) if data.fixed_theta else NumpyNLP(data, rho, center)
+    nlp = FixedThetaNLP(data) if data.fixed_theta else nlp_class(data)(data, rho, center)
     build_time = time.perf_counter() - start
     start = time.perf_counter()
     driver = route("numpy")
