@@ -20,7 +20,7 @@ from . import _mlp
 from ._collocation import SCHEMES
 from ._diagnostics import observed_r2, warmup_length
 from ._fitted import check_result, store_fit, store_iterates
-from ._greybox import GreyBoxField
+from ._greybox import GreyBoxField, latent_start_values
 from ._init import fit_scaling
 from ._problem import build_problem
 from ._scaling import Scaling
@@ -358,6 +358,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "physics_bounds": [dict, None],
         "physics_fixed": [list, tuple, set, None],
         "physics_alpha": [Interval(Real, 0, None, closed="left")],
+        "latent_start": ["array-like", None],
     }
 
     def __init__(
@@ -395,6 +396,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         physics_bounds=None,
         physics_fixed=None,
         physics_alpha=0.0,
+        latent_start=None,
     ):
         self.width = width
         self.depth = depth
@@ -428,6 +430,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.physics_bounds = physics_bounds
         self.physics_fixed = physics_fixed
         self.physics_alpha = physics_alpha
+        self.latent_start = latent_start
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -506,8 +509,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         spec = ProblemSpec.from_params(self.get_params(deep=False))
         t, X, u, groups = check_fit_data(t, X, u, trajectory, self.integrator,
                                          self.integrator_options)  # fmt: skip
-        scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent)
         n_inputs = 0 if u is None else u.shape[1]
+        start = latent_start_values(spec, X.shape[1], n_inputs)
+        scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, start)
         theta0, states0 = self._warm_start(X.shape[1] + spec.n_latent, n_inputs)
         if states0 is not None:
             states0 = scaling.full_states(states0)
@@ -780,8 +784,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         greybox = getattr(self, "greybox_", None)
         data = build_problem(t, X, u, groups, self.scaling_, spec, theta0=self._fitted_theta(),
                              fixed_theta=True, physics=greybox)  # fmt: skip
-        if n_latent:
-            data.states0[:, d:] = 0.0  # the training mean of the latent states
+        if n_latent:  # the training mean of the latent states (0 where normalized)
+            latent = np.zeros(n_latent)
+            physical = self.scaling_.physical_latent
+            if physical.any():
+                trained = self.scaling_.full_states(self.collocation_states_)[:, d:]
+                latent[physical] = trained[:, physical].mean(axis=0)
+            data.states0[:, d:] = latent
         options = {**ipopt_options(self.get_params(deep=False)), "print_level": 0}
         result = solve(data, self.engine_, self.solver_, options)
         if not result.converged:

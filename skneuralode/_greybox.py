@@ -286,6 +286,57 @@ def make_greybox(spec, n_states: int, n_inputs: int, scaling) -> GreyBox:
     )
 
 
+def latent_start_values(spec, n_observed: int, n_inputs: int) -> np.ndarray | None:
+    """``Scaling.latent_start`` from ``spec.latent_start``: the user-unit start of each
+    latent state the physics reads, NaN for the others (normalized latent states); None
+    when the physics reads no latent state. Raises a ValueError naming what is missing."""
+    given, n_latent = spec.latent_start, spec.n_latent
+    if spec.physics is None or not n_latent:
+        if given is not None:
+            raise ValueError(
+                "`latent_start` gives the start of latent states that known physics reads "
+                f"(physics=..., n_latent > 0); with physics={spec.physics!r} and "
+                f"n_latent={n_latent} there is none. Leave latent_start=None."
+            )
+        return None
+    names = tuple(spec.physics_params or {})
+    n_states = n_observed + n_latent
+    physics = trace_physics(spec.physics, n_states, n_inputs, names,
+                            network_outputs(spec.physics, n_states, n_inputs, names))  # fmt: skip
+    used = set().union(*(e.free_symbols for e in physics.expressions))
+    x = physics.symbols[physics.groups["x"]]
+    physical = np.array([x[j] in used for j in range(n_observed, n_states)])
+    values = np.full(n_latent, np.nan)
+    if given is not None:
+        try:
+            raw = [np.nan if v is None else float(v) for v in np.ravel(np.asarray(given, object))]
+        except (TypeError, ValueError):
+            raw = None
+        if raw is None or len(raw) != n_latent or any(np.isinf(raw)):
+            raise ValueError(
+                f"`latent_start` must hold {n_latent} number(s), one per latent state (None "
+                f"or NaN for a latent state the physics does not read); got {given!r}."
+            )
+        values[:] = raw
+    for k in range(n_latent):
+        j = n_observed + k
+        if physical[k] and not np.isfinite(values[k]):
+            raise ValueError(
+                f"the physics function {physics.name!r} reads the latent state x[{j}], so "
+                "that state has user units and needs a start value: give it with "
+                f"latent_start (length {n_latent}, e.g. a typical level), None for latent "
+                "states the physics does not read."
+            )
+        if not physical[k] and np.isfinite(values[k]):
+            raise ValueError(
+                f"latent_start[{k}] = {values[k]!r} is given for the latent state x[{j}], "
+                f"which the physics function {physics.name!r} does not read: such a latent "
+                "state is normalized (mean 0, mean square 1) and starts from the data. Use "
+                "None for it."
+            )
+    return values if physical.any() else None
+
+
 def _check_fixed(fixed, names) -> set:
     if fixed is None:
         return set()

@@ -9,18 +9,22 @@ from ._scaling import Scaling, rms, standardize
 from .exceptions import warn_user
 
 
-def fit_scaling(t, X, u, groups, smoothing, n_latent: int = 0) -> tuple[Scaling, list]:
+def fit_scaling(
+    t, X, u, groups, smoothing, n_latent: int = 0, latent_start=None
+) -> tuple[Scaling, list]:
     """Standardize states and inputs; pick the time unit from the smoothed states.
 
     Returns the scaling and the smoothers of the standardized states (one list of
     per-state callables per trajectory), which also give the initial point.
+    ``latent_start`` (n_latent,): the start of each latent state the physics reads, in
+    user units, NaN for the others (``Scaling.latent_start``).
     """
     x_mean, x_scale = standardize(X)
     Xs = (X - x_mean) / x_scale
     smoothers = [smooth_trajectory(t[g], Xs[g], smoothing) for g in groups]
     u_mean, u_scale = standardize(u) if u is not None else (None, None)
     t_scale = float(time_scale(t, Xs, groups, smoothers))
-    scaling = Scaling(x_mean, x_scale, t_scale, u_mean, u_scale, n_latent)
+    scaling = Scaling(x_mean, x_scale, t_scale, u_mean, u_scale, n_latent, latent_start)
     return scaling, smoothers
 
 

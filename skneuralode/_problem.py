@@ -60,6 +60,9 @@ class NLPData:
     #: or latent; None: every entry observed
     obs_weight: np.ndarray | None = None
     n_latent: int = 0  # the last n_latent state components have no observations
+    #: (n_latent,) True for a latent state in user units (read by the physics), which the
+    #: latent normalization leaves out; None: all latent states are normalized
+    physical_latent: np.ndarray | None = None
     normalize_latent: bool = True  # impose the latent normalization constraints
     fixed_theta: bool = False  # the network is fixed at theta0; only the states are free
     #: how the numpy engine regularizes the Hessian: "ipopt" (IPOPT's own inertia
@@ -95,7 +98,13 @@ class NLPData:
     @property
     def n_normalization(self) -> int:
         """Latent normalization constraints (two per latent state, or none)."""
-        return 2 * self.n_latent if self.normalize_latent else 0
+        return 2 * len(self.normalized_latent) if self.normalize_latent else 0
+
+    @property
+    def normalized_latent(self) -> np.ndarray:
+        """State indices of the latent states the normalization applies to."""
+        cols = np.arange(self.n_states - self.n_latent, self.n_states)
+        return cols if self.physical_latent is None else cols[~self.physical_latent]
 
     def colloc_inputs(self, states: np.ndarray) -> np.ndarray:
         """Network inputs ``(x, u)`` at every collocation point, (n_colloc, n_in)."""
@@ -148,6 +157,10 @@ def build_problem(
     smoothed = evaluate_smoothers(smoothers, node_t, disc.node_trajectory)
     if spec.n_latent:
         latent = latent_start(smoothers, node_t, disc.node_trajectory, spec.n_latent)
+        physical = scaling.physical_latent
+        if physical.any():  # a constant start in user units, scaled (+-1 or 0)
+            start = scaling.latent_start / scaling.scale[-spec.n_latent :]
+            latent[:, physical] = start[physical]
         smoothed = np.hstack([smoothed, latent])
     if states0 is None or states0.shape != smoothed.shape:
         states0 = smoothed
@@ -159,13 +172,10 @@ def build_problem(
         )
     n_inputs = 0 if u is None else u.shape[1]
     d = X.shape[1] + spec.n_latent
-    greybox = None
-    n_outputs = d
-    if physics is not None:
-        greybox = physics
-    elif spec.physics is not None:
+    greybox = physics
+    if greybox is None and spec.physics is not None:
         greybox = make_greybox(spec, d, n_inputs, scaling)
-        n_outputs = greybox.n_network
+    n_outputs = d if greybox is None else greybox.n_network
     sizes = _mlp.layer_sizes(d + n_inputs, n_outputs, spec.width, spec.depth)
     if not n_outputs:  # physics alone: no network
         sizes = sizes[:1]
@@ -189,6 +199,7 @@ def build_problem(
         weight_bound=spec.weight_bound,
         obs_weight=None if observed.all() else observed.astype(float),
         n_latent=spec.n_latent,
+        physical_latent=scaling.physical_latent if scaling.physical_latent.any() else None,
         normalize_latent=normalize_latent and not fixed_theta,
         fixed_theta=fixed_theta,
         hessian_regularization=spec.hessian_regularization,
@@ -313,7 +324,7 @@ def latent_residuals(data: NLPData, states: np.ndarray) -> np.ndarray:
     latent state ``k`` over all nodes, flat (2 n_latent,); empty when not imposed."""
     if not data.n_normalization:
         return np.zeros(0)
-    z = states[:, data.n_states - data.n_latent :]
+    z = states[:, data.normalized_latent]
     return np.column_stack([z.mean(axis=0), np.mean(z**2, axis=0) - 1.0]).ravel()
 
 

@@ -4,6 +4,8 @@ States are standardized per component, inputs likewise, and time is divided by a
 unit: ``x_scaled = (x - x_mean) / x_scale``, ``u_scaled = (u - u_mean) / u_scale``,
 ``tau = t / t_scale``. Latent states (no data) live in scaled units already: the full
 state's mean and scale are the observed states', then ``(0, 1)`` for each latent state.
+A latent state that known physics reads has user units instead (``latent_start`` finite):
+mean 0 and scale ``|latent_start|`` (1 if that is 0).
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ class Scaling:
     u_mean: np.ndarray | None = None
     u_scale: np.ndarray | None = None
     n_latent: int = 0
+    #: (n_latent,) start of each latent state in user units where the physics reads it,
+    #: NaN for a normalized latent state; None: every latent state is normalized
+    latent_start: np.ndarray | None = None
+
+    @property
+    def physical_latent(self) -> np.ndarray:
+        """(n_latent,) True for a latent state in user units (read by the physics)."""
+        if self.latent_start is None:
+            return np.zeros(self.n_latent, dtype=bool)
+        return np.isfinite(self.latent_start)
 
     @property
     def mean(self) -> np.ndarray:
@@ -35,15 +47,20 @@ class Scaling:
 
     @property
     def scale(self) -> np.ndarray:
-        """Scale of the full state: the observed states', then 1 per latent state."""
-        return np.concatenate([self.x_scale, np.ones(self.n_latent)])
+        """Scale of the full state: the observed states', then 1 per normalized latent
+        state and ``|latent_start|`` (or 1) per latent state in user units."""
+        latent = np.ones(self.n_latent)
+        if self.latent_start is not None:
+            size = np.abs(np.where(self.physical_latent, self.latent_start, 1.0))
+            latent = np.where(size > 0, size, 1.0)
+        return np.concatenate([self.x_scale, latent])
 
     @property
     def n_observed(self) -> int:
         return len(self.x_mean)
 
     def with_latent(self, n_latent: int) -> Scaling:
-        return replace(self, n_latent=int(n_latent))
+        return replace(self, n_latent=int(n_latent), latent_start=None)
 
     def states(self, X: np.ndarray) -> np.ndarray:
         """Observed states (n, n_observed) in scaled units."""

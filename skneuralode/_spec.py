@@ -50,6 +50,7 @@ class ProblemSpec:
     physics_bounds: object = None
     physics_fixed: object = None
     physics_alpha: float = 0.0
+    latent_start: object = None
 
     @classmethod
     def from_params(cls, params: dict) -> ProblemSpec:

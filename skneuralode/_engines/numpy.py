@@ -112,7 +112,7 @@ class NumpyNLP:
         self.n_colloc = len(disc.colloc_node)
         self.n_cont = n_cont
         # latent normalization rows: (mean z_k, mean z_k^2 - 1) per latent state k
-        self.latent_cols = np.arange(d - data.n_latent, d) if data.n_normalization else None
+        self.latent_cols = data.normalized_latent if data.n_normalization else None
         self.m = (self.n_colloc + n_cont) * d + data.n_normalization
         self.h = disc.colloc_h
         self.cnode = disc.colloc_node
