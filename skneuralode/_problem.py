@@ -206,7 +206,7 @@ def _check_physics_start(data: NLPData) -> None:
     net, ps = data.split_theta(data.theta0)
     states = data.states0[data.disc.colloc_node]
     U = None if data.node_inputs is None else data.node_inputs[data.disc.colloc_node]
-    G = network_outputs(data, net, states)
+    G = network_outputs(data, net, data.states0)
     data.physics.check_finite(states, U, ps, G)
 
 
