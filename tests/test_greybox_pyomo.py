@@ -15,7 +15,12 @@ from skneuralode import _mlp
 from skneuralode._export import build_block
 from skneuralode._greybox import GreyBoxField
 from skneuralode._init import fit_scaling
-from skneuralode._problem import build_problem, constraint_residuals, objective
+from skneuralode._problem import (
+    build_problem,
+    constraint_residuals,
+    network_outputs,
+    objective,
+)
 from skneuralode._pyomo_model import build_model
 from skneuralode._solver import available_solvers
 from skneuralode._spec import ProblemSpec
@@ -164,24 +169,13 @@ def test_model_components(case):
     user = greybox.user_params(data.split_theta(theta)[1])
     assert list(m.PHYSICS_PARAMS) == list(greybox.physics.param_names)
     np.testing.assert_allclose([pyo.value(m.physics_params[k]) for k in m.PHYSICS_PARAMS], user)
-    n_colloc = len(data.disc.colloc_node)
     if greybox.n_network:
-        assert len(m.network) == n_colloc * greybox.n_network
-        g = _mlp.forward(*_mlp.unpack(theta[:n_net], data.sizes), data.colloc_inputs(m_states(m)),
-                         data.activation)  # fmt: skip
-        np.testing.assert_allclose(bodies_of(m.network, n_colloc, greybox.n_network), g,
-                                   rtol=ORACLE)  # fmt: skip
+        g = network_outputs(data, theta[:n_net], data.states0)
+        got = [[pyo.value(m.network[c, k]) for k in m.NETWORK] for c in m.COLLOC]
+        np.testing.assert_allclose(got, g, rtol=ORACLE)
     else:
         assert n_net == 0 and len(m.hidden) == 0 and not hasattr(m, "network")
     assert pyo.value(m.param_alpha) == data.param_alpha
-
-
-def m_states(m) -> np.ndarray:
-    return np.array([[m.x[n, i].value for i in m.STATES] for n in m.NODES])
-
-
-def bodies_of(expression, n_rows, n_cols) -> np.ndarray:
-    return np.array([[pyo.value(expression[r, k]) for k in range(n_cols)] for r in range(n_rows)])
 
 
 def test_fixed_theta_fixes_the_physical_parameters_too():
