@@ -11,6 +11,16 @@ Components of the returned ``Block`` (all in user units; ``t`` runs over ``time`
 - ``f[t, i]``: named expression, the learned ``dx_i/dt`` at ``(x[t, :], u[t, :])``;
 - ``ode[t, i]``: ``dxdt[t, i] == f[t, i]`` at every ``t`` but ``time.first()``.
 
+With known physics (a grey-box model, ``_greybox``), ``f[t, i]`` is the physics
+function's ``dx_i/dt`` in user units, and the block also holds
+
+- ``PARAMS``, ``p[name]``: the physical parameters, a mutable ``Param`` in user units
+  (initialized at the fitted values; change them to explore the model);
+- ``NETWORK``, ``nn[t, k]`` (with network outputs only): named expression, network
+  output ``k`` in the unit the physics reads it in (``nn_unit * g``).
+
+A physics-only model (no network outputs) has no hidden units and no ``nn``.
+
 Every indexed component is declared over ``time`` with a rule, so a ``pyomo.dae``
 discretization applied to the enclosing model afterwards builds it at the new points.
 Never solves.
@@ -36,7 +46,8 @@ def fold_scaling(
 
     The first layer absorbs the input standardization ``(v - in_mean) / in_scale`` and the
     output layer the factor ``out_scale`` (``x_scale / t_scale``), so that the returned
-    network maps ``(x, u)`` to ``dx/dt``.
+    network maps ``(x, u)`` to ``dx/dt`` (grey-box: ``nn_unit``, to the outputs ``nn``
+    the physics reads).
     """
     coefs = [np.array(W, dtype=float) for W in coefs]
     intercepts = [np.array(b, dtype=float) for b in intercepts]
@@ -67,16 +78,33 @@ def _affine(W: np.ndarray, b: np.ndarray, inputs: list, j: int):
     return sum(float(W[k, j]) * v for k, v in enumerate(inputs)) + float(b[j])
 
 
-def build_block(time, coefs: list, intercepts: list, activation: str, scaling) -> pyo.Block:
+def build_block(
+    time,
+    coefs: list,
+    intercepts: list,
+    activation: str,
+    scaling,
+    *,
+    greybox=None,
+    params: np.ndarray | None = None,
+) -> pyo.Block:
     """Build the unattached block of the module docstring for one fitted network acting
-    on the scaled units of ``scaling`` (``_scaling.Scaling``, latent states included)."""
+    on the scaled units of ``scaling`` (``_scaling.Scaling``, latent states included).
+
+    With ``greybox`` (the fitted ``_greybox.GreyBox``) the network gives the physics'
+    outputs ``nn`` and ``params`` holds every physical parameter in user units, in the
+    order of ``greybox.physics.param_names``.
+    """
     check_time_set(time)
     x_mean, x_scale, u_mean = scaling.mean, scaling.scale, scaling.u_mean
     d = len(x_mean)
     has_u = u_mean is not None
     in_mean = np.r_[x_mean, u_mean] if has_u else x_mean
     in_scale = np.r_[x_scale, scaling.u_scale] if has_u else x_scale
-    W, c = fold_scaling(coefs, intercepts, in_mean, in_scale, x_scale / scaling.t_scale)
+    out_scale = x_scale / scaling.t_scale if greybox is None else greybox.nn_unit
+    W, c = [], []
+    if len(coefs):  # a physics-only model has no network
+        W, c = fold_scaling(coefs, intercepts, in_mean, in_scale, out_scale)
     act = ACTIVATIONS[activation].pyomo
 
     b = pyo.Block(concrete=True)
@@ -101,7 +129,7 @@ def build_block(time, coefs: list, intercepts: list, activation: str, scaling) -
     def hidden_rule(blk, t, layer, j):
         return act(_affine(W[layer], c[layer], layer_inputs(blk, t, layer), j))
 
-    def field_rule(blk, t, i):
+    def output_rule(blk, t, i):
         return _affine(W[-1], c[-1], layer_inputs(blk, t, len(W) - 1), i)
 
     first = time.first()
@@ -112,6 +140,34 @@ def build_block(time, coefs: list, intercepts: list, activation: str, scaling) -
         return blk.dxdt[t, i] == blk.f[t, i]
 
     b.hidden = pyo.Expression(time, b.HIDDEN, rule=hidden_rule)
-    b.f = pyo.Expression(time, b.STATES, rule=field_rule)
+    if greybox is None:
+        b.f = pyo.Expression(time, b.STATES, rule=output_rule)
+    else:
+        _add_physics(b, time, greybox, params, output_rule)
     b.ode = pyo.Constraint(time, b.STATES, rule=ode_rule)
     return b
+
+
+def _add_physics(b, time, greybox, params, output_rule) -> None:
+    """``p``, ``nn`` and the field ``f`` of a grey-box block (module docstring)."""
+    physics = greybox.physics
+    names = physics.param_names
+    params = np.asarray(params, dtype=float)
+    if params.shape != (len(names),):
+        raise ValueError(
+            f"`params` must hold the {len(names)} physical parameters {names} in user "
+            f"units; got shape {params.shape}."
+        )
+    b.PARAMS = pyo.Set(initialize=names, ordered=True)
+    b.p = pyo.Param(b.PARAMS, mutable=True, initialize=dict(zip(names, params.tolist())))
+    if physics.n_network:
+        b.NETWORK = pyo.RangeSet(0, physics.n_network - 1)
+        b.nn = pyo.Expression(time, b.NETWORK, rule=output_rule)
+
+    def field_rule(blk, t, i):
+        x = [blk.x[t, k] for k in blk.STATES]
+        u = [blk.u[t, j] for j in blk.INPUTS] if physics.n_inputs else []
+        nn = [blk.nn[t, k] for k in range(physics.n_network)]
+        return physics.pyomo_expressions(x, u, blk.p, nn)[i]
+
+    b.f = pyo.Expression(time, b.STATES, rule=field_rule)
