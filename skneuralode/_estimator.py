@@ -359,6 +359,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "physics_fixed": [list, tuple, set, None],
         "physics_alpha": [Interval(Real, 0, None, closed="left")],
         "latent_start": ["array-like", None],
+        "network_inputs": [list, tuple, None],
     }
 
     def __init__(
@@ -397,6 +398,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         physics_fixed=None,
         physics_alpha=0.0,
         latent_start=None,
+        network_inputs=None,
     ):
         self.width = width
         self.depth = depth
@@ -431,6 +433,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.physics_fixed = physics_fixed
         self.physics_alpha = physics_alpha
         self.latent_start = latent_start
+        self.network_inputs = network_inputs
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -545,7 +548,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         n_out = greybox.n_network
         shapes = []
         if n_out:
-            sizes = _mlp.layer_sizes(n_states + n_inputs, n_out, self.width, self.depth)
+            n_read = greybox.network_input_count(n_inputs)
+            sizes = _mlp.layer_sizes(n_read, n_out, self.width, self.depth)
             shapes = list(zip(sizes[:-1], sizes[1:]))
         if [c.shape for c in self.coefs_] != shapes or n_states != greybox.n_states:
             return None, None

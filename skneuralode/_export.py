@@ -101,6 +101,9 @@ def build_block(
     has_u = u_mean is not None
     in_mean = np.r_[x_mean, u_mean] if has_u else x_mean
     in_scale = np.r_[x_scale, scaling.u_scale] if has_u else x_scale
+    columns = None if greybox is None else greybox.input_columns
+    if columns is not None:  # the network reads some states and inputs only
+        in_mean, in_scale = in_mean[columns], in_scale[columns]
     out_scale = x_scale / scaling.t_scale if greybox is None else greybox.nn_unit
     W, c = [], []
     if len(coefs):  # a physics-only model has no network
@@ -124,7 +127,8 @@ def build_block(
         if layer > 0:
             return [blk.hidden[t, layer - 1, k] for k in range(W[layer].shape[0])]
         inputs = [blk.x[t, i] for i in blk.STATES]
-        return inputs + [blk.u[t, j] for j in blk.INPUTS] if has_u else inputs
+        inputs = inputs + [blk.u[t, j] for j in blk.INPUTS] if has_u else inputs
+        return inputs if columns is None else [inputs[int(k)] for k in columns]
 
     def hidden_rule(blk, t, layer, j):
         return act(_affine(W[layer], c[layer], layer_inputs(blk, t, layer), j))

@@ -59,6 +59,8 @@ class GreyBox:
     t_scale: float
     u_mean: np.ndarray | None = None
     u_scale: np.ndarray | None = None
+    #: the network's inputs: sorted positions in ``(x_s, u_s)``; None: all of them
+    input_columns: np.ndarray | None = None
 
     @property
     def n_states(self) -> int:
@@ -67,6 +69,22 @@ class GreyBox:
     @property
     def n_network(self) -> int:
         return self.physics.n_network
+
+    def network_input_count(self, n_inputs: int) -> int:
+        """How many inputs the network reads (of ``n_states + n_inputs``)."""
+        if self.input_columns is None:
+            return self.n_states + n_inputs
+        return len(self.input_columns)
+
+    def select_inputs(self, Z: np.ndarray) -> np.ndarray:
+        """The network's inputs of ``Z = (x_s, u_s)`` rows."""
+        return Z if self.input_columns is None else Z[..., self.input_columns]
+
+    def state_inputs(self) -> np.ndarray:
+        """The states the network reads, in the order of its first inputs."""
+        if self.input_columns is None:
+            return np.arange(self.n_states)
+        return self.input_columns[self.input_columns < self.n_states]
 
     @property
     def n_free(self) -> int:
@@ -190,7 +208,8 @@ class GreyBoxField:
 
     def _inputs(self, x, u):
         xs = self.scaled(x)
-        return xs if u is None else np.concatenate([xs, (u - self.u_mean) / self.u_scale], -1)
+        z = xs if u is None else np.concatenate([xs, (u - self.u_mean) / self.u_scale], -1)
+        return self.greybox.select_inputs(z)
 
     def _network(self, x, u):
         if not self.greybox.n_network:
@@ -213,8 +232,10 @@ class GreyBoxField:
         out = J[:, groups["x"]]
         if self.greybox.n_network:
             Jg = input_jacobian(self.coefs, self.intercepts, self._inputs(x, u), self.activation)
-            dnn_dx = Jg[:, :d] * self.greybox.nn_unit[:, None] / self.x_scale[None, :]
-            out = out + J[:, groups["nn"]] @ dnn_dx
+            read = self.greybox.state_inputs()
+            dnn_dx = np.zeros((self.greybox.n_network, d))
+            dnn_dx[:, read] = Jg[:, : len(read)] * self.greybox.nn_unit[:, None]
+            out = out + J[:, groups["nn"]] @ (dnn_dx / self.x_scale[None, :])
         return out
 
 
@@ -283,7 +304,39 @@ def make_greybox(spec, n_states: int, n_inputs: int, scaling) -> GreyBox:
         t_scale=float(scaling.t_scale),
         u_mean=scaling.u_mean,
         u_scale=scaling.u_scale,
+        input_columns=_input_columns(spec.network_inputs, n_states, n_inputs, n_network),
     )
+
+
+def _input_columns(names, n_states: int, n_inputs: int, n_network: int) -> np.ndarray | None:
+    """``network_inputs`` (``["x[0]", "u[0]"]``) as sorted positions in ``(x, u)``."""
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise TypeError(
+            f"`network_inputs` must be a list of names such as ['x[0]', 'u[0]']; got the "
+            f"string {names!r}. Write [{names!r}] for one."
+        )
+    if not n_network:
+        raise ValueError(
+            "`network_inputs` chooses what the network reads, but the physics function "
+            "reads no network output (nn): leave network_inputs=None."
+        )
+    known = [f"x[{i}]" for i in range(n_states)] + [f"u[{j}]" for j in range(n_inputs)]
+    columns = []
+    for name in names:
+        key = name.replace(" ", "") if isinstance(name, str) else name
+        if key not in known:
+            raise ValueError(
+                f"`network_inputs` names {name!r}; the network can read {', '.join(known)} "
+                "(the states x[i], latent ones included, then the inputs u[j])."
+            )
+        columns.append(known.index(key))
+    if not columns:
+        raise ValueError("`network_inputs` is empty: the network needs one input.")
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"`network_inputs` names an input twice: {list(names)!r}.")
+    return np.array(sorted(columns), dtype=np.intp)
 
 
 def latent_start_values(spec, n_observed: int, n_inputs: int) -> np.ndarray | None:

@@ -109,9 +109,9 @@ class NLPData:
     def colloc_inputs(self, states: np.ndarray) -> np.ndarray:
         """Network inputs ``(x, u)`` at every collocation point, (n_colloc, n_in)."""
         inputs = states[self.disc.colloc_node]
-        if self.node_inputs is None:
-            return inputs
-        return np.hstack([inputs, self.node_inputs[self.disc.colloc_node]])
+        if self.node_inputs is not None:
+            inputs = np.hstack([inputs, self.node_inputs[self.disc.colloc_node]])
+        return inputs if self.physics is None else self.physics.select_inputs(inputs)
 
 
 def build_problem(
@@ -176,7 +176,8 @@ def build_problem(
     if greybox is None and spec.physics is not None:
         greybox = make_greybox(spec, d, n_inputs, scaling)
     n_outputs = d if greybox is None else greybox.n_network
-    sizes = _mlp.layer_sizes(d + n_inputs, n_outputs, spec.width, spec.depth)
+    n_read = d + n_inputs if greybox is None else greybox.network_input_count(n_inputs)
+    sizes = _mlp.layer_sizes(n_read, n_outputs, spec.width, spec.depth)
     if not n_outputs:  # physics alone: no network
         sizes = sizes[:1]
     weight_mask = _mlp.weight_mask(sizes)
@@ -206,6 +207,9 @@ def build_problem(
         physics=greybox,
         param_alpha=float(spec.physics_alpha),
     )
+    if greybox is not None and data.physical_latent is not None and not fixed_theta:
+        if states0 is smoothed:  # no warm start: the physical latent states follow the physics
+            data.states0 = _physics_latent_start(data, greybox)
     if theta0 is None:
         data.theta0 = _initial_weights(data, spec, smoothers, node_t, scaling.t_scale)
         if greybox is not None:
@@ -216,6 +220,54 @@ def build_problem(
         data.theta0[len(net) :] = np.clip(ps, greybox.lower, greybox.upper)
         _check_physics_start(data)
     return data
+
+
+#: RK4 steps per interval between nodes when the physics integrates a latent start.
+_START_SUBSTEPS = 4
+
+
+def _physics_latent_start(data: NLPData, greybox: GreyBox) -> np.ndarray:
+    """The start of the latent states the physics reads: from ``latent_start`` at each
+    trajectory's first node, the physics integrated (RK4) along the nodes with the other
+    states at their start, the inputs held and the network's outputs at zero. A
+    trajectory whose integration leaves the physics' domain keeps the constant start."""
+    states = data.states0.copy()
+    cols = np.flatnonzero(
+        np.r_[np.zeros(data.n_states - data.n_latent, bool), data.physical_latent]
+    )
+    ps, G0 = greybox.scaled_params(), np.zeros((1, greybox.n_network))
+    disc = data.disc
+    for k in range(len(disc.initial_nodes)):
+        nodes = np.flatnonzero(disc.node_trajectory == k)
+        times, first, back = np.unique(disc.node_times[nodes], return_index=True,
+                                       return_inverse=True)  # fmt: skip
+        chain = nodes[first]
+        path = states[chain].copy()
+
+        def rate(x, u, z):
+            x = x.copy()
+            x[cols] = z
+            return greybox.rates(x[None, :], u, ps, G0)[0, cols]
+
+        with np.errstate(all="ignore"):
+            for n in range(1, len(chain)):
+                u = None if data.node_inputs is None else data.node_inputs[chain[n]][None, :]
+                z, step = path[n - 1, cols], (times[n] - times[n - 1]) / _START_SUBSTEPS
+                for s in range(_START_SUBSTEPS):
+                    a, b = s / _START_SUBSTEPS, (s + 0.5) / _START_SUBSTEPS
+                    c = (s + 1) / _START_SUBSTEPS
+                    xa, xb, xc = (
+                        (1 - f) * path[n - 1] + f * states[chain[n]] for f in (a, b, c)
+                    )
+                    k1 = rate(xa, u, z)
+                    k2 = rate(xb, u, z + 0.5 * step * k1)
+                    k3 = rate(xb, u, z + 0.5 * step * k2)
+                    k4 = rate(xc, u, z + step * k3)
+                    z = z + step / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+                path[n, cols] = z
+        if np.all(np.isfinite(path[:, cols])) and np.abs(path[:, cols]).max() < 1e3:
+            states[nodes[:, None], cols[None, :]] = path[back][:, cols]
+    return states
 
 
 def _check_physics_start(data: NLPData) -> None:

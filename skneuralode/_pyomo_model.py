@@ -55,6 +55,8 @@ def _network_outputs(m, data: NLPData, layout: Layout, c: int, node: int, hidden
     inputs = [m.x[node, i] for i in range(data.n_states)]
     if data.node_inputs is not None:
         inputs += [float(v) for v in data.node_inputs[node]]
+    if data.physics is not None and data.physics.input_columns is not None:
+        inputs = [inputs[int(k)] for k in data.physics.input_columns]
     for l in range(1, layout.n_layers + 1):  # noqa: E741 - l is the layer index
         outs = []
         for j in range(layout.sizes[l]):

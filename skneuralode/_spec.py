@@ -51,6 +51,7 @@ class ProblemSpec:
     physics_fixed: object = None
     physics_alpha: float = 0.0
     latent_start: object = None
+    network_inputs: object = None
 
     @classmethod
     def from_params(cls, params: dict) -> ProblemSpec:

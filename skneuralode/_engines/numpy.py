@@ -359,16 +359,19 @@ class NumpyNLP:
         XX, theta_vals = self._rates_hessian(w, lagrange, obj_factor)
         return np.concatenate([self._x_hessian_values(XX, lagrange, obj_factor), theta_vals])
 
-    def _network_hessian_blocks(self, coefs, layers, v):
-        """:meth:`_network_hessian` over all points, block by block: (XX, XT, TT)."""
-        d, nc, p = self.d, self.n_colloc, self.n_net
+    def _network_hessian_blocks(self, coefs, layers, v, n_x=None):
+        """:meth:`_network_hessian` over all points, block by block: (XX, XT, TT), over the
+        network's first ``n_x`` inputs (default: all ``d`` states)."""
+        d, nc, p = self.d if n_x is None else n_x, self.n_colloc, self.n_net
         XX = np.empty((nc, d, d))
         XT = np.empty((nc, d, p))
         TT_sym, TT_cross = np.zeros((p, p)), np.zeros((p, p))
         step = max(1, _BLOCK_ENTRIES // max(1, d * p + max(self.data.sizes) * p))
         for lo in range(0, nc, step):
             blk = slice(lo, min(lo + step, nc))
-            XX[blk], XT[blk] = self._network_hessian(coefs, layers, v[blk], blk, TT_sym, TT_cross)
+            XX[blk], XT[blk] = self._network_hessian(
+                coefs, layers, v[blk], blk, TT_sym, TT_cross, n_x
+            )
         return XX, XT, TT_sym + TT_cross + TT_cross.T
 
     def _rates_hessian(self, w, lagrange, obj_factor):
@@ -406,15 +409,16 @@ class NumpyNLP:
         )
         return x_vals
 
-    def _network_hessian(self, coefs, layers, v, blk, TT_sym, TT_cross):
+    def _network_hessian(self, coefs, layers, v, blk, TT_sym, TT_cross, n_x=None):
         """Second derivatives of ``phi_c = v_c . f(z_c)`` on a block of points.
 
         Returns the per-point (x_c x_c, x_c theta) blocks and adds the theta theta block,
         summed over the points, into ``TT_sym`` (symmetric terms, both triangles) and
         ``TT_cross`` (terms between a layer's parameters and earlier layers', on the rows
-        of the later layer only; the caller adds the transpose).
+        of the later layer only; the caller adds the transpose). ``n_x``: how many of
+        the network's first inputs are states (default: all ``d`` states).
         """
-        d, lay, L = self.d, self.layout, len(coefs)
+        d, lay, L = self.d if n_x is None else n_x, self.layout, len(coefs)
         n = v.shape[0]
         layers = [
             (a[blk], None if d1 is None else d1[blk], None if d2 is None else d2[blk])
@@ -532,9 +536,13 @@ class GreyBoxNLP(NumpyNLP):
         jac = gb.local_jacobian_pattern()
         self._rows_net = jac[:, g].any(axis=1)  # rates that read the network
         self._rows_p = jac[:, p].any(axis=1)  # rates that read a fitted parameter
+        self._read = gb.state_inputs()  # the states the network reads, in input order
         super().__init__(data, rho, center)
         self.pen_diag = self.pen_diag.astype(float)
         self.pen_diag[self.n_net :] = 2.0 * data.param_alpha
+
+    def _inputs(self, states: np.ndarray) -> np.ndarray:
+        return self.gb.select_inputs(super()._inputs(states))
 
     def bounds(self):
         lo, hi = super().bounds()
@@ -591,7 +599,8 @@ class GreyBoxNLP(NumpyNLP):
             dW = delta[:, :, None, :] * a_prev[:, None, :, None]
             own = lay.layer(l)
             Gt[:, :, own] = np.concatenate([dW.reshape(nc, k, -1), delta], axis=2)
-        Gx = (delta @ coefs[0].T)[:, :, :d]
+        Gx = np.zeros((nc, k, d))
+        Gx[:, :, self._read] = (delta @ coefs[0].T)[:, :, : len(self._read)]
         a_last = layers[-1][0]
         out = np.arange(k)
         Gt[:, out[:, None], lay.weight(L, np.arange(a_last.shape[1])[None, :], out[:, None])] = (
@@ -675,8 +684,10 @@ class GreyBoxNLP(NumpyNLP):
         if self.n_out:
             J = self.gb.jacobian(states, self.u_c, ps, g)[:, :, gg]
             v_net = np.einsum("ci,cik->ck", v, J)
-            XXn, XT, TT = self._network_hessian_blocks(coefs, layers, v_net)
-            XX += XXn
+            r = self._read
+            XXr, XTr, TT = self._network_hessian_blocks(coefs, layers, v_net, len(r))
+            XX[:, r[:, None], r[None, :]] += XXr
+            XT[:, r, :] = XTr
             Hxg, Hgg, Hpg = H[:, x, gg], H[:, gg, gg], H[:, p, gg]
             B = np.zeros((nc, d, self.n_out))
             if self._has["xg"]:
