@@ -696,7 +696,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         from ._export import build_block
 
-        return build_block(time, self.coefs_, self.intercepts_, self.activation, self.scaling_)
+        greybox = getattr(self, "greybox_", None)
+        params = None if greybox is None else greybox.values
+        return build_block(time, self.coefs_, self.intercepts_, self.activation, self.scaling_,
+                           greybox=greybox, params=params)  # fmt: skip
 
     def predict(self, t, x0=None, u=None, return_latent=False):
         """Simulate the learned ODE from ``x0`` at ``t[0]``.
