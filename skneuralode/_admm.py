@@ -287,8 +287,8 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         t, X, u, groups = check_fit_data(t, X, u, trajectory, est.integrator,
                                          est.integrator_options)  # fmt: skip
         batches = self._make_batches(groups, trajectory is not None, MIN_SAMPLES)
-        start = latent_start_values(spec, X.shape[1], 0 if u is None else u.shape[1])
-        scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, start)
+        latent = latent_start_values(spec, X.shape[1], 0 if u is None else u.shape[1])
+        scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, latent)
         # the initial consensus: the start the single model would use on all the data
         z = build_problem(t, X, u, groups, scaling, spec, smoothers=smoothers).theta0
         # latent states: one batch fixes their origin and scale; the consensus carries it

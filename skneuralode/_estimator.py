@@ -20,7 +20,7 @@ from . import _mlp
 from ._collocation import SCHEMES
 from ._diagnostics import observed_r2, warmup_length
 from ._fitted import check_result, store_fit, store_iterates
-from ._greybox import GreyBoxField, latent_start_values
+from ._greybox import GreyBoxField, check_physics_pickles, latent_start_values
 from ._init import fit_scaling
 from ._problem import build_problem
 from ._scaling import Scaling
@@ -39,6 +39,16 @@ from ._validation import (
 from .exceptions import warn_user
 
 INTEGRATORS = {"RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA"}
+#: The grey-box parameters at their defaults (a model pickled before they existed).
+_GREYBOX_DEFAULTS = {
+    "physics": None,
+    "physics_params": None,
+    "physics_bounds": None,
+    "physics_fixed": None,
+    "physics_alpha": 0.0,
+    "latent_start": None,
+    "network_inputs": None,
+}
 
 
 class CollocationNeuralODE(RegressorMixin, BaseEstimator):
@@ -905,7 +915,18 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 state.pop("u_mean_", None), state.pop("u_scale_", None),
                 n_latent=len(mean) - n_observed,
             )  # fmt: skip
+        missing = {k: v for k, v in _GREYBOX_DEFAULTS.items() if k not in state}
+        if missing:  # pickled before grey-box models: none of their parameters
+            state = {**state, **missing}
         super().__setstate__(state)
+
+    def __getstate__(self):
+        """Pickle; a ``physics`` function that pickle cannot store by reference (a lambda,
+        a nested function) is a clear error here (``copy.deepcopy`` and cloudpickle, which
+        joblib and Dask use, store it by value and are let through)."""
+        state = super().__getstate__()
+        check_physics_pickles(self.physics)
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

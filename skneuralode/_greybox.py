@@ -24,6 +24,8 @@ builds a :class:`GreyBox`. Everything here pickles (arrays, numbers and the trac
 
 from __future__ import annotations
 
+import pickle
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Real
@@ -239,6 +241,36 @@ class GreyBoxField:
         return out
 
 
+# ----------------------------------------------------------------- pickling
+#: Modules whose pickling stores functions by value (or copies them): a lambda is fine there.
+_BY_VALUE = ("copy", "cloudpickle", "joblib", "loky", "dask", "distributed")
+
+
+def check_physics_pickles(func) -> None:
+    """Raise a clear ``pickle.PicklingError`` when ``func`` cannot be pickled by reference
+    and no by-value pickler (``_BY_VALUE``) is on the call stack."""
+    if func is None:
+        return
+    try:
+        pickle.dumps(func)
+    except Exception as exc:  # PicklingError, AttributeError (a lambda in __main__), ...
+        frame = sys._getframe(1)
+        while frame is not None:
+            module = frame.f_globals.get("__name__", "")
+            if module.split(".")[0] in _BY_VALUE:
+                return
+            frame = frame.f_back
+        name = getattr(func, "__qualname__", repr(func))
+        raise pickle.PicklingError(
+            f"this model's physics function {name!r} cannot be pickled: pickle stores a "
+            "function by reference (module and name), and a lambda or a function defined "
+            "inside another cannot be found that way. Define it with def at the top level of "
+            "a module that the loading side can import, or set model.physics = None before "
+            "pickling: the fitted model keeps its traced physics (greybox_) and predicts "
+            "without it, but cannot be refitted."
+        ) from exc
+
+
 # ----------------------------------------------------------------- building
 def network_outputs(func, n_states: int, n_inputs: int, names) -> int:
     """How many network outputs ``func`` reads: the largest ``nn`` index it uses, plus 1."""
@@ -382,7 +414,7 @@ def latent_start_values(spec, n_observed: int, n_inputs: int) -> np.ndarray | No
             )
         if not physical[k] and np.isfinite(values[k]):
             raise ValueError(
-                f"latent_start[{k}] = {values[k]!r} is given for the latent state x[{j}], "
+                f"latent_start[{k}] = {float(values[k])!r} is given for the latent state x[{j}], "
                 f"which the physics function {physics.name!r} does not read: such a latent "
                 "state is normalized (mean 0, mean square 1) and starts from the data. Use "
                 "None for it."

@@ -173,6 +173,12 @@ def build_problem(
     n_inputs = 0 if u is None else u.shape[1]
     d = X.shape[1] + spec.n_latent
     greybox = physics
+    if spec.physics is None and spec.network_inputs is not None and physics is None:
+        raise ValueError(
+            "`network_inputs` chooses what the network reads of known physics (physics=...); "
+            "without physics the network reads every state and input. Leave "
+            "network_inputs=None."
+        )
     if greybox is None and spec.physics is not None:
         greybox = make_greybox(spec, d, n_inputs, scaling)
     n_outputs = d if greybox is None else greybox.n_network
@@ -256,9 +262,7 @@ def _physics_latent_start(data: NLPData, greybox: GreyBox) -> np.ndarray:
                 for s in range(_START_SUBSTEPS):
                     a, b = s / _START_SUBSTEPS, (s + 0.5) / _START_SUBSTEPS
                     c = (s + 1) / _START_SUBSTEPS
-                    xa, xb, xc = (
-                        (1 - f) * path[n - 1] + f * states[chain[n]] for f in (a, b, c)
-                    )
+                    xa, xb, xc = ((1 - f) * path[n - 1] + f * states[chain[n]] for f in (a, b, c))
                     k1 = rate(xa, u, z)
                     k2 = rate(xb, u, z + 0.5 * step * k1)
                     k3 = rate(xb, u, z + 0.5 * step * k2)

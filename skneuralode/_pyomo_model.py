@@ -150,7 +150,10 @@ def _physics_rates(m, data: NLPData, outputs: list) -> list:
         u = []
         if data.node_inputs is not None:
             u = (greybox.u_mean + greybox.u_scale * data.node_inputs[node]).tolist()
-        nn = [float(unit[k]) * m.network[c, k] for k in range(greybox.n_network)]
+        # the outputs' expressions themselves, not the named m.network[c, k]: the AMPL
+        # library's Hessian came out wrong (against finite differences of its own Jacobian)
+        # when that shared subexpression entered exp() and products with states
+        nn = [float(unit[k]) * outputs[c][k] for k in range(greybox.n_network)]
         f = greybox.physics.pyomo_expressions(x, u, m.physics_params, nn)
         rates.append([float(factor[i]) * f_i for i, f_i in enumerate(f)])
     return rates
@@ -159,8 +162,8 @@ def _physics_rates(m, data: NLPData, outputs: list) -> list:
 def _add_latent_normalization(m, data: NLPData) -> None:
     if not data.n_normalization:
         return
-    d, n = data.n_states, data.disc.n_nodes
-    m.LATENT = pyo.RangeSet(d - data.n_latent, d - 1)
+    n = data.disc.n_nodes
+    m.LATENT = pyo.Set(initialize=[int(i) for i in data.normalized_latent], ordered=True)
     m.latent_mean = pyo.Constraint(
         m.LATENT, rule=lambda m, i: sum(m.x[k, i] for k in m.NODES) / n == 0
     )
