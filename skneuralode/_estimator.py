@@ -200,6 +200,48 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Needs a route whose per-iteration callback reports the iterate (the numpy engine,
         or ``solver="pynumero"``); the ``ipopt`` executable does not, and ``fit`` then
         raises a ``ValueError``.
+    physics : callable, default=None
+        Known physics (a grey-box model): ``physics(x, u, p, nn)`` returns the list of
+        time derivatives ``dx/dt`` of all states (observed, then latent) in user units,
+        from the states ``x``, the inputs ``u``, the physical parameters ``p`` (a mapping
+        keyed by the names of ``physics_params``) and the network's outputs ``nn``, e.g.
+        ``[p["k4"] * u[0] - p["k1"] * sqrt(h1), p["k2"] * sqrt(h1) + nn[0]]``. Inside, use
+        ``+ - * / **`` and the functions of :mod:`skneuralode.physics`; it is traced once
+        with SymPy and differentiated exactly, and anything else is an error at ``fit``,
+        before IPOPT starts. The network has as many outputs as the largest ``nn`` index
+        read plus one (none: a physics-only model, classic parameter estimation), reads
+        the scaled states and inputs (``network_inputs``) and its outputs enter in the
+        units of the rates they are added to. ``None``: the network is the whole
+        right-hand side (today's model, exactly). Define it with ``def`` at the top level
+        of a module, so that a fitted model pickles (a lambda fits, but pickling then
+        raises an error that says what to do). See the user guide, "Known physics and
+        grey-box models".
+    physics_params : dict, default=None
+        Initial values ``{name: value}`` of the physical parameters, user units; every name
+        the physics reads, and no other. Each is fitted (an NLP variable scaled by
+        ``|value|``, or 1 if it is 0) unless it is in ``physics_fixed``.
+    physics_bounds : dict, default=None
+        ``{name: (lower, upper)}``, user units, ``None`` for no bound (e.g.
+        ``{"k1": (0, None)}`` keeps ``k1`` non-negative).
+    physics_fixed : list of str, default=None
+        Names of physical parameters held at their ``physics_params`` value.
+    physics_alpha : float, default=0.0
+        L2 penalty ``physics_alpha * sum((p / |p_initial|)^2)`` on the fitted physical
+        parameters. ``alpha`` does not shrink them; note, though, that ``alpha`` shrinks the
+        network's share of the rates, which the physics then takes over: when the
+        parameters matter, use a small ``alpha`` (e.g. 1e-5).
+    latent_start : array-like of shape (n_latent,), default=None
+        With ``physics``: the start (user units) of each latent state the physics reads,
+        e.g. a typical level of a tank that is not measured; ``None`` entries for latent
+        states it does not read. A latent state the physics reads has user units (no
+        normalization); it starts from this value integrated along the nodes by the
+        physics (network outputs at zero), or constant where that integration fails.
+    network_inputs : list of str, default=None
+        With ``physics``: the states and inputs the network reads, by name, e.g.
+        ``["x[0]", "u[0]"]`` (states ``x[i]``, latent ones included, then inputs
+        ``u[j]``); ``None``: all of them. Restricting them is what makes the physical
+        parameters identifiable when the network could otherwise absorb the known terms
+        (a network of the lower tank's level for its outflow, not of the upper tank's).
 
     Attributes
     ----------
@@ -288,6 +330,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     iterate_objectives_ : ndarray of shape (n_iter\\_ + 1,)
         Only with ``store_iterates=True``: the NLP objective at each iterate (the
         collocation trajectory's scaled misfit plus penalty; not feasible before the end).
+        With ``physics``, each row ends with the scaled fitted physical parameters.
+    physics_params_ : dict
+        Only with ``physics``: every physical parameter (fitted and fixed), user units.
+    greybox_ : object
+        Only with ``physics``: the traced physics with the fitted parameters and its
+        units (what ``predict``, :meth:`vector_field` and :meth:`to_pyomo` use; it keeps
+        the expressions, not the function). ``greybox_.physics.formulas()`` lists them.
 
     See Also
     --------
@@ -492,8 +541,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Add constraints or inspect it, then solve it with any Pyomo solver. Its variables
         are in scaled units: ``x[n, i]`` states at the nodes (observed, then latent),
         ``theta[p]`` the flat network parameters (layout of ``coefs_``/``intercepts_``
-        layer by layer, weights row-major then biases); the Params ``x_mean``,
-        ``x_scale`` and ``t_scale`` convert.
+        layer by layer, weights row-major then biases; with ``physics``, then the scaled
+        fitted physical parameters, whose user values are the named expressions
+        ``physics_params[name]``); the Params ``x_mean``, ``x_scale`` and ``t_scale``
+        convert.
 
         Parameters
         ----------

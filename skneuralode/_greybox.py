@@ -274,7 +274,15 @@ def check_physics_pickles(func) -> None:
 # ----------------------------------------------------------------- building
 def network_outputs(func, n_states: int, n_inputs: int, names) -> int:
     """How many network outputs ``func`` reads: the largest ``nn`` index it uses, plus 1."""
-    probe = trace_physics(func, n_states, n_inputs, names, MAX_NETWORK)
+    try:
+        probe = trace_physics(func, n_states, n_inputs, names, MAX_NETWORK)
+    except ValueError as exc:  # say what the estimator's sizes are, not the probe's
+        message = str(exc).replace(
+            f"n_network={MAX_NETWORK}",
+            "any number of network outputs (the model's states: the columns of X, then "
+            "n_latent latent ones; its inputs: the columns of u)",
+        )
+        raise ValueError(message) from exc.__cause__
     used = set().union(*(e.free_symbols for e in probe.expressions))
     nn = probe.symbols[probe.groups["nn"]]
     indices = [k for k, s in enumerate(nn) if s in used]

@@ -23,11 +23,12 @@ traced, and so do Python branches on the arguments (``if h > 0``, ``min``, ``max
 ``abs``). Each function here also works on numbers and numpy arrays, so a physics
 function can be called directly to check it.
 
-Status: this is the expression layer only. The estimators do not take a physics function
-yet (a ``physics`` parameter of :class:`~skneuralode.CollocationNeuralODE`, with fitted
-physical parameters, is the next step). When they do, a fitted model that keeps its
-physics function pickles it by reference: define it with ``def`` at the top level of an
-importable module (a lambda or a nested function cannot be pickled that way).
+Pass the function as ``physics`` to :class:`~skneuralode.CollocationNeuralODE` (with
+``physics_params`` and, optionally, ``physics_bounds``, ``physics_fixed``,
+``network_inputs`` and ``latent_start``; see the user guide, "Known physics and grey-box
+models"). A fitted model that keeps its physics function pickles it by reference: define
+it with ``def`` at the top level of an importable module (a lambda or a nested function
+cannot be pickled that way; the error says so).
 """
 
 from ._physics import apply_function
