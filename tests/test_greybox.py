@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
+from _nlp_checks import coo, lagrangian_hessian, relative_error
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
@@ -107,20 +107,6 @@ def _problem(case, proximal=False, seed=0):
     return data, nlp, w, lam, rho, center
 
 
-def _coo(shape, structure, values):
-    rows, cols = structure
-    return sp.coo_matrix((values, (rows, cols)), shape=shape).toarray()
-
-
-def _lagrangian_hessian(nlp, w, lam, obj_factor):
-    lower = _coo((nlp.n, nlp.n), nlp.hessianstructure(), nlp.hessian(w, lam, obj_factor))
-    return lower + lower.T - np.diag(np.diag(lower))
-
-
-def _relative_error(a, b):
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
-
-
 # -------------------------------------------------------- derivatives, no IPOPT
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_derivatives_match_finite_differences(case):
@@ -128,27 +114,27 @@ def test_derivatives_match_finite_differences(case):
     assert isinstance(nlp, GreyBoxNLP)
     rows, cols = nlp.hessianstructure()
     assert np.all(rows >= cols)
-    jac = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
-    H = _lagrangian_hessian(nlp, w, lam, 0.6)
+    jac = coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
+    H = lagrangian_hessian(nlp, w, lam, 0.6)
 
     def lagrangian_gradient(x):
-        J = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(x))
+        J = coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(x))
         return 0.6 * nlp.gradient(x) + J.T @ lam
 
     eye = np.eye(nlp.n)
     fd_jac = np.column_stack(
         [(nlp.constraints(w + EPS * e) - nlp.constraints(w - EPS * e)) / (2 * EPS) for e in eye]
     )
-    assert _relative_error(jac, fd_jac) < FD_AGREEMENT
+    assert relative_error(jac, fd_jac) < FD_AGREEMENT
     fd_hess = np.column_stack(
         [(lagrangian_gradient(w + EPS * e) - lagrangian_gradient(w - EPS * e)) / (2 * EPS)
          for e in eye]
     )  # fmt: skip
-    assert _relative_error(H, fd_hess) < FD_AGREEMENT
+    assert relative_error(H, fd_hess) < FD_AGREEMENT
     fd_grad = np.array(
         [(nlp.objective(w + EPS * e) - nlp.objective(w - EPS * e)) / (2 * EPS) for e in eye]
     )
-    assert _relative_error(nlp.gradient(w), fd_grad) < FD_AGREEMENT
+    assert relative_error(nlp.gradient(w), fd_grad) < FD_AGREEMENT
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -207,12 +193,12 @@ def test_engine_equals_pynumero(case):
     pnlp.set_duals(duals)
     pnlp.set_obj_factor(0.4)
     assert nlp.objective(w) == pytest.approx(pnlp.evaluate_objective(), rel=AGREEMENT)
-    assert _relative_error(nlp.gradient(w), pnlp.evaluate_grad_objective()[ix]) < AGREEMENT
-    assert _relative_error(nlp.constraints(w), pnlp.evaluate_constraints()[ic]) < AGREEMENT
-    J = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
-    assert _relative_error(J, pnlp.evaluate_jacobian().toarray()[np.ix_(ic, ix)]) < AGREEMENT
+    assert relative_error(nlp.gradient(w), pnlp.evaluate_grad_objective()[ix]) < AGREEMENT
+    assert relative_error(nlp.constraints(w), pnlp.evaluate_constraints()[ic]) < AGREEMENT
+    J = coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
+    assert relative_error(J, pnlp.evaluate_jacobian().toarray()[np.ix_(ic, ix)]) < AGREEMENT
     H_ref = pnlp.evaluate_hessian_lag().toarray()[np.ix_(ix, ix)]
-    assert _relative_error(_lagrangian_hessian(nlp, w, lam, 0.4), H_ref) < AGREEMENT
+    assert relative_error(lagrangian_hessian(nlp, w, lam, 0.4), H_ref) < AGREEMENT
     lo, hi = nlp.bounds()
     plo, phi = pnlp.primals_lb()[ix], pnlp.primals_ub()[ix]
     np.testing.assert_array_equal(np.isfinite(plo), lo > -1e19)

@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
+from _nlp_checks import coo, lagrangian_hessian, relative_error
 from sklearn.exceptions import ConvergenceWarning
 
 from skneuralode import CollocationNeuralODE, _mlp
@@ -84,20 +84,6 @@ def _problem(
     return data, nlp, w, lam, rho, center
 
 
-def _coo(shape, structure, values):
-    rows, cols = structure
-    return sp.coo_matrix((values, (rows, cols)), shape=shape).toarray()
-
-
-def _lagrangian_hessian(nlp, w, lam, obj_factor):
-    lower = _coo((nlp.n, nlp.n), nlp.hessianstructure(), nlp.hessian(w, lam, obj_factor))
-    return lower + lower.T - np.diag(np.diag(lower))
-
-
-def _relative_error(a, b):
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
-
-
 # -------------------------------------------------------------- no Pyomo needed
 
 
@@ -120,11 +106,11 @@ def test_io_derivatives_match_finite_differences(
 
 def _check_finite_differences(nlp, w, lam):
     rng = np.random.RandomState(11)
-    jac = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
-    H = _lagrangian_hessian(nlp, w, lam, 0.6)
+    jac = coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
+    H = lagrangian_hessian(nlp, w, lam, 0.6)
 
     def lagrangian_gradient(x):
-        J = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(x))
+        J = coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(x))
         return 0.6 * nlp.gradient(x) + J.T @ lam
 
     for _ in range(3):
@@ -132,9 +118,9 @@ def _check_finite_differences(nlp, w, lam):
         fd_obj = (nlp.objective(w + EPS * v) - nlp.objective(w - EPS * v)) / (2 * EPS)
         assert nlp.gradient(w) @ v == pytest.approx(fd_obj, rel=FD_AGREEMENT, abs=1e-9)
         fd_con = (nlp.constraints(w + EPS * v) - nlp.constraints(w - EPS * v)) / (2 * EPS)
-        assert _relative_error(jac @ v, fd_con) < FD_AGREEMENT
+        assert relative_error(jac @ v, fd_con) < FD_AGREEMENT
         fd_hess = (lagrangian_gradient(w + EPS * v) - lagrangian_gradient(w - EPS * v)) / (2 * EPS)
-        assert _relative_error(H @ v, fd_hess) < FD_AGREEMENT
+        assert relative_error(H @ v, fd_hess) < FD_AGREEMENT
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -259,13 +245,13 @@ def _check_against_pynumero(data, nlp, w, lam, rho, center):
     pnlp.set_obj_factor(0.4)
 
     assert nlp.objective(w) == pytest.approx(pnlp.evaluate_objective(), rel=AGREEMENT)
-    assert _relative_error(nlp.gradient(w), pnlp.evaluate_grad_objective()[ix]) < AGREEMENT
-    assert _relative_error(nlp.constraints(w), pnlp.evaluate_constraints()[ic]) < AGREEMENT
+    assert relative_error(nlp.gradient(w), pnlp.evaluate_grad_objective()[ix]) < AGREEMENT
+    assert relative_error(nlp.constraints(w), pnlp.evaluate_constraints()[ic]) < AGREEMENT
     J_ref = pnlp.evaluate_jacobian().toarray()[np.ix_(ic, ix)]
-    J = _coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
-    assert _relative_error(J, J_ref) < AGREEMENT
+    J = coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
+    assert relative_error(J, J_ref) < AGREEMENT
     H_ref = pnlp.evaluate_hessian_lag().toarray()[np.ix_(ix, ix)]  # PyNumero: both triangles
-    assert _relative_error(_lagrangian_hessian(nlp, w, lam, 0.4), H_ref) < AGREEMENT
+    assert relative_error(lagrangian_hessian(nlp, w, lam, 0.4), H_ref) < AGREEMENT
 
 
 # --------------------------------------------------------------- IPOPT solves
@@ -317,18 +303,18 @@ def test_the_adaptive_shift_follows_ipopts_regularization():
     assert not NumpyNLP(data).adaptive_shift
     data.hessian_regularization = "adaptive"
     nlp = NumpyNLP(data)
-    plain = _lagrangian_hessian(nlp, w, lam, 0.5)
+    plain = lagrangian_hessian(nlp, w, lam, 0.5)
     report = (0, 1, 0.0, 0.0, 0.0, 0.1, 1.0)
     nlp.intermediate(*report, 0.9, 1.0, 1.0, 0)  # IPOPT needed delta_w = 0.9
     assert nlp.shift == pytest.approx(0.9 * _numpy_engine.SHIFT_DECREASE)
-    shifted = _lagrangian_hessian(nlp, w, lam, 0.5)
+    shifted = lagrangian_hessian(nlp, w, lam, 0.5)
     np.testing.assert_allclose(shifted - plain, nlp.shift * np.eye(nlp.n), atol=1e-12)
     nlp.intermediate(*report, 0.0, 1.0, 1.0, 0)  # no regularization needed: it decays
     assert nlp.shift == pytest.approx(0.9 * _numpy_engine.SHIFT_DECREASE**2)
     for _ in range(20):
         nlp.intermediate(*report, 0.0, 1.0, 1.0, 0)
     assert nlp.shift == 0.0  # below SHIFT_FLOOR: exactly the exact Hessian again
-    np.testing.assert_array_equal(_lagrangian_hessian(nlp, w, lam, 0.5), plain)
+    np.testing.assert_array_equal(lagrangian_hessian(nlp, w, lam, 0.5), plain)
 
 
 def test_the_adaptive_shift_reaches_the_same_solution(paper_data):

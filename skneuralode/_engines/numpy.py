@@ -152,17 +152,20 @@ class NumpyNLP:
         """Per layer ``(a_{l-1}, sigma'(s_l), sigma''(s_l))`` at every point, cached on ``w``."""
         key = w.tobytes()
         if key != self._cache_key:
-            states, theta = self.split(w)
-            coefs, intercepts = self.layout.unpack(theta)
-            a, layers = self._inputs(states), []
-            for W, b in zip(coefs[:-1], intercepts[:-1]):
-                act, d1, d2 = self.act.with_derivatives(a @ W + b)
-                layers.append((a, d1, d2))
-                a = act
-            layers.append((a, None, None))
-            f = a @ coefs[-1] + intercepts[-1]
-            self._cache_key, self._cache = key, (coefs, layers, f)
+            self._cache_key, self._cache = key, self._network(*self.split(w))
         return self._cache
+
+    def _network(self, states: np.ndarray, net: np.ndarray):
+        """(coefs, per layer ``(a_{l-1}, sigma'(s_l), sigma''(s_l))``, outputs) at every
+        point, for the network parameters ``net``."""
+        coefs, intercepts = self.layout.unpack(net)
+        a, layers = self._inputs(states), []
+        for W, b in zip(coefs[:-1], intercepts[:-1]):
+            act, d1, d2 = self.act.with_derivatives(a @ W + b)
+            layers.append((a, d1, d2))
+            a = act
+        layers.append((a, None, None))
+        return coefs, layers, a @ coefs[-1] + intercepts[-1]
 
     # ------------------------------------------------- objective, constraints
     def _residuals(self, states: np.ndarray) -> np.ndarray:
@@ -567,14 +570,7 @@ class GreyBoxNLP(NumpyNLP):
             net, ps = theta[: self.n_net], theta[self.n_net :]
             coefs, layers, g = [], [], np.zeros((self.n_colloc, 0))
             if self.n_out:
-                coefs, intercepts = self.layout.unpack(net)
-                a = self._inputs(states)
-                for W, b in zip(coefs[:-1], intercepts[:-1]):
-                    act, d1, d2 = self.act.with_derivatives(a @ W + b)
-                    layers.append((a, d1, d2))
-                    a = act
-                layers.append((a, None, None))
-                g = a @ coefs[-1] + intercepts[-1]
+                coefs, layers, g = self._network(states, net)
             F = self.gb.rates(states[self.cnode], self.u_c, ps, g)
             self._cache_key, self._cache = key, (coefs, layers, F, g, ps)
         return self._cache
