@@ -475,6 +475,11 @@ class Physics:
         n, columns = self._columns(X, U, P, NN)
         return _fill(self._derivatives.value, columns, n, self.n_states)
 
+    def value_at(self, w) -> list:
+        """``f(w)`` at one point, ``w`` the flat ``(x, u, p, nn)`` numbers (no checks: for
+        loops that call it many times)."""
+        return list(self._derivatives.value(*w))
+
     def jacobian_values(self, X, U, P, NN) -> np.ndarray:
         """The nonzeros of :attr:`jacobian_structure` at every point, ``(n, nnz_J)``."""
         n, columns = self._columns(X, U, P, NN)

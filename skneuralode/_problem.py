@@ -228,20 +228,26 @@ def build_problem(
     return data
 
 
-#: RK4 steps per interval between nodes when the physics integrates a latent start.
-_START_SUBSTEPS = 4
-
-
 def _physics_latent_start(data: NLPData, greybox: GreyBox) -> np.ndarray:
     """The start of the latent states the physics reads: from ``latent_start`` at each
-    trajectory's first node, the physics integrated (RK4) along the nodes with the other
-    states at their start, the inputs held and the network's outputs at zero. A
-    trajectory whose integration leaves the physics' domain keeps the constant start."""
+    trajectory's first node, the physics integrated along the nodes (one RK4 step per
+    interval) with the other states at their start, the inputs held and the network's
+    outputs at zero. A trajectory whose integration leaves the physics' domain keeps the
+    constant start."""
     states = data.states0.copy()
     cols = np.flatnonzero(
         np.r_[np.zeros(data.n_states - data.n_latent, bool), data.physical_latent]
     )
-    ps, G0 = greybox.scaled_params(), np.zeros((1, greybox.n_network))
+    mean, scale = greybox.mean, greybox.scale
+    rest = [*greybox.user_params(greybox.scaled_params()), *np.zeros(greybox.n_network)]
+    value_at = greybox.physics.value_at
+    rate_unit = (greybox.t_scale / scale)[cols]
+
+    def rate(x, u, z):  # d z / d tau of the physical latent states, scaled units
+        x = x.copy()
+        x[cols] = z
+        return np.array(value_at([*(mean + scale * x), *u, *rest]))[cols] * rate_unit
+
     disc = data.disc
     for k in range(len(disc.initial_nodes)):
         nodes = np.flatnonzero(disc.node_trajectory == k)
@@ -249,26 +255,18 @@ def _physics_latent_start(data: NLPData, greybox: GreyBox) -> np.ndarray:
                                        return_inverse=True)  # fmt: skip
         chain = nodes[first]
         path = states[chain].copy()
-
-        def rate(x, u, z):
-            x = x.copy()
-            x[cols] = z
-            return greybox.rates(x[None, :], u, ps, G0)[0, cols]
-
         with np.errstate(all="ignore"):
             for n in range(1, len(chain)):
-                u = None if data.node_inputs is None else data.node_inputs[chain[n]][None, :]
-                z, step = path[n - 1, cols], (times[n] - times[n - 1]) / _START_SUBSTEPS
-                for s in range(_START_SUBSTEPS):
-                    a, b = s / _START_SUBSTEPS, (s + 0.5) / _START_SUBSTEPS
-                    c = (s + 1) / _START_SUBSTEPS
-                    xa, xb, xc = ((1 - f) * path[n - 1] + f * states[chain[n]] for f in (a, b, c))
-                    k1 = rate(xa, u, z)
-                    k2 = rate(xb, u, z + 0.5 * step * k1)
-                    k3 = rate(xb, u, z + 0.5 * step * k2)
-                    k4 = rate(xc, u, z + step * k3)
-                    z = z + step / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-                path[n, cols] = z
+                u = []
+                if data.node_inputs is not None:  # a node holds the input of its interval
+                    u = greybox.u_mean + greybox.u_scale * data.node_inputs[chain[n]]
+                x0, x1, z = path[n - 1], states[chain[n]], path[n - 1, cols]
+                h, mid = times[n] - times[n - 1], 0.5 * (path[n - 1] + states[chain[n]])
+                k1 = rate(x0, u, z)
+                k2 = rate(mid, u, z + 0.5 * h * k1)
+                k3 = rate(mid, u, z + 0.5 * h * k2)
+                k4 = rate(x1, u, z + h * k3)
+                path[n, cols] = z + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         if np.all(np.isfinite(path[:, cols])) and np.abs(path[:, cols]).max() < 1e3:
             states[nodes[:, None], cols[None, :]] = path[back][:, cols]
     return states
