@@ -44,8 +44,8 @@ What this run shows (noise seed 0; the numbers are printed below):
   and ``y`` and can absorb part of ``a x`` and ``-d y``. With ``alpha=1e-2`` the network
   is shrunk and ``d`` takes up part of ``c x y`` (1.63 for 1.8); with ``alpha=1e-3`` it
   follows the interactions more closely. Over ten noise draws the benchmark finds ``d``
-  biased low at ``1e-2``, ``a`` and ``d`` closest at ``1e-3``, and ``a`` and ``d`` drifting
-  further from the truth as ``alpha`` decreases below that. A smaller penalty does not
+  biased low at ``1e-2`` (``a`` is not), both within a few percent at ``1e-3``, and both
+  drifting further from the truth as ``alpha`` decreases below that. A smaller penalty does not
   make the parameters unbiased here: the data do not fix the split between ``a x`` and a
   network that reads ``x``, and ``network_inputs`` cannot hide ``x`` or ``y`` from the
   network, since the missing terms depend on both.
