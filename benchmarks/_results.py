@@ -129,6 +129,23 @@ def machine_info() -> dict:
     }
 
 
+def blas_kernels() -> list[str]:
+    """The BLAS/OpenMP libraries threadpoolctl finds loaded, one short string each:
+    ``"<folder>/<library> <version> <kernel> x<threads>"`` (the kernel is OpenBLAS's
+    ``architecture``, e.g. the one MUMPS runs in cyipopt's bundled OpenBLAS). Call it after
+    the fits, when cyipopt and its OpenBLAS are loaded."""
+    import threadpoolctl
+
+    out = []
+    for info in threadpoolctl.threadpool_info():
+        path = Path(info["filepath"])
+        name = f"{path.parent.name}/{path.name.split('-')[0].split('.so')[0]}"
+        kernel = info.get("architecture") or info.get("threading_layer") or ""
+        version = info.get("version") or ""
+        out.append(" ".join(filter(None, [name, version, kernel, f"x{info['num_threads']}"])))
+    return out
+
+
 def _command_line() -> str:
     argv = [_shown(Path(sys.argv[0]).resolve()), *sys.argv[1:]]
     return "python " + shlex.join(argv)

@@ -33,6 +33,9 @@ class Section:
     columns: tuple[str, ...]  # shown first, in this order, when present
     more_columns: bool = True  # then the other plain fields, in order of appearance
     labels: dict = field(default_factory=dict)  # column headings other than the key
+    # (title, key): the other records with this key get a table of their own, between
+    # the cases and the summary lines
+    tables: tuple[tuple[str, str], ...] = ()
 
 
 SECTIONS = {
@@ -141,6 +144,48 @@ SECTIONS = {
             "test_fit_percent_truth",
         ),
     ),  # fmt: skip
+    "greybox_two_tank": Section(
+        "Grey-box vs black-box on the cascaded tanks: parameters and free-run test fit",
+        "data_seed",
+        (
+            "model",
+            "noise",
+            "data_seed",
+            "k1_error",
+            "k4_error",
+            "test_r2",
+            "test_fit_percent",
+            "test_fit_percent_truth",
+            "noise_floor_fit_percent",
+            "test_outside",
+            "h1_max_error",
+            "fit_time",
+            "n_iter",
+            "status",
+        ),
+        more_columns=False,
+    ),
+    "param_estimation": Section(
+        "Physics-only parameter estimation: collocation vs single shooting",
+        "method",
+        (
+            "case",
+            "guess",
+            "method",
+            "repeat",
+            "time",
+            "solve_time",
+            "n_iter",
+            "nfev",
+            "njev",
+            "n_simulations",
+            "cost",
+            "max_abs_error",
+            "status",
+        ),
+        more_columns=False,
+        tables=(("Estimates (first run of each)", "parameter"),),
+    ),
     "latent_init": Section(
         "How latent states start: derivatives of the smoothed outputs vs zeros vs random",
         "start",
@@ -293,9 +338,15 @@ def render_section(header: dict, records: list[dict]) -> list[str]:
         "",
     ]
     rows = [r for r in records if spec.row_key in r]
-    summaries = [r for r in records if spec.row_key not in r]
+    rest = [r for r in records if spec.row_key not in r]
     if rows:
         out += cases_table(rows, spec)
+    for title, key in spec.tables:
+        group = [r for r in rest if key in r]
+        rest = [r for r in rest if key not in r]
+        if group:
+            out += list_table(title, group, columns(group, (), True), spec.labels)
+    summaries = rest
     if len(summaries) == 1:
         out += summary_table(summaries[0], spec)
     elif summaries:
