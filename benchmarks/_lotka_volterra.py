@@ -75,6 +75,13 @@ def ude(x, u, p, nn):
     return [p["a"] * x[0] + nn[0], -p["d"] * x[1] + nn[1]]
 
 
+def ude_xy(x, u, p, nn):
+    """The UDE with the interactions' known structure: each is the product ``x y`` (no
+    prey or no predator, no interaction) times a learned factor, ``[a x - x y nn0,
+    -d y + x y nn1]`` (Lotka-Volterra: ``nn0 = b``, ``nn1 = c``)."""
+    return [p["a"] * x[0] - x[0] * x[1] * nn[0], -p["d"] * x[1] + x[0] * x[1] * nn[1]]
+
+
 def lotka_volterra_physics(x, u, p, nn):
     """The full Lotka-Volterra model, every parameter fitted."""
     return [p["a"] * x[0] - p["b"] * x[0] * x[1], p["c"] * x[0] * x[1] - p["d"] * x[1]]
@@ -98,6 +105,7 @@ def rmse(a, b) -> float:
 MODELS = {
     "grey_box": "UDE, a x + nn0 and -d y + nn1, a and d fitted",
     "grey_box_known_ad": "UDE with a and d fixed at their true values (the paper's setting)",
+    "grey_box_xy": "UDE with the interactions' structure, a x - x y nn0 and -d y + x y nn1",
     "black_box": "network only, dx/dt = nn(x, y)",
     "physics_only": "Lotka-Volterra, a, b, c and d fitted, no network",
 }
@@ -107,6 +115,7 @@ MODELS = {
 CHOSEN = {
     "grey_box": (8, "tanh", 1e-2),
     "grey_box_known_ad": (8, "tanh", 1e-2),
+    "grey_box_xy": (8, "tanh", 1e-3),
     "black_box": (8, "softplus", 1e-3),
 }
 
@@ -129,6 +138,9 @@ def make_model(name, width=None, activation=None, alpha=None, random_state=0):
     if name == "grey_box":
         params = {k: START_PARAMS[k] for k in "ad"}
         return CollocationNeuralODE(physics=ude, physics_params=params, **network)
+    if name == "grey_box_xy":
+        params = {k: START_PARAMS[k] for k in "ad"}
+        return CollocationNeuralODE(physics=ude_xy, physics_params=params, **network)
     if name == "grey_box_known_ad":
         params = {k: TRUE_PARAMS[k] for k in "ad"}
         return CollocationNeuralODE(physics=ude, physics_params=params,

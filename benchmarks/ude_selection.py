@@ -29,7 +29,7 @@ import warnings
 from _lotka_volterra import MODELS, T_TRAIN, blas_kernel, forecast, make_model, rmse, training_data
 from _results import ResultsFile, add_output_options, text_table
 
-NETWORK_MODELS = ("grey_box", "grey_box_known_ad", "black_box")
+NETWORK_MODELS = ("grey_box", "grey_box_known_ad", "grey_box_xy", "black_box")
 NO_SETTING = (None, None, None)  # physics only
 COLUMNS = ["model", "width", "activation", "alpha", "median val. RMSE", "median a", "median d"]
 

@@ -1,5 +1,5 @@
 """
-8. Grey-box models: the Lotka-Volterra universal differential equation
+9. Grey-box models: the Lotka-Volterra universal differential equation
 ======================================================================
 
 The first case of Rackauckas et al. (2020), *Universal Differential Equations for
