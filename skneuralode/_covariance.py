@@ -69,6 +69,15 @@ and with one variance for every state; it stays valid with a penalty (the covari
 the penalized estimate, narrower than the Hessian form, which reads the penalty as a
 prior) and with a noise level per state.
 
+Dead network units. Weight decay can switch a hidden unit off (its output weights
+vanish); its bias, which is not penalized, then changes nothing and the reduced Hessian
+is singular in it. With a network, a singular ``K`` is solved again with ``delta I``
+added on the network's diagonal (``NETWORK_SHIFT``, like IPOPT's ``delta_w``) and with
+``10 delta``: when the parameters' block does not change (``SHIFT_AGREEMENT``), the flat
+directions do not move the parameters and the first result stands
+(``info["network_shift"] = delta``); when it does, a parameter lies along a flat direction
+(e.g. a constant the network's output bias can take over) and it is reported singular.
+
 Failures are reported, never raised: no physics or no fitted parameter -> ``None``; a
 singular or nearly singular ``K`` (the data do not determine a parameter, an initial
 state or a combination of network weights), a reduced Hessian that is not positive
@@ -98,6 +107,11 @@ RANK_TOL = 1e-10
 SINGULAR_COND = 1e12
 #: Relative asymmetry of ``E^T Y`` above which the solves are too inaccurate to use.
 SYMMETRY_TOL = 1e-6
+#: A singular reduced Hessian with a network is solved again with ``delta`` times the
+#: Hessian's largest diagonal entry added to the network's diagonal (and with 10 delta)...
+NETWORK_SHIFT = 1e-8
+#: ... and accepted when the parameters' block changes by less than this, relatively.
+SHIFT_AGREEMENT = 1e-4
 
 
 def physics_covariance(data: NLPData, theta: np.ndarray, states: np.ndarray):
@@ -124,7 +138,8 @@ def physics_covariance(data: NLPData, theta: np.ndarray, states: np.ndarray):
         ``message``; ``names``; ``std`` (user units); ``s2`` (residual variance, scaled);
         ``dof``; ``n_observed``; ``cov_sandwich`` (user units); ``at_bound`` (names);
         ``n_active`` (variables held at a bound); ``stationarity`` (largest
-        ``|grad f + J^T lambda|``); ``time`` (seconds).
+        ``|grad f + J^T lambda|``); ``network_shift`` (only when the network's flat
+        directions were shifted, see the module docstring); ``time`` (seconds).
     """
     start = time.perf_counter()
     gb = data.physics
@@ -154,36 +169,26 @@ def _scaled_covariance(data, theta, states, info):
     nlp = nlp_class(data)(data)
     states = np.asarray(states, dtype=float)
     w = nlp.join(np.asarray(theta, dtype=float), states)
-    first_p = nlp.nx + nlp.n_net
     free = ~_active(nlp, w)
-    p_free = free[first_p:]
+    p_free = free[nlp.nx + nlp.n_net :]
     info["at_bound"] = [n for n, f in zip(info["names"], p_free) if not f]
     info["n_active"] = int(np.count_nonzero(~free))
     J = _jacobian(nlp, w)[:, free]
-    grad = nlp.gradient(w)[free]
     order = _band_order(nlp, J, free)
-    lam, info["stationarity"] = _multipliers(J, grad, order)
+    lam, info["stationarity"] = _multipliers(J, nlp.gradient(w)[free], order)
     H = _hessian(nlp, w, lam)[free][:, free]
     if not (np.all(np.isfinite(H.data)) and np.all(np.isfinite(J.data))):
         return _fail(info, "failed", "the Hessian or the constraint Jacobian is not finite")
-    try:
-        kkt = _BorderedLU(H, J, *order)
-    except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
-        return _fail(info, "singular", f"the KKT matrix is singular ({exc}): the data do not "
-                     "determine every parameter, initial state or network weight")  # fmt: skip
-    # the complement E: initial states, then theta and p_s (the free ones)
-    where = np.flatnonzero(free)
-    initial = (nlp.data.disc.initial_nodes[:, None] * nlp.d + np.arange(nlp.d)).ravel()
-    dofs = np.searchsorted(where, np.concatenate([
-        initial[free[initial]], nlp.nx + np.flatnonzero(free[nlp.nx :])]))  # fmt: skip
-    E = np.zeros((len(where), len(dofs)))
-    E[dofs, np.arange(len(dofs))] = 1.0
-    Y = kkt.solve(E)
-    pcols = len(dofs) - int(np.count_nonzero(p_free)) + np.arange(np.count_nonzero(p_free))
-    M = Y[dofs]
-    pinv = _reduced_inverse(M, len(where) - J.shape[0], info)
-    if pinv is None:
+    dofs, pcols = _complement(nlp, free, int(np.count_nonzero(p_free)))
+    n_dof = H.shape[0] - J.shape[0]
+    solved = _reduced_solves(H, J, order, dofs, n_dof, info)
+    network = np.flatnonzero(free)
+    network = (network >= nlp.nx) & (network < nlp.nx + nlp.n_net)
+    if solved is None and info["status"] == "singular" and network.any():
+        solved = _shifted_solves(H, J, order, dofs, n_dof, pcols, network, info)
+    if solved is None:
         return None
+    Y, M, pinv = solved
     B = _observation_columns(nlp, free)  # (n_free, N): O^T e_k per observed entry
     BY = B.T @ Y  # (N, k)
     dof = info["dof"] = (2.0 / data.n_observed) * float(np.sum((BY @ pinv) * BY))
@@ -198,14 +203,56 @@ def _scaled_covariance(data, theta, states, info):
     P = M[np.ix_(pcols, pcols)]
     cov[idx] = (2.0 * s2 / data.n_observed) * 0.5 * (P + P.T)
     G = (2.0 / data.n_observed) * BY[:, pcols]  # d p_s / d y
-    variance = _statewise_variance(data, residuals, dof)
-    sandwich[idx] = G.T @ (variance[:, None] * G)
+    sandwich[idx] = G.T @ (_statewise_variance(data, residuals, dof)[:, None] * G)
+    info.update(status="ok", message="")
     if info["at_bound"]:
         info.update(status="at_bound", message="at a bound, no standard error: "
                     + ", ".join(info["at_bound"]))  # fmt: skip
-    else:
-        info.update(status="ok", message="")
     return cov, sandwich
+
+
+def _complement(nlp, free: np.ndarray, n_p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions among the free variables of ``E`` (the free initial states, then the free
+    ``theta`` and ``p_s``) and the columns of ``E`` that are the ``n_p`` free ``p_s``."""
+    where = np.flatnonzero(free)
+    initial = (nlp.data.disc.initial_nodes[:, None] * nlp.d + np.arange(nlp.d)).ravel()
+    chosen = np.concatenate([initial[free[initial]], nlp.nx + np.flatnonzero(free[nlp.nx :])])
+    dofs = np.searchsorted(where, chosen)
+    return dofs, len(dofs) - n_p + np.arange(n_p)
+
+
+def _reduced_solves(H, J, order, dofs, n_dof, info, check_condition=True):
+    """``(Y, E^T Y, (E^T Y)^+)`` with ``Y = [K^{-1}]_ww E``, or None (``info`` says why)."""
+    try:
+        kkt = _BorderedLU(H, J, *order)
+    except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
+        return _fail(info, "singular", f"the KKT matrix is singular ({exc}): the data do not "
+                     "determine every parameter, initial state or network weight")  # fmt: skip
+    E = np.zeros((H.shape[0], len(dofs)))
+    E[dofs, np.arange(len(dofs))] = 1.0
+    Y = kkt.solve(E)
+    M = Y[dofs]
+    pinv = _reduced_inverse(M, n_dof, info, check_condition)
+    return None if pinv is None else (Y, M, pinv)
+
+
+def _shifted_solves(H, J, order, dofs, n_dof, pcols, network, info):
+    """The solves with ``delta`` added to the network's diagonal (``NETWORK_SHIFT``), when
+    the parameters' block is the same with ``10 delta``; else None."""
+    delta = NETWORK_SHIFT * float(np.max(np.abs(H.diagonal())))
+    runs = []
+    for shift in (delta, 10 * delta):
+        Hs = (H + sp.diags(np.where(network, shift, 0.0))).tocsc()
+        runs.append(_reduced_solves(Hs, J, order, dofs, n_dof, info, check_condition=False))
+        if runs[-1] is None:
+            return None
+    P1, P2 = (run[1][np.ix_(pcols, pcols)] for run in runs)
+    if np.max(np.abs(P1 - P2)) > SHIFT_AGREEMENT * np.max(np.abs(P1)):
+        return _fail(info, "singular", "the reduced Hessian is singular in a direction that "
+                     "moves a physical parameter: the data do not determine it, or the "
+                     "network can take its part")  # fmt: skip
+    info["network_shift"] = delta
+    return runs[0]
 
 
 def _fail(info: dict, status: str, message: str) -> None:
@@ -289,7 +336,7 @@ def _multipliers(J: sp.csc_matrix, grad: np.ndarray, order) -> tuple[np.ndarray,
     return lam, float(np.max(np.abs(grad + J.T @ lam), initial=0.0))
 
 
-def _reduced_inverse(M: np.ndarray, n_dof: int, info: dict) -> np.ndarray | None:
+def _reduced_inverse(M: np.ndarray, n_dof: int, info: dict, check_condition: bool = True):
     """The pseudo-inverse of ``M = E^T Y`` on its ``n_dof`` largest eigenvalues, after
     checking that they are positive and well conditioned (else None, ``info`` says why)."""
     if not np.all(np.isfinite(M)):
@@ -302,7 +349,7 @@ def _reduced_inverse(M: np.ndarray, n_dof: int, info: dict) -> np.ndarray | None
     keep = np.argsort(-np.abs(vals))[:n_dof]
     top = vals[keep]
     size = np.abs(top)
-    if size.max() > SINGULAR_COND * size.min():
+    if check_condition and size.max() > SINGULAR_COND * size.min():
         return _fail(info, "singular", f"the reduced Hessian is nearly singular (condition "
                      f"number {size.max() / size.min():.3g}): the data do not determine "
                      "every parameter, initial state or network weight")  # fmt: skip

@@ -49,6 +49,16 @@ def lv_rhs(t, x, a, b, c, d):
     return [a * x[0] - b * x[0] * x[1], d * x[0] * x[1] - c * x[1]]
 
 
+def lotka_volterra_plus(x, u, p, nn):
+    rates = lotka_volterra(x, u, p, nn)
+    return [rates[0] + nn[0], rates[1]]
+
+
+def lotka_volterra_offset(x, u, p, nn):  # the constant a dead network adds
+    rates = lotka_volterra(x, u, p, nn)
+    return [rates[0] + p["e"], rates[1]]
+
+
 def product_only(x, u, p, nn):  # a and b enter as a * b only: not identifiable
     return [-p["a"] * p["b"] * x[0]]
 
@@ -61,9 +71,8 @@ def tanks_outflow(x, u, p, nn):  # the lower tank's outflow is the network's
     return [p["k4"] * u[0] - p["k1"] * sqrt(x[0]), p["k2"] * sqrt(x[0]) + nn[0]]
 
 
-def tanks_confounded(x, u, p, nn):  # k3 sqrt(h2) and nn(h2) cannot be told apart
-    return [p["k4"] * u[0] - p["k1"] * sqrt(x[0]), p["k2"] * sqrt(x[0]) - p["k3"] * sqrt(x[1])
-            + nn[0]]  # fmt: skip
+def decay_offset(x, u, p, nn):  # c and the network's output bias (not penalized) add up
+    return [-p["k"] * x[0] + p["c"] + nn[0]]
 
 
 def lv_data(n=40, noise=0.05, seed=0):
@@ -160,11 +169,33 @@ def test_grey_box_with_a_network():
     z = (fitted_params(data, result) - 0.2) / info["std"]
     assert np.all(np.abs(z) < 4)
 
-    data, _, result = fit(b.t, X, b.u, physics=tanks_confounded,
-                          physics_params={"k1": 0.25, "k2": 0.15, "k3": 0.2, "k4": 0.25},
-                          **common)  # fmt: skip
+
+def test_a_network_the_penalty_switched_off_leaves_the_physics_answer():
+    """With a large ``alpha`` the network's weights vanish: its output is a constant (its
+    output bias), its hidden biases (not penalized) change nothing, so the reduced Hessian
+    is singular in them. The shifted solves give the errors of the physics with a
+    constant instead of the network."""
+    t, X = lv_data()
+    data, _, result = fit(t, X, physics=lotka_volterra_plus, physics_params=LV_START,
+                          width=4, alpha=10.0)  # fmt: skip
+    net = data.split_theta(result.theta)[0]
+    assert np.abs(net[data.weight_mask[: len(net)]]).max() < 1e-10
     cov, info = physics_covariance(data, result.theta, result.states)
-    assert info["status"] == "singular" and "nearly singular" in info["message"]
+    assert info["status"] == "ok" and info["network_shift"] > 0
+    data, _, result = fit(t, X, physics=lotka_volterra_offset,
+                          physics_params={**LV_START, "e": 0.01})  # fmt: skip
+    reference, ref_info = physics_covariance(data, result.theta, result.states)
+    assert info["dof"] == pytest.approx(ref_info["dof"], abs=0.01)
+    np.testing.assert_allclose(cov, reference[:4, :4], rtol=1e-3)
+
+
+def test_a_parameter_the_network_can_replace_is_reported():
+    t = np.linspace(0, 4, 30)
+    X = (0.5 + np.exp(-t) + 0.01 * np.random.RandomState(0).normal(size=t.shape))[:, None]
+    data, _, result = fit(t, X, physics=decay_offset, physics_params={"k": 0.8, "c": 0.3},
+                          width=4, alpha=1e-3)  # fmt: skip
+    cov, info = physics_covariance(data, result.theta, result.states)
+    assert info["status"] == "singular" and "network can take its part" in info["message"]
     assert np.all(np.isnan(cov))
 
 
