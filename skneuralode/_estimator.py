@@ -337,6 +337,24 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Only with ``physics``: the traced physics with the fitted parameters and its
         units (what ``predict``, :meth:`vector_field` and :meth:`to_pyomo` use; it keeps
         the expressions, not the function). ``greybox_.physics.formulas()`` lists them.
+    physics_covariance_ : ndarray of shape (n_fitted, n_fitted)
+        Only with fitted physical parameters: their covariance (user units; rows and
+        columns in the order of the fitted names of ``physics_params``, see
+        ``physics_covariance_info_["names"]``), from the reduced Hessian of the NLP at
+        the solution, ``2 s^2 / N`` times the parameters' block of its inverse, with the
+        residual variance ``s^2`` over the observed entries less the effective number of
+        parameters (the network's included). NaN where it cannot be computed (a singular
+        or indefinite reduced Hessian, a parameter at its bound, ADMM); the reason is in
+        ``physics_covariance_info_``.
+    physics_std_ : dict
+        Only with fitted physical parameters: their standard errors, ``{name: std}``
+        (the square roots of the diagonal of ``physics_covariance_``).
+    physics_covariance_info_ : dict
+        How the covariance was computed: ``status`` ("ok", "at_bound", "singular",
+        "indefinite", "no_dof", "failed", "not_computed"), ``message``, ``names``,
+        ``dof`` (effective parameters), ``s2`` (residual variance, scaled),
+        ``cov_sandwich`` (the sandwich form, with a noise variance per state; the one to
+        trust when the states' noise levels differ from their scales' proportions), ...
 
     See Also
     --------

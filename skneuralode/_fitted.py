@@ -110,6 +110,43 @@ def store_fit(est, scaling: Scaling, theta, parts, results, build_time, n_iter=N
         "total": float("nan"),
     }
     _check_discretization(est, parts, scaling)
+    _store_covariance(est, parts)
+
+
+#: The covariance's LU holds about 16 bytes x network parameters x (variables +
+#: constraints); above this many bytes it is not computed (``physics_covariance_info_``).
+COVARIANCE_MEMORY = 1 << 30
+
+
+def _store_covariance(est, parts) -> None:
+    """``physics_covariance_``, ``physics_std_`` and ``physics_covariance_info_`` of a
+    single fit with fitted physical parameters (``_covariance``); none otherwise."""
+    for name in ("physics_covariance_", "physics_std_", "physics_covariance_info_"):
+        est.__dict__.pop(name, None)
+    data, theta, states = parts[0]
+    if data.physics is None or not data.physics.n_free:
+        return
+    names = [data.physics.physics.param_names[k] for k in data.physics.free]
+    n_free = len(names)
+    size = 16 * data.n_network_params * (len(theta) + states.size) * 2
+    if len(parts) > 1:
+        cov, info = np.full((n_free, n_free), np.nan), {
+            "status": "not_computed",
+            "message": "ADMM: no batch's NLP is the whole problem",
+        }
+    elif size > COVARIANCE_MEMORY:
+        cov, info = np.full((n_free, n_free), np.nan), {
+            "status": "not_computed",
+            "message": f"its factorization would need about {size / 2**30:.1f} GiB",
+        }
+    else:
+        from ._covariance import physics_covariance
+
+        cov, info = physics_covariance(data, theta, states)
+    info.setdefault("names", names)
+    est.physics_covariance_ = cov
+    est.physics_std_ = dict(zip(names, np.sqrt(np.diag(cov)).tolist()))
+    est.physics_covariance_info_ = info
 
 
 def _store_collocation(est, parts, scaling: Scaling) -> None:

@@ -258,6 +258,13 @@ def test_grey_box_two_tanks_recovers_k1_k4_and_beats_the_black_box(grey_fit):
     assert model.physics_params_["k2"] == 0.2  # fixed
     assert model.physics_params_["k1"] == pytest.approx(0.2, rel=0.05)
     assert model.physics_params_["k4"] == pytest.approx(0.2, rel=0.05)
+    # standard errors from the reduced Hessian: the truth within 4 of them, k2 (fixed) none
+    info = model.physics_covariance_info_
+    assert info["status"] == "ok" and info["names"] == ["k1", "k4"]
+    assert model.physics_covariance_.shape == (2, 2)
+    for name in ("k1", "k4"):
+        std = model.physics_std_[name]
+        assert 0 < std < 0.02 and abs(model.physics_params_[name] - 0.2) < 4 * std
     tt, yt, ut = two_tank(n_samples=300, noise=0.0, random_state=1)
     black = CollocationNeuralODE(n_latent=1, width=8, u_interpolation="previous",
                                  random_state=0).fit(t, y, u)  # fmt: skip
@@ -337,6 +344,8 @@ def test_admm_fits_the_physical_parameters_by_consensus():
         admm = ADMMNeuralODE(base, n_batches=2, max_iter=30, random_state=0)
         admm.fit(t, X, u, trajectory=traj)
     single = clone(base).fit(t, X, u, trajectory=traj)
+    assert admm.estimator_.physics_covariance_info_["status"] == "not_computed"
+    assert single.physics_covariance_info_["status"] == "ok"
     for name in ("k1", "k2", "k3", "k4"):
         assert admm.estimator_.physics_params_[name] == pytest.approx(
             single.physics_params_[name], rel=0.02
