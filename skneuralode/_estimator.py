@@ -48,6 +48,7 @@ _GREYBOX_DEFAULTS = {
     "physics_alpha": 0.0,
     "latent_start": None,
     "network_inputs": None,
+    "state_bounds": None,
 }
 
 
@@ -242,6 +243,12 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         ``u[j]``); ``None``: all of them. Restricting them is what makes the physical
         parameters identifiable when the network could otherwise absorb the known terms
         (a network of the lower tank's level for its outflow, not of the upper tank's).
+    state_bounds : dict, default=None
+        Bounds on the collocation states in user units, ``{"x[i]": (lower, upper)}``
+        (``None`` for no bound; states ``x[i]`` observed then latent), e.g.
+        ``{"x[1]": (0, None)}`` keeps a level non-negative where the physics takes its
+        square root. They apply to the NLP (with or without physics; with
+        ``state_bound`` too), not to ``predict``'s simulation.
 
     Attributes
     ----------
@@ -437,6 +444,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "physics_alpha": [Interval(Real, 0, None, closed="left")],
         "latent_start": ["array-like", None],
         "network_inputs": [list, tuple, None],
+        "state_bounds": [dict, None],
     }
 
     def __init__(
@@ -476,6 +484,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         physics_alpha=0.0,
         latent_start=None,
         network_inputs=None,
+        state_bounds=None,
     ):
         self.width = width
         self.depth = depth
@@ -511,6 +520,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.physics_alpha = physics_alpha
         self.latent_start = latent_start
         self.network_inputs = network_inputs
+        self.state_bounds = state_bounds
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)

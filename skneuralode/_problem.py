@@ -54,6 +54,8 @@ class NLPData:
     theta0: np.ndarray
     states0: np.ndarray  # (n_nodes, d)
     state_bound: float | None = None
+    #: per-state (lower, upper) arrays in scaled units from ``state_bounds`` (+-inf: none)
+    state_box: tuple | None = None
     weight_bound: float | None = None
     proximal: bool = False  # ADMM sub-problem: the objective has a proximal term
     #: (n_samples, n_states) 1.0 where ``targets`` is observed, 0.0 where it is missing
@@ -77,6 +79,15 @@ class NLPData:
     @property
     def n_states(self) -> int:
         return self.sizes[-1] if self.physics is None else self.physics.n_states
+
+    def state_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-state (lower, upper) bounds, scaled units: ``state_bound`` and
+        ``state_bounds`` together (+-inf where there is none)."""
+        sb = np.inf if self.state_bound is None else self.state_bound
+        lo, hi = np.full(self.n_states, -sb), np.full(self.n_states, sb)
+        if self.state_box is not None:
+            lo, hi = np.maximum(lo, self.state_box[0]), np.minimum(hi, self.state_box[1])
+        return lo, hi
 
     @property
     def n_network_params(self) -> int:
@@ -165,6 +176,13 @@ def build_problem(
     if states0 is None or states0.shape != smoothed.shape:
         states0 = smoothed
     states0 = _into_bounds(states0, spec.state_bound)
+    box = _state_box(spec.state_bounds, X.shape[1] + spec.n_latent, scaling)
+    if box is not None:  # inside, by IPOPT's bound push, so the physics is defined there
+        lo, hi = box
+        push = np.minimum(1e-2 * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, hi))),
+                          0.5 * (hi - lo))  # fmt: skip
+        states0 = np.clip(states0, np.where(np.isfinite(lo), lo + push, lo),
+                          np.where(np.isfinite(hi), hi - push, hi))  # fmt: skip
     node_u = None
     if u is not None:
         node_u = interpolate_inputs(
@@ -203,6 +221,7 @@ def build_problem(
         theta0=theta0,
         states0=states0,
         state_bound=spec.state_bound,
+        state_box=box,
         weight_bound=spec.weight_bound,
         obs_weight=None if observed.all() else observed.astype(float),
         n_latent=spec.n_latent,
@@ -270,6 +289,37 @@ def _physics_latent_start(data: NLPData, greybox: GreyBox) -> np.ndarray:
         if np.all(np.isfinite(path[:, cols])) and np.abs(path[:, cols]).max() < 1e3:
             states[nodes[:, None], cols[None, :]] = path[back][:, cols]
     return states
+
+
+def _state_box(bounds, n_states: int, scaling: Scaling):
+    """``state_bounds`` ({"x[i]": (lower, upper)}, user units) as scaled (lower, upper)
+    arrays, or None."""
+    if bounds is None:
+        return None
+    names = [f"x[{i}]" for i in range(n_states)]
+    lo, hi = np.full(n_states, -np.inf), np.full(n_states, np.inf)
+    for name, pair in bounds.items():
+        key = name.replace(" ", "") if isinstance(name, str) else name
+        if key not in names:
+            raise ValueError(
+                f"`state_bounds` names {name!r}; the states are {', '.join(names)} (observed, "
+                "then latent)."
+            )
+        try:
+            low, high = pair
+            low = -np.inf if low is None else float(low)
+            high = np.inf if high is None else float(high)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"`state_bounds[{name!r}]` must be a pair (lower, upper) of numbers, None for "
+                f"no bound; got {pair!r}."
+            ) from None
+        if np.isnan(low) or np.isnan(high) or not low < high:
+            raise ValueError(f"`state_bounds[{name!r}]` = {pair!r} is not an interval.")
+        i = names.index(key)
+        mean, scale = scaling.mean[i], scaling.scale[i]
+        lo[i], hi[i] = (low - mean) / scale, (high - mean) / scale
+    return lo, hi
 
 
 def _check_physics_start(data: NLPData) -> None:

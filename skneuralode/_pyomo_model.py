@@ -77,10 +77,14 @@ def build_model(data: NLPData) -> pyo.ConcreteModel:
     m.STATES = pyo.RangeSet(0, d - 1)
     m.PARAMS = pyo.RangeSet(0, len(data.theta0) - 1)
     sb = data.state_bound
+    x_bounds = (None if sb is None else -sb, sb)
+    if data.state_box is not None:
+        x_lo, x_hi = data.state_limits()
+        x_bounds = lambda _, n, i: (_bound(x_lo[i]), _bound(x_hi[i]))  # noqa: E731
     m.x = pyo.Var(
         m.NODES,
         m.STATES,
-        bounds=(None if sb is None else -sb, sb),
+        bounds=x_bounds,
         initialize=lambda _, n, i: float(data.states0[n, i]),
     )
     bounds = _theta_bounds(data)

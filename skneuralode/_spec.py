@@ -52,6 +52,7 @@ class ProblemSpec:
     physics_alpha: float = 0.0
     latent_start: object = None
     network_inputs: object = None
+    state_bounds: object = None
 
     @classmethod
     def from_params(cls, params: dict) -> ProblemSpec:

@@ -83,6 +83,9 @@ CASES = {
                {"n_latent": 1, "physics_fixed": ["w"], "scheme": "legendre"}),
     "inputs": (coupled, {"a": 1.0, "w": 2.0, "c": -0.5},
                {"network_inputs": ["x[1]", "u[0]"], "activation": "softplus"}),
+    "state_bounds": (tanks, {"k1": 0.5, "k2": 0.4, "k4": 0.3},
+                     {"state_bounds": {"x[0]": (0.6, None), "x[1]": (-5.0, 5.0)},
+                      "state_bound": 3.0}),
     "physical_latent": (coupled_latent, {"a": 1.0, "w": 2.0, "c": -0.5},
                         {"n_latent": 1, "latent_start": [1.5]}),
     "latent_inputs": (coupled_latent, {"a": 1.0, "w": 2.0, "c": -0.5},
@@ -409,6 +412,9 @@ def _log_of_negative(x, u, p, nn):
         ({"physics": tanks_physics, "physics_params": dict.fromkeys(("k1", "k2", "k3", "k4"),
           0.1), "network_inputs": ["x[0]"]}, ValueError, "reads no network output"),
         ({"latent_start": [1.0]}, ValueError, "there is none"),
+        ({"state_bounds": {"x[2]": (0, None)}}, ValueError, "the states are x\\[0\\], x\\[1\\]"),
+        ({"state_bounds": {"x[0]": (1, 0)}}, ValueError, "is not an interval"),
+        ({"state_bounds": {"x[0]": "low"}}, ValueError, "must be a pair"),
         ({"physics": None, "physics_params": None, "network_inputs": ["x[0]"]}, ValueError,
          "`network_inputs` chooses what the network reads of known physics"),
     ],
@@ -450,3 +456,17 @@ def test_the_users_arrays_and_parameters_are_not_modified():
     assert bounds == {"k1": [0, None]} and fixed == ["k2"]
     for a, b in zip((t, X, u), copies):
         np.testing.assert_array_equal(a, b)
+
+
+def test_state_bounds_hold_in_user_units():
+    """Bounds in user units on the collocation states (e.g. a level under sqrt)."""
+    data, nlp, *_ = _problem("state_bounds")
+    lo, hi = nlp.bounds()
+    scaling_lo = (0.6 - data.physics.mean[0]) / data.physics.scale[0]
+    assert lo[0] == pytest.approx(scaling_lo) and lo[2] == lo[0]  # x[0] at nodes 0 and 1
+    assert hi[0] == 3.0 and hi[1] == pytest.approx(min(3.0, (5.0 - data.physics.mean[1])
+                                                       / data.physics.scale[1]))  # fmt: skip
+    assert np.all(data.states0[:, 0] > scaling_lo)  # the start is inside
+    t, X, u, _ = _tank_data(n=60)
+    model = _fit(state_bounds={"x[0]": (float(X[:, 0].min()) + 0.05, None)}, max_iter=3000)
+    assert model.collocation_states_[:, 0].min() >= X[:, 0].min() + 0.05 - 1e-6

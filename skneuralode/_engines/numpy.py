@@ -142,7 +142,13 @@ class NumpyNLP:
             np.full(self.nx, -_INF if sb is None else -sb),
             np.full(self.p, -_INF if wb is None else -wb),
         ]
-        return lo, -lo
+        if self.data.state_box is None:
+            return lo, -lo
+        hi = -lo
+        x_lo, x_hi = self.data.state_limits()  # per state, then the same at every node
+        lo[: self.nx] = np.tile(np.maximum(x_lo, -_INF), self.n_nodes)
+        hi[: self.nx] = np.tile(np.minimum(x_hi, _INF), self.n_nodes)
+        return lo, hi
 
     def _inputs(self, states: np.ndarray) -> np.ndarray:
         z = states[self.cnode]
