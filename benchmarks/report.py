@@ -209,6 +209,28 @@ SECTIONS = {
         ),
         more_columns=False,
     ),
+    "covariance_coverage": Section(
+        "Standard errors of physical parameters: Monte-Carlo coverage",
+        "parameter",
+        (
+            "case",
+            "parameter",
+            "true",
+            "coverage",
+            "coverage_sandwich",
+            "std_ratio",
+            "std_ratio_sandwich",
+            "bias_in_std",
+            "empirical_std",
+        ),
+        labels={
+            "coverage": "95% coverage",
+            "coverage_sandwich": "coverage (sandwich)",
+            "std_ratio": "mean std / empirical std",
+            "std_ratio_sandwich": "ratio (sandwich)",
+        },
+        tables=(("Time of the covariance vs the fit", "timing"),),
+    ),
     "ude_forecast": Section(
         "Lotka-Volterra UDE: forecasts of grey box, black box and physics only",
         "seed",
