@@ -21,6 +21,12 @@ METHODS = {
     "LSODA": LSODA,
 }
 DIVERGED = 1e100  # |scaled state| at which a simulation has blown up
+#: Integrator steps a simulation may take: ``MAX_STEPS_PER_OUTPUT`` per output time, at
+#: least ``MIN_MAX_STEPS``. A learned field that is extremely stiff somewhere (steps of
+#: 1e-12 of the span, for ever) is stopped there instead of hanging ``fit``'s check,
+#: ``predict`` or ``score``.
+MAX_STEPS_PER_OUTPUT = 1_000
+MIN_MAX_STEPS = 100_000
 
 
 @dataclass
@@ -227,11 +233,19 @@ def _integrate(tau: np.ndarray, x0: np.ndarray, solver, diverged) -> tuple:
     """
     out = np.full((len(tau), len(x0)), np.nan)
     out[0] = x0
-    k = 1
+    k, steps = 1, 0
+    budget = max(MIN_MAX_STEPS, MAX_STEPS_PER_OUTPUT * len(tau))
     while k < len(tau):
         message = solver.step()
+        steps += 1
         if solver.status == "failed":
             return out, solver.t, ("could not be integrated", message)
+        if steps > budget:
+            return out, solver.t, (
+                "could not be integrated",
+                f"{budget} integrator steps without reaching the end: the learned ODE is "
+                "extremely stiff there",
+            )
         stop = int(np.searchsorted(tau, solver.t, side="right"))
         if stop > k:
             out[k:stop] = solver.dense_output()(tau[k:stop]).T

@@ -590,3 +590,34 @@ def test_former_probe_keys_still_read_with_a_future_warning():
     for old, new in (("cyipopt", "pynumero"), ("ipopt", "executable")):
         with pytest.warns(FutureWarning, match=rf"available_solvers\(\)\['{old}'\] is now"):
             assert found[old] == found[new]
+
+
+class _StiffField:
+    """dx/dt = -1e6 (x - 1): an explicit integrator needs about a million steps."""
+
+    u_mean = u_scale = None
+    x_mean, x_scale, t_scale = np.zeros(1), np.ones(1), 1.0
+
+    def scaled(self, x):
+        return x
+
+    def __call__(self, x, u=None):
+        return -1e6 * (x - 1.0)
+
+    def jacobian(self, x, u=None):
+        return np.array([[-1e6]])
+
+
+def test_a_simulation_stops_after_its_step_budget(monkeypatch):
+    """An extremely stiff learned field ends with NaN rows and a warning, not a hang."""
+    from skneuralode import _simulate
+
+    monkeypatch.setattr(_simulate, "MIN_MAX_STEPS", 2_000)
+    monkeypatch.setattr(_simulate, "MAX_STEPS_PER_OUTPUT", 10)
+    t = np.linspace(0.0, 1.0, 11)
+    with pytest.warns(RuntimeWarning, match="2000 integrator steps without reaching the end"):
+        out = _simulate.simulate(_StiffField(), t, np.array([0.0]), method="RK45")
+    assert np.isnan(out[-1, 0]) and out[0, 0] == 0.0
+    # an implicit method takes a few steps and finishes
+    done = _simulate.simulate(_StiffField(), t, np.array([0.0]), method="Radau")
+    np.testing.assert_allclose(done[1:, 0], 1.0, atol=1e-6)
