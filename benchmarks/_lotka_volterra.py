@@ -115,7 +115,7 @@ MODELS = {
 CHOSEN = {
     "grey_box": (8, "tanh", 1e-2),
     "grey_box_known_ad": (8, "tanh", 1e-2),
-    "grey_box_xy": (8, "tanh", 1e-3),
+    "grey_box_xy": (32, "softplus", 1e-3),
     "black_box": (8, "softplus", 1e-3),
 }
 
