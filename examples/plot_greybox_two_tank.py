@@ -1,6 +1,6 @@
 """
 8. Grey-box identification: known physics plus a network (cascaded two tanks)
-============================================================================
+=============================================================================
 
 The cascaded tanks of example 7, with what an engineer knows about them written into the
 model. A pump fills the upper tank, which drains into the lower one through Torricelli
