@@ -2,39 +2,40 @@
 
 The case of ``free_run_stability.py`` (issue 18, item 5): the two tanks with the pump
 input changing every sample, only the lower level measured with noise ``--noise``, one
-latent state. Each model below is fitted with every ``alpha`` in ``--alphas`` on the data
-seeds ``--seeds`` and measured as there (``free_run_stability.evaluate``), in free run on
-a held-out input sequence from an initial state estimated on its first 10%.
+latent state. Each model is fitted with every ``alpha`` in ``--alphas`` on the data seeds
+``--seeds`` and measured as there (``free_run_stability.evaluate``): free run on a
+held-out input sequence from an initial state estimated on its first 10%.
 
 The remedy is known physics (``physics=``): a leak that pulls every state back, plus the
-network, ``dx0/dt = -lam0 (x0 - c0) + nn0`` and ``dx1/dt = -lam1 x1 + nn1``, with ``c0``
-the training mean of the level (fixed) and the rates ``lam`` fitted with the lower bound
-``lam_min = --leak-rate / T``. ``T`` is the data's time scale, ``std(y) / rms(dy/dt)`` of
-the GCV smoothing spline of the level: the time unit the estimator picks itself
-(``t_scale_``, recorded to check). In the scaled units of the NLP the leak is then at
-least ``-1`` times each standardized state. With tanh the network is bounded, ``|nn_i| <=
-(sum_k |W_ki| + |b_i|) scale_i / t_scale`` (``W``, ``b``: the output layer), so every
-trajectory of the learned ODE stays within ``max(|x_i(0) - c_i|, bound_i)`` of ``c_i``,
-``bound_i = (sum_k |W_ki| + |b_i|) / (lam_i t_scale)`` standard deviations:
-``bound_sd`` lists it per state. Bounded is not stable: inside that box the field can
-still grow locally (``eig_positive``), and free run can still miss the data.
+network, ``dx0/dt = -lam0 (x0 - c0) + nn0`` and ``dx1/dt = -lam1 x1 + nn1``. ``c0`` is the
+training mean of the level (fixed); the rates are fitted with the lower bound ``lam_min =
+rate / T`` for each ``rate`` in ``--leak-rates``, ``T`` the data's time scale ``std(y) /
+rms(dy/dt)`` (GCV smoothing spline of the level), which is the estimator's own time unit
+``t_scale_`` (both recorded). In the NLP's scaled units the leak is then at least ``-rate``
+times each standardized state.
 
-Models (``--models``): ``black_box`` (no physics, the rows of free_run_stability.py);
-``leak`` (both states, rates fitted, ``>= lam_min``); ``leak_fixed`` (both rates fixed at
-``lam_min``); ``leak_observed`` (the leak on the measured level only: the latent state
-stays normalized, ``dx1/dt = nn1`` has a bounded rate and no leak). A latent state that
-the physics reads has user units; ``latent_start=[0.0]`` makes its unit 1 and starts it
-at 0. Besides the columns of ``free_run_stability.py``, each row has ``lam0``/``lam1``
-(fitted rates, 1/time), ``lam_min``, ``time_scale`` and ``t_scale`` and ``bound_sd``.
+With tanh the network is bounded, ``|nn_i| <= (sum_k |W_ki| + |b_i|) scale_i / t_scale``
+(``W``, ``b``: the output layer), so every trajectory of the learned ODE stays within
+``max(|x_i(0) - c_i|, bound_i)`` of ``c_i``, with ``bound_i = (sum_k |W_ki| + |b_i|) /
+(lam_i t_scale)`` standard deviations of state ``i`` (``bound_sd``, per state). Bounded is
+not stable: inside that box the field can still grow locally (``eig_positive``), and free
+run can still miss the data (``diverged`` counts test fits below -100%).
+
+Models (``--models``): ``black_box``, no physics (the rows of ``free_run_stability.py``);
+``leak``, both states, rates fitted; ``leak_fixed``, both rates fixed at ``lam_min``;
+``leak_observed``, the leak on the measured level only, the latent state normalized and
+``dx1/dt = nn1``. A latent state that the physics reads has user units:
+``latent_start=[0.0]`` gives it the unit 1 and starts it at 0.
 
     python benchmarks/free_run_remedy.py [--models black_box leak leak_fixed leak_observed]
-        [--seeds 0 1 2] [--alphas 1e-6 1e-5 1e-4 1e-3 1e-2] [--leak-rate 1.0]
+        [--leak-rates 1.0] [--seeds 0 1 2] [--alphas 1e-6 1e-5 1e-4 1e-3 1e-2]
         [--noise 0.05] [--n-samples 200] [--width 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import numpy as np
 from _results import ResultsFile, add_output_options, text_table
@@ -45,7 +46,7 @@ from skneuralode import CollocationNeuralODE
 from skneuralode.datasets import two_tank
 
 MODELS = ("black_box", "leak", "leak_fixed", "leak_observed")
-COLUMNS = ["model", "alpha", "converged", "disc. error", "eig>0", "test fit %",
+COLUMNS = ["model", "rate", "alpha", "converged", "disc. error", "eig>0", "test fit %",
            "test fit % (truth)", "diverged", "lam_min", "lam0", "lam1", "bound [sd]"]  # fmt: skip
 
 
@@ -98,21 +99,25 @@ def leak_measures(model, lam_min: float, scale: float) -> dict:
     }
 
 
-def fit_row(name: str, alpha: float, seed: int, train, test, args) -> dict:
+def fit_row(name: str, rate: float, alpha: float, seed: int, train, test, args) -> dict:
     scale = time_scale(train.t, train.y)
-    lam_min = args.leak_rate / scale
+    lam_min = rate / scale
     model = CollocationNeuralODE(n_latent=1, u_interpolation="previous", width=args.width,
                                  alpha=alpha, max_iter=args.max_iter, random_state=0,
                                  **physics_options(name, train, lam_min))  # fmt: skip
     row = evaluate(model, train, test, args.noise)
-    return {"model": name, "alpha": alpha, "data_seed": seed, **row,
+    leak_rate = {} if name == "black_box" else {"leak_rate": rate}
+    return {"model": name, **leak_rate, "alpha": alpha, "data_seed": seed, **row,
             **leak_measures(model, lam_min, scale)}  # fmt: skip
 
 
-def model_summary(name: str, alpha: float, rows: list[dict]) -> dict:
+def model_summary(rows: list[dict]) -> dict:
+    """``free_run_stability.summary`` of one model, leak rate and ``alpha``."""
+    name, alpha, rate = rows[0]["model"], rows[0]["alpha"], rows[0].get("leak_rate")
     line = summary(alpha, rows)
-    line["summary"] = f"{name}, alpha={alpha:g}"
-    line = {"summary": line.pop("summary"), "model": name, **line}
+    leak_rate = {} if rate is None else {"leak_rate": rate}
+    label = ", ".join([name, *(f"rate={rate:g}" for _ in leak_rate), f"alpha={alpha:g}"])
+    line = {"summary": label, "model": name, **leak_rate, **line}
     if "lam0" in rows[0]:
         for key in ("lam_min", "lam0", "lam1"):
             values = [r[key] for r in rows if r[key] is not None]
@@ -123,13 +128,14 @@ def model_summary(name: str, alpha: float, rows: list[dict]) -> dict:
 
 
 def table(summaries: list[dict]) -> str:
-    def rate(s, key):
+    def median(s, key):
         value = s.get(f"median_{key}")
         return "-" if value is None else f"{value:.3g}"
 
     cells = [
         [
             s["model"],
+            f"{s['leak_rate']:g}" if "leak_rate" in s else "-",
             f"{s['alpha']:g}",
             f"{s['converged']}/{s['repeats']}",
             f"{s['median_discretization_error']:.3g}",
@@ -137,10 +143,10 @@ def table(summaries: list[dict]) -> str:
             f"{s['median_test_fit_percent']:.1f}",
             f"{s['median_test_fit_percent_truth']:.1f}",
             f"{s['diverged']}/{s['repeats']}",
-            rate(s, "lam_min"),
-            rate(s, "lam0"),
-            rate(s, "lam1"),
-            rate(s, "bound_sd"),
+            median(s, "lam_min"),
+            median(s, "lam0"),
+            median(s, "lam1"),
+            median(s, "bound_sd"),
         ]
         for s in summaries
     ]
@@ -152,7 +158,7 @@ def main():
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--alphas", type=float, nargs="+", default=[1e-6, 1e-5, 1e-4, 1e-3, 1e-2])
-    parser.add_argument("--leak-rate", type=float, default=1.0,
+    parser.add_argument("--leak-rates", type=float, nargs="+", default=[1.0],
                         help="lam_min times the data's time scale (default 1.0)")  # fmt: skip
     parser.add_argument("--noise", type=float, default=0.05)
     parser.add_argument("--n-samples", type=int, default=200)
@@ -165,13 +171,14 @@ def main():
     sequences = {s: (two_tank(random_state=s, **data), two_tank(random_state=s + 100, **data))
                  for s in args.seeds}  # fmt: skip
     summaries = []
-    for name in args.models:
-        for alpha in args.alphas:
-            rows = []
-            for seed, (train, test) in sequences.items():
-                rows.append(fit_row(name, alpha, seed, train, test, args))
-                results.emit(rows[-1])
-            summaries.append(model_summary(name, alpha, rows))
+    cases = [(name, rate) for name in args.models
+             for rate in ([None] if name == "black_box" else args.leak_rates)]  # fmt: skip
+    for (name, rate), alpha in itertools.product(cases, args.alphas):
+        rows = []
+        for seed, (train, test) in sequences.items():
+            rows.append(fit_row(name, rate, alpha, seed, train, test, args))
+            results.emit(rows[-1])
+        summaries.append(model_summary(rows))
     for line in summaries:
         results.emit(line)
     print()
