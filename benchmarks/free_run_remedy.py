@@ -166,7 +166,9 @@ def main():
     parser.add_argument("--max-iter", type=int, default=1000)
     add_output_options(parser, "free_run_remedy")
     args = parser.parse_args()
-    results = ResultsFile("free_run_remedy", args)
+    # a sweep saved elsewhere (--output .../free_run_remedy_rates.jsonl) is its own section
+    name = "free_run_remedy" if args.no_save else args.output.stem
+    results = ResultsFile(name, args)
     data = dict(n_samples=args.n_samples, noise=args.noise, hold_range=(1, 1), return_bunch=True)
     sequences = {s: (two_tank(random_state=s, **data), two_tank(random_state=s + 100, **data))
                  for s in args.seeds}  # fmt: skip
