@@ -99,14 +99,15 @@ def leak_measures(model, lam_min: float, scale: float) -> dict:
     }
 
 
-def fit_row(name: str, rate: float, alpha: float, seed: int, train, test, args) -> dict:
+def fit_row(name: str, rate, alpha: float, seed: int, train, test, args) -> dict:
+    """One fit and its measures; ``rate`` is None for the black box."""
     scale = time_scale(train.t, train.y)
-    lam_min = rate / scale
+    lam_min = None if rate is None else rate / scale
     model = CollocationNeuralODE(n_latent=1, u_interpolation="previous", width=args.width,
                                  alpha=alpha, max_iter=args.max_iter, random_state=0,
                                  **physics_options(name, train, lam_min))  # fmt: skip
     row = evaluate(model, train, test, args.noise)
-    leak_rate = {} if name == "black_box" else {"leak_rate": rate}
+    leak_rate = {} if rate is None else {"leak_rate": rate}
     return {"model": name, **leak_rate, "alpha": alpha, "data_seed": seed, **row,
             **leak_measures(model, lam_min, scale)}  # fmt: skip
 
