@@ -65,6 +65,12 @@ def node_eigenvalues(model, t, u) -> np.ndarray:
 def fit_row(alpha: float, seed: int, train, test, args) -> dict:
     model = CollocationNeuralODE(n_latent=1, u_interpolation="previous", width=args.width,
                                  alpha=alpha, max_iter=args.max_iter, random_state=0)  # fmt: skip
+    return {"alpha": alpha, "data_seed": seed, **evaluate(model, train, test, args.noise)}
+
+
+def evaluate(model, train, test, noise: float) -> dict:
+    """Fit ``model`` on ``train``; the measures of the module docstring, ``train`` and
+    ``test`` in free run from initial states estimated on their first 10%."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(train.t, train.y, u=train.u)
@@ -72,8 +78,6 @@ def fit_row(alpha: float, seed: int, train, test, args) -> dict:
         y_test = free_run(model, test, WARMUP)
     eig = node_eigenvalues(model, train.t, train.u)
     return {
-        "alpha": alpha,
-        "data_seed": seed,
         "status": model.solver_status_,
         "n_iter": model.n_iter_,
         "converged": bool(model.converged_),
@@ -84,7 +88,7 @@ def fit_row(alpha: float, seed: int, train, test, args) -> dict:
         "train_fit_percent": round(fit_percent(train.y, y_train), 2),
         "test_fit_percent": round(fit_percent(test.y, y_test), 2),
         "test_fit_percent_truth": round(fit_percent(test.y_true, y_test), 2),
-        "signal_to_noise": round(float(np.std(train.y_true) / args.noise), 2),
+        "signal_to_noise": round(float(np.std(train.y_true) / noise), 2),
         "train_mse_collocation": round(model.train_mse_, 6),
         "fit_time": round(model.fit_time_, 2),
         "warnings": sorted({w.category.__name__ for w in caught}),

@@ -38,6 +38,24 @@ class Section:
     tables: tuple[tuple[str, str], ...] = ()
 
 
+REMEDY_COLUMNS = (
+    "model",
+    "leak_rate",
+    "alpha",
+    "data_seed",
+    "status",
+    "n_iter",
+    "discretization_error",
+    "eig_positive",
+    "train_fit_percent",
+    "test_fit_percent",
+    "test_fit_percent_truth",
+    "lam_min",
+    "lam0",
+    "lam1",
+    "bound_sd",
+    "fit_time",
+)
 SECTIONS = {
     "table1": Section(
         "Table 1: the paper's case, every method",
@@ -185,6 +203,18 @@ SECTIONS = {
         ),
         more_columns=False,
         tables=(("Estimates (first run of each)", "parameter"),),
+    ),
+    "free_run_remedy": Section(
+        "Free-run stability: a leak with a bounded-below rate vs the black box",
+        "data_seed",
+        REMEDY_COLUMNS,
+        more_columns=False,
+    ),
+    "free_run_remedy_rates": Section(
+        "Free-run stability: the leak's lower bound, 0.3 and 3 over the time scale",
+        "data_seed",
+        REMEDY_COLUMNS,
+        more_columns=False,
     ),
     "latent_init": Section(
         "How latent states start: derivatives of the smoothed outputs vs zeros vs random",
