@@ -130,15 +130,21 @@ def _store_covariance(est, parts) -> None:
     n_free = len(names)
     size = 16 * data.n_network_params * (len(theta) + states.size) * 2
     if len(parts) > 1:
-        cov, info = np.full((n_free, n_free), np.nan), {
-            "status": "not_computed",
-            "message": "ADMM: no batch's NLP is the whole problem",
-        }
+        cov, info = (
+            np.full((n_free, n_free), np.nan),
+            {
+                "status": "not_computed",
+                "message": "ADMM: no batch's NLP is the whole problem",
+            },
+        )
     elif size > COVARIANCE_MEMORY:
-        cov, info = np.full((n_free, n_free), np.nan), {
-            "status": "not_computed",
-            "message": f"its factorization would need about {size / 2**30:.1f} GiB",
-        }
+        cov, info = (
+            np.full((n_free, n_free), np.nan),
+            {
+                "status": "not_computed",
+                "message": f"its factorization would need about {size / 2**30:.1f} GiB",
+            },
+        )
     else:
         from ._covariance import physics_covariance
 

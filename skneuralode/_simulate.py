@@ -241,10 +241,14 @@ def _integrate(tau: np.ndarray, x0: np.ndarray, solver, diverged) -> tuple:
         if solver.status == "failed":
             return out, solver.t, ("could not be integrated", message)
         if steps > budget:
-            return out, solver.t, (
-                "could not be integrated",
-                f"{budget} integrator steps without reaching the end: the learned ODE is "
-                "extremely stiff there",
+            return (
+                out,
+                solver.t,
+                (
+                    "could not be integrated",
+                    f"{budget} integrator steps without reaching the end: the learned ODE is "
+                    "extremely stiff there",
+                ),
             )
         stop = int(np.searchsorted(tau, solver.t, side="right"))
         if stop > k:
