@@ -26,7 +26,8 @@ from ._diagnostics import train_mse
 from ._engines import BatchResult, BatchTask, SolveResult, get_engine
 from ._estimator import CollocationNeuralODE
 from ._fitted import store_fit
-from ._greybox import latent_start_values
+from ._greybox import make_greybox
+from ._greybox import prepare as prepare_physics
 from ._init import fit_scaling
 from ._problem import build_problem, objective
 from ._solver import STOPPED, find_solver
@@ -287,15 +288,17 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         t, X, u, groups = check_fit_data(t, X, u, trajectory, est.integrator,
                                          est.integrator_options)  # fmt: skip
         batches = self._make_batches(groups, trajectory is not None, MIN_SAMPLES)
-        latent = latent_start_values(spec, X.shape[1], 0 if u is None else u.shape[1])
+        physics, latent = prepare_physics(spec, X.shape[1], 0 if u is None else u.shape[1])
         scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, latent)
+        greybox = None if physics is None else make_greybox(spec, physics, scaling)
         # the initial consensus: the start the single model would use on all the data
-        z = build_problem(t, X, u, groups, scaling, spec, smoothers=smoothers).theta0
+        z = build_problem(t, X, u, groups, scaling, spec, smoothers=smoothers,
+                          physics=greybox).theta0  # fmt: skip
         # latent states: one batch fixes their origin and scale; the consensus carries it
         datas = [
             replace(
                 build_problem(t[idx], X[idx], None if u is None else u[idx], sub, scaling,
-                              spec, theta0=z, normalize_latent=b == 0),
+                              spec, theta0=z, normalize_latent=b == 0, physics=greybox),
                 proximal=True,
             )
             for b, (idx, sub) in enumerate(batches)

@@ -20,7 +20,8 @@ from . import _mlp
 from ._collocation import SCHEMES
 from ._diagnostics import observed_r2, warmup_length
 from ._fitted import check_result, store_fit, store_iterates
-from ._greybox import GreyBoxField, check_physics_pickles, latent_start_values
+from ._greybox import GreyBoxField, check_physics_pickles, make_greybox, param_scale
+from ._greybox import prepare as prepare_physics
 from ._init import fit_scaling
 from ._problem import build_problem
 from ._scaling import Scaling
@@ -602,13 +603,14 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         t, X, u, groups = check_fit_data(t, X, u, trajectory, self.integrator,
                                          self.integrator_options)  # fmt: skip
         n_inputs = 0 if u is None else u.shape[1]
-        start = latent_start_values(spec, X.shape[1], n_inputs)
+        physics, start = prepare_physics(spec, X.shape[1], n_inputs)
         scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, start)
+        greybox = None if physics is None else make_greybox(spec, physics, scaling)
         theta0, states0 = self._warm_start(X.shape[1] + spec.n_latent, n_inputs)
         if states0 is not None:
             states0 = scaling.full_states(states0)
         data = build_problem(t, X, u, groups, scaling, spec, smoothers=smoothers,
-                             theta0=theta0, states0=states0)  # fmt: skip
+                             theta0=theta0, states0=states0, physics=greybox)  # fmt: skip
         return data, scaling
 
     def _warm_start(self, n_states: int, n_inputs: int):
@@ -642,7 +644,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             shapes = list(zip(sizes[:-1], sizes[1:]))
         if [c.shape for c in self.coefs_] != shapes or n_states != greybox.n_states:
             return None, None
-        scale = np.array([abs(self.physics_params[n]) or 1.0 for n in free])
+        scale = param_scale([self.physics_params[n] for n in free])
         fitted = greybox.values[greybox.free] / scale
         return np.concatenate([self._network_theta(), fitted]), self.collocation_states_
 

@@ -272,27 +272,10 @@ def check_physics_pickles(func) -> None:
 
 
 # ----------------------------------------------------------------- building
-def network_outputs(func, n_states: int, n_inputs: int, names) -> int:
-    """How many network outputs ``func`` reads: the largest ``nn`` index it uses, plus 1."""
-    try:
-        probe = trace_physics(func, n_states, n_inputs, names, MAX_NETWORK)
-    except ValueError as exc:  # say what the estimator's sizes are, not the probe's
-        message = str(exc).replace(
-            f"n_network={MAX_NETWORK}",
-            "any number of network outputs (the model's states: the columns of X, then "
-            "n_latent latent ones; its inputs: the columns of u)",
-        )
-        raise ValueError(message) from exc.__cause__
-    used = set().union(*(e.free_symbols for e in probe.expressions))
-    nn = probe.symbols[probe.groups["nn"]]
-    indices = [k for k, s in enumerate(nn) if s in used]
-    return max(indices) + 1 if indices else 0
-
-
-def make_greybox(spec, n_states: int, n_inputs: int, scaling) -> GreyBox:
-    """Trace ``spec.physics`` and check ``spec.physics_params``/``_bounds``/``_fixed``
-    against it; ``scaling`` (``_scaling.Scaling``) gives the units. Raises a ValueError or
-    TypeError naming the argument for anything that does not fit."""
+def trace(spec, n_states: int, n_inputs: int) -> Physics:
+    """``spec.physics`` traced once, with as many network outputs as it reads (the largest
+    ``nn`` index used, plus 1); ``spec.physics_params`` checked for their form. Raises a
+    ValueError or TypeError naming the argument for anything that does not fit."""
     func = spec.physics
     if not callable(func):
         raise TypeError(
@@ -306,7 +289,6 @@ def make_greybox(spec, n_states: int, n_inputs: int, scaling) -> GreyBox:
             "`physics_params` must be a dict {name: initial value} of the physical "
             f"parameters; got {type(params).__name__}."
         )
-    names = tuple(params)
     for name, value in params.items():
         if not isinstance(name, str):
             raise TypeError(f"`physics_params` keys must be parameter names; got {name!r}.")
@@ -315,8 +297,46 @@ def make_greybox(spec, n_states: int, n_inputs: int, scaling) -> GreyBox:
                 f"`physics_params[{name!r}]` must be a finite number (its initial value); "
                 f"got {value!r}."
             )
-    n_network = network_outputs(func, n_states, n_inputs, names)
-    physics = trace_physics(func, n_states, n_inputs, names, n_network)
+    names = tuple(params)
+    try:
+        probe = trace_physics(func, n_states, n_inputs, names, MAX_NETWORK)
+    except ValueError as exc:  # say what the estimator's sizes are, not the probe's
+        message = str(exc).replace(
+            f"n_network={MAX_NETWORK}",
+            "any number of network outputs (the model's states: the columns of X, then "
+            "n_latent latent ones; its inputs: the columns of u)",
+        )
+        raise ValueError(message) from exc.__cause__
+    used = set().union(*(e.free_symbols for e in probe.expressions))
+    nn = probe.symbols[probe.groups["nn"]]
+    indices = [k for k, s in enumerate(nn) if s in used]
+    n_network = max(indices) + 1 if indices else 0
+    # the same expressions (they name only the nn symbols they read), the exact size
+    return Physics(probe.name, n_states, n_inputs, names, n_network, probe.rates)
+
+
+def prepare(spec, n_observed: int, n_inputs: int) -> tuple[Physics | None, np.ndarray | None]:
+    """What a fit needs of its physics before the scaling: the traced physics (None
+    without) and ``Scaling.latent_start`` (:func:`latent_start_values`). Traced once per
+    fit; :func:`make_greybox` then gives the ``GreyBox`` in the fit's units."""
+    physics = None
+    if spec.physics is not None:
+        physics = trace(spec, n_observed + spec.n_latent, n_inputs)
+    return physics, latent_start_values(spec, physics, n_observed)
+
+
+def param_scale(values: np.ndarray) -> np.ndarray:
+    """The unit of each fitted physical parameter: its initial magnitude (1 if it is 0)."""
+    scale = np.abs(np.asarray(values, dtype=float))
+    return np.where(scale > 0, scale, 1.0)
+
+
+def make_greybox(spec, physics: Physics, scaling) -> GreyBox:
+    """The ``GreyBox`` of the traced ``physics`` (:func:`trace`), with
+    ``spec.physics_params``/``_bounds``/``_fixed``/``network_inputs`` checked against it;
+    ``scaling`` (``_scaling.Scaling``) gives the units."""
+    names, params = physics.param_names, spec.physics_params or {}
+    n_states, n_inputs, n_network = physics.n_states, physics.n_inputs, physics.n_network
     used = set().union(*(e.free_symbols for e in physics.expressions))
     p_symbols = physics.symbols[physics.groups["p"]]
     unused = [n for n, s in zip(names, p_symbols) if s not in used]
@@ -329,15 +349,14 @@ def make_greybox(spec, n_states: int, n_inputs: int, scaling) -> GreyBox:
     values = np.array([float(params[n]) for n in names])
     free = np.array([k for k, n in enumerate(names) if n not in fixed], dtype=np.intp)
     lower, upper = _check_bounds(spec.physics_bounds, names, fixed, values)
-    param_scale = np.abs(values[free])
-    param_scale[param_scale == 0] = 1.0
+    scale = param_scale(values[free])
     return GreyBox(
         physics=physics,
         values=values,
         free=free,
-        param_scale=param_scale,
-        lower=lower[free] / param_scale,
-        upper=upper[free] / param_scale,
+        param_scale=scale,
+        lower=lower[free] / scale,
+        upper=upper[free] / scale,
         nn_unit=_network_units(physics, scaling),
         mean=scaling.mean,
         scale=scaling.scale,
@@ -379,10 +398,11 @@ def _input_columns(names, n_states: int, n_inputs: int, n_network: int) -> np.nd
     return np.array(sorted(columns), dtype=np.intp)
 
 
-def latent_start_values(spec, n_observed: int, n_inputs: int) -> np.ndarray | None:
+def latent_start_values(spec, physics: Physics | None, n_observed: int) -> np.ndarray | None:
     """``Scaling.latent_start`` from ``spec.latent_start``: the user-unit start of each
-    latent state the physics reads, NaN for the others (normalized latent states); None
-    when the physics reads no latent state. Raises a ValueError naming what is missing."""
+    latent state the traced ``physics`` reads, NaN for the others (normalized latent
+    states); None when it reads no latent state. Raises a ValueError naming what is
+    missing."""
     given, n_latent = spec.latent_start, spec.n_latent
     if spec.physics is None or not n_latent:
         if given is not None:
@@ -392,10 +412,7 @@ def latent_start_values(spec, n_observed: int, n_inputs: int) -> np.ndarray | No
                 f"n_latent={n_latent} there is none. Leave latent_start=None."
             )
         return None
-    names = tuple(spec.physics_params or {})
     n_states = n_observed + n_latent
-    physics = trace_physics(spec.physics, n_states, n_inputs, names,
-                            network_outputs(spec.physics, n_states, n_inputs, names))  # fmt: skip
     used = set().union(*(e.free_symbols for e in physics.expressions))
     x = physics.symbols[physics.groups["x"]]
     physical = np.array([x[j] in used for j in range(n_observed, n_states)])

@@ -28,7 +28,7 @@ from sklearn.utils import check_random_state
 
 from . import _mlp
 from ._collocation import Discretization, build_discretization, collocation_residuals
-from ._greybox import GreyBox, make_greybox, network_targets
+from ._greybox import GreyBox, make_greybox, network_targets, trace
 from ._init import (
     evaluate_smoothers,
     fit_output_layer,
@@ -198,7 +198,7 @@ def build_problem(
             "network_inputs=None."
         )
     if greybox is None and spec.physics is not None:
-        greybox = make_greybox(spec, d, n_inputs, scaling)
+        greybox = make_greybox(spec, trace(spec, d, n_inputs), scaling)
     n_outputs = d if greybox is None else greybox.n_network
     n_read = d + n_inputs if greybox is None else greybox.network_input_count(n_inputs)
     sizes = _mlp.layer_sizes(n_read, n_outputs, spec.width, spec.depth)

@@ -546,6 +546,7 @@ class GreyBoxNLP(NumpyNLP):
         self._rows_net = jac[:, g].any(axis=1)  # rates that read the network
         self._rows_p = jac[:, p].any(axis=1)  # rates that read a fitted parameter
         self._read = gb.state_inputs()  # the states the network reads, in input order
+        self._local_key = None
         super().__init__(data, rho, center)
         self.pen_diag = self.pen_diag.astype(float)
         self.pen_diag[self.n_net :] = 2.0 * data.param_alpha
@@ -612,14 +613,19 @@ class GreyBoxNLP(NumpyNLP):
         return Gx, Gt
 
     def _local(self, w: np.ndarray):
-        """(coefs, layers, states at the points, ps, g, Gx, Gt); Gx, Gt None without a
-        network."""
-        coefs, layers, _, g, ps = self._forward(w)
-        states = self.split(w)[0][self.cnode]
-        Gx = Gt = None
-        if self.n_out:
-            Gx, Gt = self._network_jacobian(coefs, layers)
-        return coefs, layers, states, ps, g, Gx, Gt
+        """(coefs, layers, states at the points, ps, g, Gx, Gt, J): the network's first
+        derivatives (None without a network) and the physics' ``dF/dz``, cached on ``w``
+        (IPOPT asks for the Jacobian and the Hessian at the same point)."""
+        key = w.tobytes()
+        if key != self._local_key:
+            coefs, layers, _, g, ps = self._forward(w)
+            states = self.split(w)[0][self.cnode]
+            Gx = Gt = None
+            if self.n_out:
+                Gx, Gt = self._network_jacobian(coefs, layers)
+            J = self.gb.jacobian(states, self.u_c, ps, g)
+            self._local_key, self._local_cache = key, (coefs, layers, states, ps, g, Gx, Gt, J)
+        return self._local_cache
 
     # ----------------------------------------------------------------- Jacobian
     def _theta_jacobian_structure(self):
@@ -636,9 +642,8 @@ class GreyBoxNLP(NumpyNLP):
         return rows, cols
 
     def _rate_jacobian(self, w: np.ndarray):
-        _, _, states, ps, g, Gx, Gt = self._local(w)
+        *_, Gx, Gt, J = self._local(w)
         d = self.d
-        J = self.gb.jacobian(states, self.u_c, ps, g)
         dFdx = J[:, :, :d]
         dFdp = J[:, :, d : d + self.nf]
         if self.n_out:
@@ -672,7 +677,7 @@ class GreyBoxNLP(NumpyNLP):
         return self._gb_pairs
 
     def _rates_hessian(self, w, lagrange, obj_factor):
-        coefs, layers, states, ps, g, Gx, Gt = self._local(w)
+        coefs, layers, states, ps, g, Gx, Gt, J_local = self._local(w)
         d, nc, P, nf = self.d, self.n_colloc, self.n_net, self.nf
         v = -self.h[:, None] * lagrange[: nc * d].reshape(nc, d)
         H = self.gb.hessian(states, self.u_c, ps, g, v)
@@ -684,7 +689,7 @@ class GreyBoxNLP(NumpyNLP):
         XT = np.zeros((nc, d, P))
         TT = np.zeros((P, P))
         if self.n_out:
-            J = self.gb.jacobian(states, self.u_c, ps, g)[:, :, gg]
+            J = J_local[:, :, gg]
             v_net = np.einsum("ci,cik->ck", v, J)
             r = self._read
             XXr, XTr, TT = self._network_hessian_blocks(coefs, layers, v_net, len(r))
