@@ -722,8 +722,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             return VectorField.from_network(coefs, intercepts, self.activation, self.scaling_)
         greybox = self.greybox_
         ps = theta[n_net:] if len(theta) > n_net else greybox.scaled_params()
-        return GreyBoxField(greybox, coefs, intercepts, self.activation,
-                            greybox.user_params(ps))  # fmt: skip
+        params = greybox.user_params(ps)
+        return GreyBoxField.from_greybox(greybox, coefs, intercepts, self.activation, params)
 
     def to_pyomo(self, time):
         """The learned ODE as a ``pyomo.dae`` block, to optimize with (control, design).

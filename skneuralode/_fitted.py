@@ -75,7 +75,9 @@ def vector_field(data, theta: np.ndarray, activation: str, scaling: Scaling):
     coefs, intercepts = _mlp.unpack(net, data.sizes)
     if data.physics is None:
         return VectorField.from_network(coefs, intercepts, activation, scaling)
-    return GreyBoxField(data.physics, coefs, intercepts, activation, data.physics.user_params(ps))
+    return GreyBoxField.from_greybox(
+        data.physics, coefs, intercepts, activation, data.physics.user_params(ps)
+    )
 
 
 def store_fit(est, scaling: Scaling, theta, parts, results, build_time, n_iter=None) -> None:

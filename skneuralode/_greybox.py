@@ -34,6 +34,7 @@ import numpy as np
 
 from ._mlp import forward, input_jacobian
 from ._physics import Physics, trace_physics
+from ._simulate import VectorField
 
 #: Network outputs a physics function is traced with to find how many it reads.
 MAX_NETWORK = 64
@@ -175,43 +176,20 @@ class GreyBox:
 
 
 @dataclass
-class GreyBoxField:
-    """``dx/dt`` in user units of a fitted grey-box model (the ``VectorField`` interface
-    that ``_simulate`` integrates)."""
+class GreyBoxField(VectorField):
+    """``dx/dt`` in user units of a fitted grey-box model: a ``VectorField`` (the scaling
+    and the network's inputs) whose rates are the physics' (:meth:`from_greybox`)."""
 
-    greybox: GreyBox
-    coefs: list
-    intercepts: list
-    activation: str
-    params: np.ndarray  # every physical parameter, user units
+    greybox: GreyBox | None = None
+    params: np.ndarray | None = None  # every physical parameter, user units
 
-    @property
-    def x_mean(self) -> np.ndarray:
-        return self.greybox.mean
-
-    @property
-    def x_scale(self) -> np.ndarray:
-        return self.greybox.scale
-
-    @property
-    def t_scale(self) -> float:
-        return self.greybox.t_scale
-
-    @property
-    def u_mean(self):
-        return self.greybox.u_mean
-
-    @property
-    def u_scale(self):
-        return self.greybox.u_scale
-
-    def scaled(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.x_mean) / self.x_scale
+    @classmethod
+    def from_greybox(cls, greybox: GreyBox, coefs, intercepts, activation: str, params):
+        return cls(coefs, intercepts, activation, greybox.mean, greybox.scale,
+                   greybox.t_scale, greybox.u_mean, greybox.u_scale, greybox, params)  # fmt: skip
 
     def _inputs(self, x, u):
-        xs = self.scaled(x)
-        z = xs if u is None else np.concatenate([xs, (u - self.u_mean) / self.u_scale], -1)
-        return self.greybox.select_inputs(z)
+        return self.greybox.select_inputs(super()._inputs(x, u))
 
     def _network(self, x, u):
         if not self.greybox.n_network:

@@ -288,7 +288,7 @@ def fitted_block(case, times, seed=5):
     m.t = ContinuousSet(initialize=times)
     m.plant = build_block(m.t, coefs, intercepts, data.activation, scaling,
                           greybox=greybox, params=params)  # fmt: skip
-    return m, GreyBoxField(greybox, coefs, intercepts, data.activation, params)
+    return m, GreyBoxField.from_greybox(greybox, coefs, intercepts, data.activation, params)
 
 
 def evaluate_block(m, X, U):
