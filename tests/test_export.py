@@ -3,6 +3,7 @@
 import numpy as np
 import pyomo.environ as pyo
 import pytest
+from _nlp_checks import evaluate_block
 from pyomo.dae import ContinuousSet
 from sklearn.exceptions import NotFittedError
 
@@ -53,17 +54,6 @@ def block_of(field, times):
     return m
 
 
-def evaluate_field(m, X, U=None):
-    """``pyo.value(f[t, i])`` with x (and u) fixed to row k of X (U) at time point k."""
-    plant, times = m.plant, list(m.t)
-    for k, t in enumerate(times):
-        for i in plant.STATES:
-            plant.x[t, i].fix(X[k, i])
-        for j in range(0 if U is None else U.shape[1]):
-            plant.u[t, j].fix(U[k, j])
-    return np.array([[pyo.value(plant.f[t, i]) for i in plant.STATES] for t in times])
-
-
 @pytest.fixture(scope="module")
 def forced_model():
     """Forced Van der Pol with the forcing cos(t) as the input: about a second to fit."""
@@ -82,7 +72,7 @@ def test_block_field_equals_numpy_field(activation, depth, n_inputs):
     X = field.x_mean + field.x_scale * rng.normal(size=(6, 2))
     U = field.u_mean + field.u_scale * rng.normal(size=(6, n_inputs)) if n_inputs else None
     expected = field(X, U)
-    np.testing.assert_allclose(evaluate_field(m, X, U), expected, rtol=FIELD_RTOL, atol=0)
+    np.testing.assert_allclose(evaluate_block(m, X, U), expected, rtol=FIELD_RTOL, atol=0)
 
 
 def test_fold_scaling_keeps_the_scaled_weights():
@@ -103,7 +93,7 @@ def test_to_pyomo_equals_vector_field(forced_model):
     X = model.x_mean_ + model.x_scale_ * rng.normal(size=(8, 2))
     U = rng.uniform(-1.0, 1.0, size=(8, 1))
     expected = model.vector_field()(X, U)
-    np.testing.assert_allclose(evaluate_field(m, X, U), expected, rtol=FIELD_RTOL, atol=0)
+    np.testing.assert_allclose(evaluate_block(m, X, U), expected, rtol=FIELD_RTOL, atol=0)
 
 
 def test_block_components(small_model):

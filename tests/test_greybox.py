@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _nlp_checks import coo, lagrangian_hessian, relative_error
+from _nlp_checks import check_against_pynumero, coo, lagrangian_hessian, relative_error
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
@@ -22,7 +22,6 @@ from skneuralode.physics import exp, sqrt, tanh
 
 EPS = 1e-6
 FD_AGREEMENT = 1e-6  # central differences with EPS on O(1)-O(100) values
-AGREEMENT = 1e-8  # two exact evaluations of the same NLP
 
 
 # ------------------------------------------------------------- physics functions
@@ -173,40 +172,9 @@ def _pynumero_available():
 @pytest.mark.skipif(not _pynumero_available(), reason="needs PyNumero's ASL library")
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_engine_equals_pynumero(case):
-    from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
-
-    from skneuralode._pyomo_model import build_model, set_proximal
-
     data, nlp, w, lam, rho, center = _problem(case, proximal=True)
     data.proximal = True
-    model = build_model(data)
-    set_proximal(model, rho, center)
-    pnlp = PyomoNLP(model)
-    ix = np.r_[pnlp.get_primal_indices([model.x]), pnlp.get_primal_indices([model.theta])]
-    con = [model.collocation] + ([model.continuity] if hasattr(model, "continuity") else [])
-    if hasattr(model, "LATENT"):
-        con += [c for k in model.LATENT for c in (model.latent_mean[k], model.latent_scale[k])]
-    ic = np.asarray(pnlp.get_constraint_indices(con))
-    assert len(ic) == nlp.m == pnlp.n_constraints()
-    primals = pnlp.get_primals().copy()
-    primals[ix] = w
-    pnlp.set_primals(primals)
-    duals = np.zeros(pnlp.n_constraints())
-    duals[ic] = lam
-    pnlp.set_duals(duals)
-    pnlp.set_obj_factor(0.4)
-    assert nlp.objective(w) == pytest.approx(pnlp.evaluate_objective(), rel=AGREEMENT)
-    assert relative_error(nlp.gradient(w), pnlp.evaluate_grad_objective()[ix]) < AGREEMENT
-    assert relative_error(nlp.constraints(w), pnlp.evaluate_constraints()[ic]) < AGREEMENT
-    J = coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
-    assert relative_error(J, pnlp.evaluate_jacobian().toarray()[np.ix_(ic, ix)]) < AGREEMENT
-    H_ref = pnlp.evaluate_hessian_lag().toarray()[np.ix_(ix, ix)]
-    assert relative_error(lagrangian_hessian(nlp, w, lam, 0.4), H_ref) < AGREEMENT
-    lo, hi = nlp.bounds()
-    plo, phi = pnlp.primals_lb()[ix], pnlp.primals_ub()[ix]
-    np.testing.assert_array_equal(np.isfinite(plo), lo > -1e19)
-    np.testing.assert_allclose(plo[np.isfinite(plo)], lo[lo > -1e19])
-    np.testing.assert_allclose(phi[np.isfinite(phi)], hi[hi < 1e19])
+    check_against_pynumero(data, nlp, w, lam, rho, center)
 
 
 # ------------------------------------------------------------------- fitting

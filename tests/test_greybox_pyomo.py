@@ -9,6 +9,7 @@ states and parameters and through ``exp``), and physics alone (no network).
 import numpy as np
 import pyomo.environ as pyo
 import pytest
+from _nlp_checks import evaluate_block
 from pyomo.dae import ContinuousSet
 
 from skneuralode import _mlp
@@ -289,16 +290,6 @@ def fitted_block(case, times, seed=5):
     m.plant = build_block(m.t, coefs, intercepts, data.activation, scaling,
                           greybox=greybox, params=params)  # fmt: skip
     return m, GreyBoxField.from_greybox(greybox, coefs, intercepts, data.activation, params)
-
-
-def evaluate_block(m, X, U):
-    plant, times = m.plant, list(m.t)
-    for k, t in enumerate(times):
-        for i in plant.STATES:
-            plant.x[t, i].fix(X[k, i])
-        for j in range(0 if U is None else U.shape[1]):
-            plant.u[t, j].fix(U[k, j])
-    return np.array([[pyo.value(plant.f[t, i]) for i in plant.STATES] for t in times])
 
 
 def random_points(field, n, seed=1):

@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 import pytest
-from _nlp_checks import coo, lagrangian_hessian, relative_error
+from _nlp_checks import check_against_pynumero, coo, lagrangian_hessian, relative_error
 from sklearn.exceptions import ConvergenceWarning
 
 from skneuralode import CollocationNeuralODE, _mlp
@@ -19,7 +19,6 @@ from skneuralode._engines.numpy import FixedThetaNLP, NumpyNLP
 from skneuralode._problem import constraint_residuals, latent_residuals, objective
 from skneuralode.datasets import van_der_pol
 
-AGREEMENT = 1e-8  # numpy engine vs PyNumero, relative to the largest entry
 FD_AGREEMENT = 1e-6  # directional central differences, relative
 EPS = 1e-6
 
@@ -204,7 +203,7 @@ def _pynumero_available():
 def test_engine_equals_pynumero_on_build_model(
     scheme, activation, depth, with_u, n_traj, proximal
 ):
-    _check_against_pynumero(*_problem(scheme, activation, depth, with_u, n_traj, proximal))
+    check_against_pynumero(*_problem(scheme, activation, depth, with_u, n_traj, proximal))
 
 
 @pytest.mark.skipif(not _pynumero_available(), reason="needs PyNumero's ASL library")
@@ -216,42 +215,7 @@ def test_io_engine_equals_pynumero_on_build_model(
         scheme, activation, depth, True, 2, False, n_latent=n_latent, missing=missing,
         fixed=fixed,
     )  # fmt: skip
-    _check_against_pynumero(*problem)
-
-
-def _check_against_pynumero(data, nlp, w, lam, rho, center):
-    from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
-
-    from skneuralode._pyomo_model import build_model, set_proximal
-
-    model = build_model(data)
-    if data.proximal:
-        set_proximal(model, rho, center)
-    pnlp = PyomoNLP(model)
-    ix = pnlp.get_primal_indices([model.x])
-    if not data.fixed_theta:  # a fixed network is no variable of the NL problem
-        ix = np.r_[ix, pnlp.get_primal_indices([model.theta])]
-    con = [model.collocation] + ([model.continuity] if hasattr(model, "continuity") else [])
-    if hasattr(model, "LATENT"):  # the engine's order: (mean, mean square) per latent state
-        con += [c for k in model.LATENT for c in (model.latent_mean[k], model.latent_scale[k])]
-    ic = np.asarray(pnlp.get_constraint_indices(con))
-    assert len(ic) == nlp.m == pnlp.n_constraints()
-    primals = pnlp.get_primals().copy()  # keeps the pinned rho / prox_center values
-    primals[ix] = w
-    pnlp.set_primals(primals)
-    duals = np.zeros(pnlp.n_constraints())
-    duals[ic] = lam
-    pnlp.set_duals(duals)
-    pnlp.set_obj_factor(0.4)
-
-    assert nlp.objective(w) == pytest.approx(pnlp.evaluate_objective(), rel=AGREEMENT)
-    assert relative_error(nlp.gradient(w), pnlp.evaluate_grad_objective()[ix]) < AGREEMENT
-    assert relative_error(nlp.constraints(w), pnlp.evaluate_constraints()[ic]) < AGREEMENT
-    J_ref = pnlp.evaluate_jacobian().toarray()[np.ix_(ic, ix)]
-    J = coo((nlp.m, nlp.n), nlp.jacobianstructure(), nlp.jacobian(w))
-    assert relative_error(J, J_ref) < AGREEMENT
-    H_ref = pnlp.evaluate_hessian_lag().toarray()[np.ix_(ix, ix)]  # PyNumero: both triangles
-    assert relative_error(lagrangian_hessian(nlp, w, lam, 0.4), H_ref) < AGREEMENT
+    check_against_pynumero(*problem)
 
 
 # --------------------------------------------------------------- IPOPT solves
