@@ -89,6 +89,14 @@ class ResultsFile:
         print(line, flush=True)
         self.records.append(json.loads(line))
 
+    def finish(self, summaries: list[dict], table: str) -> Path | None:
+        """Emit the summary lines, print ``table`` after a blank line, and save."""
+        for line in summaries:
+            self.emit(line)
+        print()
+        print(table)
+        return self.save()
+
     def save(self) -> Path | None:
         """Write the header and the records to ``self.path`` atomically -> the path."""
         if self.path is None:

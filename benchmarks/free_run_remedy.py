@@ -182,11 +182,7 @@ def main():
             rows.append(fit_row(name, rate, alpha, seed, train, test, args))
             results.emit(rows[-1])
         summaries.append(model_summary(rows))
-    for line in summaries:
-        results.emit(line)
-    print()
-    print(table(summaries))
-    results.save()
+    results.finish(summaries, table(summaries))
 
 
 if __name__ == "__main__":

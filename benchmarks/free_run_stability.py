@@ -155,11 +155,7 @@ def main():
             rows.append(fit_row(alpha, seed, train, test, args))
             results.emit(rows[-1])
         summaries.append(summary(alpha, rows))
-    for line in summaries:
-        results.emit(line)
-    print()
-    print(table(summaries))
-    results.save()
+    results.finish(summaries, table(summaries))
 
 
 if __name__ == "__main__":

@@ -258,11 +258,8 @@ def main():
         for name in [*names, "blackbox"]:
             cases = [r for r in rows if r["noise"] == noise and r["model"] == name]
             summaries.append(summary(name, noise, cases, None if name == "blackbox" else base))
-    for line in [*summaries, {**targets(rows, names[0]), "blas": kernels}]:
-        results.emit(line)
-    print()
-    print(table(summaries))
-    results.save()
+    lines = [*summaries, {**targets(rows, names[0]), "blas": kernels}]
+    results.finish(lines, table(summaries))
 
 
 if __name__ == "__main__":

@@ -239,11 +239,7 @@ def main():
         arx = arx_row(train, test, args, name, clean)
         results.emit(arx)
         summaries.append(summary(name, [arx]))
-    for line in summaries:
-        results.emit(line)
-    print()
-    print(table(summaries))
-    results.save()
+    results.finish(summaries, table(summaries))
 
 
 if __name__ == "__main__":

@@ -163,11 +163,7 @@ def main():
             rows.append(fit_row(name, alpha, seed, t, X_true))
             results.emit(rows[-1])
         summaries.append(summary(name, rows))
-    for line in summaries:
-        results.emit(line)
-    print()
-    print(table(summaries))
-    results.save()
+    results.finish(summaries, table(summaries))
 
 
 if __name__ == "__main__":
