@@ -18,7 +18,10 @@ engine module provides:
     One solve from the initial point of ``data`` (see :func:`skneuralode._solver.solve`).
 ``solve_batch(task) -> BatchResult``
     One ADMM sub-problem, in a joblib worker; the engine may keep per-process state
-    (the pyomo engine caches built models).
+    (the pyomo engine caches built models). It takes the batch's data from
+    ``_resident.task_data(task)`` (``task.data``, or after the first ADMM iteration the
+    copy this process holds) and returns ``BatchResult(None, 0.0, False,
+    missing=True)`` unsolved when that is ``None``.
 
 Adding an engine is one module with these names plus one line in :data:`ENGINES`.
 """
@@ -74,8 +77,8 @@ class SolveResult:
 class BatchTask:
     """One ADMM sub-problem solve: arrays and plain values only (cheap to pickle)."""
 
-    key: tuple  # (fit token, batch index): identifies the model a worker may reuse
-    data: object  # _problem.NLPData
+    key: tuple  # (fit token, batch index): the batch data and model a worker may hold
+    data: object  # _problem.NLPData; None: the worker's stored copy for key (_resident)
     rho: float
     center: np.ndarray  # z - u_b
     theta: np.ndarray  # warm start
@@ -88,9 +91,18 @@ class BatchTask:
 
 @dataclass
 class BatchResult:
-    result: SolveResult  # with the batch's theta and states
+    """What a worker returns for a ``BatchTask``, and what carrying both took."""
+
+    result: SolveResult | None  # with the batch's theta and states; None if missing
     build_time: float
     reused_model: bool
+    #: a data-less task whose batch the worker did not hold: not solved, send it with data
+    missing: bool = False
+    # filled in by the parent: pickled bytes of the task(s) sent for the batch and of the
+    # result(s) received, in one ADMM iteration, and whether its data had to be sent
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    data_sent: bool = False
 
 
 def time_limited(options: dict, deadline: float | None) -> dict:

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 
 from .. import _mlp
 from .._problem import NLPData, latent_residuals
+from .._resident import task_data
 from .._status import IPOPT_STATUS, RETRY_WITH_IPOPT_RULE
 from ..exceptions import SolverError
 from . import BatchResult, SolveResult, time_limited
@@ -981,8 +982,12 @@ def _solve_once(data, options, record, rho, center, deadline) -> SolveResult:
 
 
 def solve_batch(task) -> BatchResult:
-    """An ADMM sub-problem, solved from the task's arrays alone (nothing to cache: the
-    sparsity structures take milliseconds)."""
-    data = replace(task.data, theta0=task.theta, states0=task.states)
+    """An ADMM sub-problem, solved from the batch's data (carried by the task or held by
+    this process, ``_resident``) and the task's iterate; nothing else is cached: the
+    sparsity structures take milliseconds. ``missing`` if the data are not at hand."""
+    data = task_data(task)
+    if data is None:
+        return BatchResult(None, 0.0, False, missing=True)
+    data = replace(data, theta0=task.theta, states0=task.states)
     result = solve(data, task.solver, task.options, rho=task.rho, center=task.center)
     return BatchResult(result, result.build_time, False)

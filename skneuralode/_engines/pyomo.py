@@ -24,9 +24,11 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import replace
 
 import numpy as np
 
+from .._resident import task_data
 from .._status import AMPL_STATUS, IPOPT_STATUS
 from ..exceptions import SolverError
 from . import BatchResult, SolveResult, time_limited
@@ -395,12 +397,17 @@ def _cached_batch(task) -> tuple[_CachedBatch, bool]:
 
 
 def solve_batch(task) -> BatchResult:
-    """An ADMM sub-problem from this process's cached model of its batch. Solves within
-    one process run one at a time: the cache is shared, and neither Pyomo model building
-    nor the AMPL solver library is thread-safe. (Nested inside another joblib worker,
-    the batches run on threads of that worker: they then take turns.)"""
+    """An ADMM sub-problem from this process's cached model of its batch, built from the
+    batch's data (carried by the task or held by this process, ``_resident``);
+    ``missing`` if the data are not at hand. Solves within one process run one at a
+    time: the cache is shared, and neither Pyomo model building nor the AMPL solver
+    library is thread-safe. (Nested inside another joblib worker, the batches run on
+    threads of that worker: they then take turns.)"""
     with _PROCESS_LOCK:
+        data = task_data(task)
+        if data is None:
+            return BatchResult(None, 0.0, False, missing=True)
         start = time.perf_counter()
-        entry, reused = _cached_batch(task)
+        entry, reused = _cached_batch(replace(task, data=data))
         build_time = time.perf_counter() - start
         return BatchResult(entry.solve(task), build_time, reused)
