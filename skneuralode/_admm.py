@@ -3,11 +3,13 @@
 The module-level :func:`solve_batch` is what a joblib worker (loky, threads, or a Dask
 ``distributed`` worker) runs: it receives a ``BatchTask`` made of numpy arrays and
 plain values only, and its engine solves the batch's NLP with its proximal term and
-returns arrays (see ``_engines``).
+returns arrays (see ``_engines``). A batch's data travel with its first task only; the
+worker keeps them (``_resident``) and later tasks carry only the iterate.
 """
 
 from __future__ import annotations
 
+import pickle
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -22,6 +24,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from . import _resident
 from ._diagnostics import train_mse
 from ._engines import BatchResult, BatchTask, SolveResult, get_engine
 from ._estimator import CollocationNeuralODE
@@ -40,8 +43,9 @@ from .exceptions import SolverError, warn_user
 
 def solve_batch(task: BatchTask) -> BatchResult:
     """Solve one batch NLP with its proximal term, warm-started from the task's iterate,
-    with the task's engine (``_engines``: the numpy engine solves from the task's arrays
-    alone; the pyomo engine keeps each batch's built model in the worker process). With
+    with the task's engine (``_engines``: the batch's data come with the task or from
+    this process's store, ``_resident``; without them the result is ``missing``; the
+    pyomo engine also keeps each batch's built model in the worker process). With
     ``task.limit_threads`` the worker's BLAS/OpenMP pools get one thread each."""
     limits = threadpool_limits(1) if task.limit_threads else None
     try:
@@ -138,7 +142,12 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         ``train_mse`` (collocation trajectories vs. data, user units), ``wall_time``
         (cumulative seconds), ``build_time`` and ``solve_time`` (summed over batches),
         ``ipopt_iterations`` (summed over batches), ``models_reused`` (batches whose
-        worker still held the built model).
+        worker still held the built model); what crossed to and from the workers (see
+        Notes): ``bytes_sent`` (pickled size of every task dispatched, tasks sent again
+        with their data included), ``data_resent`` (tasks that had to carry their
+        batch's data: all ``n_batches`` in the first iteration, then those whose worker
+        did not hold it) and ``bytes_received`` (pickled size of the results). With
+        ``n_jobs=1`` nothing is pickled for the solves, but the same is counted.
     n_iter_ : int
         ADMM iterations completed.
     converged_ : bool
@@ -183,6 +192,19 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     solution; a worker that solved batch ``b`` before reuses its Pyomo model and only
     updates the proximal parameters and the starting point. All batches share the
     scaling computed on the full data, so the weights mean the same in every batch.
+
+    **What is sent per iteration.** A batch's data (its discretization, targets and
+    inputs: some 0.8 MB per 2 000 samples) go to the workers with the first
+    iteration's tasks only, and every worker process keeps what it received, keyed by
+    the fit and the batch (up to 200 MiB per process; older fits' data are dropped
+    first). Later tasks carry ``rho``, the proximal center ``z - u_b``, the warm start
+    (``theta_b`` and the batch's node states) and the IPOPT options. A worker that does
+    not hold a task's batch (a new or restarted process, a task the scheduler placed
+    elsewhere) returns it unsolved, and the task is sent again with its data in the
+    same iteration; so the result does not depend on which worker holds what, only the
+    bytes do. ``history_`` records them (``bytes_sent``, ``data_resent``,
+    ``bytes_received``). With ``n_jobs=1`` the data stay in the calling process, which
+    drops them when ``fit`` ends.
 
     **What "converged" means.** ADMM stops when, with ``eps_abs = tol / 10``,
 
@@ -304,7 +326,12 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             for b, (idx, sub) in enumerate(batches)
         ]  # fmt: skip
         options = {**ipopt_options(params), "print_level": 0}
-        last, history, stop = self._run(datas, z, route, options, scaling, start)
+        self._fit_token = uuid.uuid4().hex  # this fit's batches in the workers' stores
+        try:
+            last, history, stop = self._run(datas, z, route, options, scaling, start)
+        finally:  # batches solved in this process (n_jobs=1, threads) leave its store
+            _resident.release(self._fit_token)
+            del self._fit_token
         self._finish(est, datas, scaling, route, last, history, stop, start)
         return self
 
@@ -386,28 +413,53 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         return it, history, "max_iter"
 
     def _task_maker(self, datas, route, options):
-        """A function ``(iterate, rho, time left) -> one BatchTask per batch``."""
-        token = uuid.uuid4().hex  # identifies this fit's batches in the worker caches
+        """A function ``(iterate, rho, time left) -> _Dispatch``: one BatchTask per
+        batch, which carries the batch's data in the first iteration only."""
+        token = self._fit_token  # identifies this fit's batches in the workers' stores
         limit_threads = effective_n_jobs(self.n_jobs) > 1
         # ADMM splits the sum of squared errors: batch b's objective is n_b * d times its
         # mean misfit (+ alpha term), so its proximal weight in the model is rho / (n_b d).
         weights = [d.n_observed for d in datas]
+        first = True
 
         def make_tasks(it, rho, time_left):
+            nonlocal first
             opts = options
             if time_left is not None:
                 limit = min(max(time_left, 1e-3), options.get("max_wall_time", np.inf))
                 opts = {**options, "max_wall_time": float(limit)}
-            return [
-                BatchTask((token, b), data, rho / weights[b], it.z - it.duals[b],
-                          it.thetas[b], it.states[b], *route, opts, limit_threads)
+            tasks = [
+                BatchTask((token, b), data if first else None, rho / weights[b],
+                          it.z - it.duals[b], it.thetas[b], it.states[b], *route, opts,
+                          limit_threads)
                 for b, data in enumerate(datas)
             ]  # fmt: skip
+            first = False
+            return _Dispatch(tasks, datas)
 
         return make_tasks
 
-    def _solve_batches(self, tasks) -> list | None:
+    def _solve_batches(self, dispatch) -> list | None:
         """One iteration's sub-problems in parallel; ``None`` if Ctrl-C stopped it.
+
+        Data-less tasks whose worker does not hold their batch come back ``missing``
+        and are sent again with the data, in a second joblib call: every batch is solved
+        from the same data and iterate whichever worker holds what.
+        """
+        results = self._run_tasks(dispatch.tasks)
+        missed = [] if results is None else [b for b, r in enumerate(results) if r.missing]
+        if missed:
+            again = [replace(dispatch.tasks[b], data=dispatch.datas[b]) for b in missed]
+            resent = self._run_tasks(again)
+            if resent is None:
+                return None
+            for b, result in zip(missed, resent):
+                results[b] = _add_transfer(result, results[b])
+        return results
+
+    def _run_tasks(self, tasks) -> list | None:
+        """One joblib call over ``tasks`` -> their results, each with its transfer
+        (``_measure``); ``None`` if Ctrl-C stopped it.
 
         A sub-problem stopped by Ctrl-C returns status ``"userInterrupt"``; the results
         are taken as they arrive, so (sequentially, ``n_jobs=1``) no further batch is
@@ -417,10 +469,10 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         results = []
         try:
             parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
-            for result in parallel(delayed(solve_batch)(task) for task in tasks):
-                if result.result.status == "userInterrupt":
+            for task, result in zip(tasks, parallel(delayed(solve_batch)(t) for t in tasks)):
+                if not result.missing and result.result.status == "userInterrupt":
                     return None
-                results.append(result)
+                results.append(_measure(task, result))
         except KeyboardInterrupt:
             return None
         return results
@@ -559,6 +611,36 @@ def _step(it: _Iterate, results: list, rho: float) -> tuple[_Iterate, float, flo
     return _Iterate(z, thetas, states, duals, results), r_norm, s_norm
 
 
+@dataclass
+class _Dispatch:
+    """One iteration's tasks, and the batch data for the tasks sent again (``missing``)."""
+
+    tasks: list  # a BatchTask per batch; data only in the first iteration
+    datas: list  # the batches' NLPData
+
+
+def _pickled_size(obj) -> int:
+    """Bytes of ``obj`` pickled: what a process or cluster backend carries."""
+    return len(pickle.dumps(obj, protocol=5))
+
+
+def _measure(task, result):
+    """``result`` with the pickled sizes of its task and of itself, and whether the task
+    carried the batch's data (with ``n_jobs=1`` nothing is carried, but the same is
+    counted)."""
+    result.bytes_received = _pickled_size(result)
+    result.bytes_sent = _pickled_size(task)
+    result.data_sent = task.data is not None
+    return result
+
+
+def _add_transfer(result, missed):
+    """The result of a task sent again, with what the missed first attempt carried."""
+    result.bytes_sent += missed.bytes_sent
+    result.bytes_received += missed.bytes_received
+    return result
+
+
 def _unsolved(route, theta, states) -> SolveResult:
     """Stands for a batch that no completed iteration solved (Ctrl-C in the first)."""
     engine, solver = route
@@ -578,6 +660,9 @@ _HISTORY_KEYS = (
     "solve_time",
     "ipopt_iterations",
     "models_reused",
+    "bytes_sent",
+    "data_resent",
+    "bytes_received",
 )
 _HEADER = (
     f"{'iter':>4}  {'primal':>9} {'(tol)':>9}  {'dual':>9} {'(tol)':>9}  {'rho':>8}  "
@@ -617,6 +702,9 @@ def _record(history, datas, results, scaling, start) -> None:
     history["solve_time"].append(sum(r.result.solve_time for r in results))
     history["ipopt_iterations"].append(sum(r.result.n_iter for r in results))
     history["models_reused"].append(sum(r.reused_model for r in results))
+    history["bytes_sent"].append(sum(r.bytes_sent for r in results))
+    history["data_resent"].append(sum(r.data_sent for r in results))
+    history["bytes_received"].append(sum(r.bytes_received for r in results))
 
 
 def _balance(rho, duals, r_norm, s_norm):
