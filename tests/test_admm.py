@@ -72,6 +72,85 @@ def test_parallel_jobs_give_the_same_weights(admm_data):
     parallel = _admm(n_batches=4, n_jobs=2, max_iter=5).fit(t, X)
     for a, b in zip(serial.estimator_.coefs_, parallel.estimator_.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+    # loky hands each task to whichever worker is free, so later iterations may send a
+    # batch's data again (to a worker without it); the weights do not depend on that
+    resent = parallel.history_["data_resent"]
+    assert resent[0] == 4 and all(0 <= r <= 4 for r in resent[1:])
+
+
+# ------------------------------------------------------------ batch data on the workers
+
+
+def test_batch_data_are_sent_with_the_first_iteration_only(admm_data):
+    from skneuralode import _resident
+
+    t, X = admm_data
+    with pytest.warns(ConvergenceWarning):
+        admm = _admm(n_jobs=1, max_iter=3).fit(t, X)
+    h = admm.history_
+    assert h["data_resent"] == [2, 0, 0]
+    # later tasks carry the iterate only: here a fifth of the first iteration's bytes
+    assert all(0 < sent < h["bytes_sent"][0] / 3 for sent in h["bytes_sent"][1:])
+    assert h["bytes_sent"][1] == h["bytes_sent"][2]
+    assert all(received > 0 for received in h["bytes_received"])
+    assert not _resident._STORE  # the fit's batches left this process's store
+
+
+@pytest.mark.parametrize("engine,solver", [("numpy", "auto"), ("pyomo", "pynumero")])
+def test_a_worker_without_the_data_gets_them_again_and_the_same_weights(
+    admm_data, monkeypatch, engine, solver
+):
+    """A data-less task on a worker that does not hold its batch (here: batch 1 is
+    always forgotten) comes back missing and is sent again with its data in the same
+    iteration; the fit is bit-identical to one without misses."""
+    from skneuralode import _resident
+
+    t, X = admm_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        normal = _admm(engine, solver, n_jobs=1, max_iter=3).fit(t, X)
+        remembered = _resident.get
+
+        def forgetful(key):
+            return None if key[1] == 1 else remembered(key)
+
+        monkeypatch.setattr(_resident, "get", forgetful)
+        missed = _admm(engine, solver, n_jobs=1, max_iter=3).fit(t, X)
+    assert normal.history_["data_resent"] == [2, 0, 0]
+    assert missed.history_["data_resent"] == [2, 1, 1]
+    assert missed.history_["bytes_sent"][1] > normal.history_["bytes_sent"][1]
+    for key in ("primal_residual", "dual_residual", "objective"):
+        assert missed.history_[key] == normal.history_[key]
+    for a, b in zip(missed.estimator_.coefs_ + missed.estimator_.intercepts_,
+                    normal.estimator_.coefs_ + normal.estimator_.intercepts_):  # fmt: skip
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("how", ["error", "interrupt"])
+def test_the_parent_store_is_emptied_when_fit_stops(admm_data, monkeypatch, how):
+    """With n_jobs=1 the batches' data are held in this process; a fit that raises or is
+    interrupted (in the second iteration, when both batches are held) releases them."""
+    from skneuralode import _admm as admm_module
+    from skneuralode import _resident
+
+    t, X = admm_data
+    original, held = admm_module.solve_batch, []
+
+    def failing(task):
+        if task.key[1] == 0 and task.data is None:  # batch 0 of the second iteration
+            held.append(len(_resident._STORE))
+            raise RuntimeError("solver crashed") if how == "error" else KeyboardInterrupt
+        return original(task)
+
+    monkeypatch.setattr(admm_module, "solve_batch", failing)
+    if how == "error":
+        with pytest.raises(RuntimeError, match="solver crashed"):
+            _admm(n_jobs=1).fit(t, X)
+    else:
+        with pytest.warns(ConvergenceWarning, match="interrupted"):
+            assert _admm(n_jobs=1).fit(t, X).stop_reason_ == "interrupted"
+    assert held == [2]
+    assert not _resident._STORE
 
 
 def test_batching_by_trajectory():
