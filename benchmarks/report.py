@@ -141,6 +141,11 @@ SECTIONS = {
     "admm_parallel": Section(
         "ADMM in parallel: n_jobs=2 vs n_jobs=1", "case", ("case", "n_jobs", "wall_time")
     ),
+    "admm_transfer": Section(
+        "ADMM: bytes sent to the workers per iteration, before vs after",
+        "iteration",
+        ("iteration", "bytes_before", "bytes_after", "data_resent", "bytes_received"),
+    ),
     "latent_states": Section(
         "Input-output data: cascaded tanks with 0, 1 and 2 latent states vs ARX",
         "model",
