@@ -58,10 +58,12 @@ def fit(t, X):
 # %%
 # On a Dask cluster
 # -----------------
-# The sub-problem tasks carry numpy arrays and plain options only; with the numpy engine
-# (the default) a worker solves each task from its arrays alone. (With
-# ``engine="pyomo"`` a worker builds the Pyomo model of the batch it solves, keeps it, and
-# reuses it when the same batch comes back, counted in ``history_["models_reused"]``.)
+# The sub-problem tasks carry numpy arrays and plain options only. A batch's data go with
+# its first task; a worker keeps them, and later tasks carry only the iterate (a task on
+# a worker without its batch is sent again with the data: ``history_["data_resent"]``).
+# (With ``engine="pyomo"`` a worker builds the Pyomo model of the batch it solves, keeps
+# it, and reuses it when the same batch comes back, counted in
+# ``history_["models_reused"]``.)
 # The workers need skneuralode and cyipopt installed, like the client.
 
 

@@ -199,10 +199,11 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     the fit and the batch (up to 200 MiB per process; older fits' data are dropped
     first). Later tasks carry ``rho``, the proximal center ``z - u_b``, the warm start
     (``theta_b`` and the batch's node states) and the IPOPT options. A worker that does
-    not hold a task's batch (a new or restarted process, a task the scheduler placed
-    elsewhere) returns it unsolved, and the task is sent again with its data in the
-    same iteration; so the result does not depend on which worker holds what, only the
-    bytes do. ``history_`` records them (``bytes_sent``, ``data_resent``,
+    not hold a task's batch (a new or restarted process, or another worker than the one
+    that received the data: loky and Dask give a task to any free worker) returns it
+    unsolved, and the task is sent again with its data in the same iteration, after the
+    others; so the result does not depend on which worker holds what, only the bytes
+    and the time do. ``history_`` records them (``bytes_sent``, ``data_resent``,
     ``bytes_received``). With ``n_jobs=1`` the data stay in the calling process, which
     drops them when ``fit`` ends.
 
