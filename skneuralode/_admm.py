@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pickle
 import time
-import uuid
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
@@ -90,14 +89,31 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
           by continuity constraints.
         - ``"trajectory"``: whole trajectories are dealt into ``n_batches`` groups
           (needs ``trajectory=`` in ``fit``).
-    rho : float, default=1.0
-        Initial ADMM penalty. ADMM splits the *sum* of squared (scaled) errors: batch
-        ``b`` with ``n_b`` samples of ``d`` states minimizes ``n_b d L_b(theta_b) +
-        rho/2 ||theta_b - z + u_b||^2``, so ``rho`` does not need retuning when the data
-        grow.
-    adaptive_rho : bool, default=True
+    init : {"subsample", "estimator"}, default="subsample"
+        The initial consensus, which every batch starts from:
+
+        - ``"subsample"``: a model fitted (in one worker, like a batch) on about every
+          ``n_batches``-th sample of every trajectory, an NLP of a batch's size that
+          covers all the data; ``init_time_`` records its time. Averaging networks that
+          drifted apart from an arbitrary start means little (hidden units permute); a
+          common start that already fits all the data roughly keeps the batches in one
+          basin.
+        - ``"estimator"``: the start the single model would use on all the data (see
+          ``init`` of :class:`CollocationNeuralODE`); nothing is fitted before ADMM.
+    acceleration : {"anderson"} or None, default="anderson"
+        ``"anderson"``: Anderson acceleration of the ADMM iteration (see Notes), which
+        extrapolates from the last five iterates and rejects a step whose fixed-point
+        residual more than doubled. ``None``: plain ADMM.
+    rho : float, default=5e-3
+        ADMM penalty, per observed entry: batch ``b`` with ``N_b`` observed entries
+        minimizes ``N_b L_b(theta_b) + (rho N / 2) ||theta_b - z + u_b||^2``, with ``N``
+        the mean of ``N_b`` over the batches. ``L_b``'s curvature grows with ``N_b``, so
+        the same ``rho`` holds the batches together alike at any batch size.
+    adaptive_rho : bool, default=False
         Residual balancing: ``rho *= 2`` when the primal residual exceeds 10 times the
-        dual one, ``rho /= 2`` in the opposite case (scaled duals rescaled).
+        dual one, ``rho /= 2`` in the opposite case (scaled duals rescaled; the
+        acceleration starts again). With the acceleration a fixed ``rho`` converges in
+        fewer iterations (``benchmarks/admm_large.py``).
     max_iter : int, default=100
         Maximum number of ADMM iterations.
     tol : float, default=1e-2
@@ -167,6 +183,9 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         All but ``"converged"`` come with a ``ConvergenceWarning``.
     n_features_in_ : int
         Always 1 (the time column).
+    init_time_ : float
+        Wall-clock seconds of the initial fit (``init="subsample"``; 0.0 otherwise),
+        included in ``fit_time_`` and in the first iteration's ``wall_time``.
     fit_time_ : float
         Wall-clock seconds of the whole fit.
 
@@ -177,21 +196,40 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     Notes
     -----
     Scaled-form consensus ADMM (Boyd et al. 2011, §7.1). With ``L_b`` the collocation
-    objective of batch ``b`` (its mean squared misfit plus ``alpha ||W||^2``) and
-    ``c_b = n_b d``, iteration ``k`` computes
+    objective of batch ``b`` (its mean squared misfit plus ``alpha ||W||^2``), ``N_b``
+    its observed entries and ``N`` their mean over the batches, iteration ``k`` computes
 
     .. math::
 
-        \\theta_b &\\leftarrow \\arg\\min c_b L_b(\\theta_b, x_b)
-                  + \\tfrac{\\rho}{2} \\lVert \\theta_b - z + u_b \\rVert^2, \\\\
+        \\theta_b &\\leftarrow \\arg\\min N_b L_b(\\theta_b, x_b)
+                  + \\tfrac{\\rho N}{2} \\lVert \\theta_b - z + u_b \\rVert^2, \\\\
         z &\\leftarrow \\operatorname{mean}_b (\\theta_b + u_b), \\qquad
         u_b \\leftarrow u_b + \\theta_b - z,
 
     with primal residual ``r = sqrt(sum_b ||theta_b - z||^2)`` and dual residual
-    ``s = rho sqrt(B) ||z - z_prev||``. Sub-problems are warm-started from their previous
-    solution; a worker that solved batch ``b`` before reuses its Pyomo model and only
-    updates the proximal parameters and the starting point. All batches share the
+    ``s = rho N sqrt(B) ||z - z_prev||``. Sub-problems are warm-started from their
+    previous solution; a worker that solved batch ``b`` before reuses its Pyomo model and
+    only updates the proximal parameters and the starting point. All batches share the
     scaling computed on the full data, so the weights mean the same in every batch.
+
+    **What makes it converge at scale.** Three things, each measured on 10 000 samples
+    in five batches (``benchmarks/admm_large.py``), where plain ADMM from the
+    estimator's start with ``rho`` 20 times smaller ended 10 iterations unconverged,
+    its consensus simulating unseen trajectories 100 times worse than one model:
+
+    - a common start that already fits all the data (``init="subsample"``);
+    - a penalty that holds the batches together (``rho`` per observed entry: with
+      ``N`` 4 000 entries per batch, ``rho N = 20``), so that each sub-problem moves
+      little and IPOPT, warm-started, solves it in one to three iterations;
+    - Anderson acceleration: ADMM is the fixed-point iteration ``v <- G(v)`` in
+      ``v = (z, u_1, ..., u_B)``, linearly and slowly convergent along the directions
+      where the batch objectives hardly curve (a network has many). Type-II Anderson
+      acceleration (Walker and Ni 2011; for ADMM, Zhang et al. 2019) centres the next
+      sub-problems on ``g_k - dG gamma``, the least-squares secant extrapolation from
+      the last five images ``g_i = G(v_i)`` and residuals ``f_i = g_i - v_i``. The
+      model and the residuals are those of the plain step (``z = mean_b(theta_b +
+      u_b)``), so the stopping rule means what it says below; a point whose residual
+      grew more than twofold is abandoned for the plain step of the point before it.
 
     **What is sent per iteration.** A batch's data (its discretization, targets and
     inputs: some 0.8 MB per 2 000 samples) go to the workers with the first
@@ -226,10 +264,10 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     still improves that sum noticeably. The sub-problems are nonconvex, so this is a
     local statement; with ``batching="time"`` the consensus problem is not the single
     model's NLP either (the windows are not tied). Weights that agree to 1% need not give
-    the same long simulations in a sensitive system. ADMM's tail is slow here: on the
-    paper's two-batch experiment (``benchmarks/admm_paper.py``) the defaults stop after
-    25 iterations, while Boyd's rule with ``eps_abs = eps_rel = 1e-3`` is not met
-    within 100; three batches of two trajectories each need 91 iterations.
+    the same long simulations in a sensitive system, and a different start ends in a
+    different local minimum: on the paper's two-batch experiment
+    (``benchmarks/admm_paper.py``) the single model's own test error varies twofold
+    with its ``random_state``.
 
     References
     ----------
@@ -238,6 +276,10 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
        Foundations and Trends in Machine Learning 3(1), 2011.
     .. [2] M. Shapovalova and C. Tsay, "Training Neural ODEs Using Fully Discretized
        Simultaneous Optimization", arXiv:2502.15642, 2025.
+    .. [3] H. F. Walker and P. Ni, "Anderson Acceleration for Fixed-Point Iterations",
+       SIAM Journal on Numerical Analysis 49(4), 2011.
+    .. [4] J. Zhang, Y. Peng, W. Ouyang and B. Deng, "Accelerating ADMM for Efficient
+       Simulation and Optimization", ACM Transactions on Graphics 38(6), 2019.
 
     Examples
     --------
@@ -252,6 +294,8 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "predict"]), None],
         "n_batches": [Interval(Integral, 1, None, closed="left")],
         "batching": [StrOptions({"time", "trajectory"})],
+        "init": [StrOptions({"subsample", "estimator"})],
+        "acceleration": [StrOptions({"anderson"}), None],
         "rho": [Interval(Real, 0, None, closed="neither")],
         "adaptive_rho": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -268,8 +312,10 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         *,
         n_batches=2,
         batching="time",
-        rho=1.0,
-        adaptive_rho=True,
+        init="subsample",
+        acceleration="anderson",
+        rho=5e-3,
+        adaptive_rho=False,
         max_iter=100,
         tol=1e-2,
         max_time=None,
@@ -280,6 +326,8 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         self.estimator = estimator
         self.n_batches = n_batches
         self.batching = batching
+        self.init = init
+        self.acceleration = acceleration
         self.rho = rho
         self.adaptive_rho = adaptive_rho
         self.max_iter = max_iter
@@ -327,13 +375,25 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             for b, (idx, sub) in enumerate(batches)
         ]  # fmt: skip
         options = {**ipopt_options(params), "print_level": 0}
-        self._fit_token = uuid.uuid4().hex  # this fit's batches in the workers' stores
-        try:
-            last, history, stop = self._run(datas, z, route, options, scaling, start)
-        finally:  # batches solved in this process (n_jobs=1, threads) leave its store
-            _resident.release(self._fit_token)
-            del self._fit_token
-        self._finish(est, datas, scaling, route, last, history, stop, start)
+        extra = []
+        if self.init == "subsample":  # one NLP of a batch's size, over all the data
+            idx, sub = _subsample(groups, len(batches))
+            fit = build_problem(
+                t[idx],
+                X[idx],
+                None if u is None else u[idx],
+                sub,
+                scaling,
+                spec,
+                smoothers=smoothers,
+                theta0=z,
+                physics=greybox,
+            )
+            extra.append(replace(fit, proximal=True))  # solved with rho = 0
+        with _resident.Placement(datas + extra) as placement:
+            last, history, stop, first = self._run(placement, len(batches), z, route,
+                                                   options, scaling, start)  # fmt: skip
+        self._finish(est, datas, scaling, route, last, history, stop, first, start)
         return self
 
     # ------------------------------------------------------------ set-up
@@ -384,21 +444,32 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         return batches
 
     # ------------------------------------------------------------ the loop
-    def _run(self, datas, z, route, options, scaling, start):
-        """The ADMM iterations -> (last completed iterate, history, stop reason)."""
+    def _run(self, placement, n_batches, z, route, options, scaling, start):
+        """The ADMM iterations -> (last completed iterate, history, stop reason, the
+        first batch's solve for ``init="first_batch"``: a ``SolveResult``)."""
+        datas = placement.datas[:n_batches]
         B = len(datas)
-        it = _Iterate(z, np.tile(z, (B, 1)), [d.states0 for d in datas], np.zeros((B, len(z))))
+        observed = float(np.mean([d.n_observed for d in datas]))  # N of ``rho``'s term
+        states = [d.states0 for d in datas]
+        it = _Iterate(z, z, np.tile(z, (B, 1)), states, np.zeros((B, len(z))))
         rho = float(self.rho)
         history = {key: [] for key in _HISTORY_KEYS}
-        make_tasks = self._task_maker(datas, route, options)
+        make_tasks = self._task_maker(placement, n_batches, route, options)
+        first = SolveResult("", "", "", 0, 0.0)  # init="estimator": nothing solved
+        if self.init == "subsample":
+            it, first = self._fit_subsample(make_tasks, it, start)
+            if first is None:
+                return it, history, "interrupted", _unsolved(route, z, states[0])
+        accelerate = _Anderson(ANDERSON_MEMORY) if self.acceleration == "anderson" else None
         self._say(_HEADER)
         for k in range(self.max_iter):
             results = self._solve_batches(make_tasks(it, rho, self._time_left(start)))
             if results is None:
-                return it, history, "interrupted"
+                return it, history, "interrupted", first
             _check_batches(results, k)
-            it, r_norm, s_norm = _step(it, results, rho)
-            eps_pri, eps_dual = self._tolerances(it, rho)
+            # the dual residual in units of the summed objective's gradient (rho N)
+            it, r_norm, s_norm = _step(it, results, rho * observed, accelerate)
+            eps_pri, eps_dual = self._tolerances(it, rho * observed)
             _record(history, datas, results, scaling, start)
             for key, value in zip(_RULE_KEYS, (r_norm, s_norm, eps_pri, eps_dual, rho)):
                 history[key].append(value)
@@ -406,37 +477,78 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             # a sub-problem stopped early (time or iteration limit) may not have moved
             solved = all(r.result.converged for r in results)
             if solved and r_norm <= eps_pri and s_norm <= eps_dual:
-                return it, history, "converged"
+                return it, history, "converged", first
             if self._time_left(start) == 0.0:
-                return it, history, "max_time"
+                return it, history, "max_time", first
             if self.adaptive_rho:
-                rho, it.duals = _balance(rho, it.duals, r_norm, s_norm)
-        return it, history, "max_iter"
+                new_rho, it.duals = _balance(rho, it.duals, r_norm, s_norm)
+                if new_rho != rho and accelerate is not None:
+                    accelerate.reset()  # the scaled duals changed their unit
+                rho = new_rho
+        return it, history, "max_iter", first
 
-    def _task_maker(self, datas, route, options):
+    def _fit_subsample(self, make_tasks, it, start):
+        """``init="subsample"``: fit every ``n_batches``-th sample of every trajectory
+        (one NLP of a batch's size; its data are the last of ``make_tasks``'s) from the
+        estimator's start, in a worker; its weights become the consensus and every
+        batch's warm start. Returns the new iterate and the solve's ``SolveResult``
+        (``solve_time`` the wall time of the whole step), or ``(it, None)`` if Ctrl-C
+        stopped it."""
+        begin = time.perf_counter()
+        dispatch = make_tasks(it, 0.0, self._time_left(start), subsample=True)
+        results = self._solve_batches(dispatch)
+        if results is None:
+            return it, None
+        result = replace(results[0].result, solve_time=time.perf_counter() - begin)
+        if not result.converged and result.status not in STOPPED:
+            raise SolverError(
+                f"IPOPT failed on the subsample fitted for ADMM's initial consensus "
+                f"(init='subsample') with status {result.status!r}: {result.message}. No "
+                "model was fitted; try init='estimator'."
+            )
+        z = result.theta
+        self._say(
+            f"initial consensus: fitted on a 1/{len(it.states)} subsample, "
+            f"{result.n_iter} IPOPT iterations ({result.status}), {result.solve_time:.1f} s"
+        )
+        return _Iterate(z, z, np.tile(z, (len(it.states), 1)), it.states, it.duals), result
+
+    def _task_maker(self, placement, n_batches, route, options):
         """A function ``(iterate, rho, time left) -> _Dispatch``: one BatchTask per
-        batch, which carries the batch's data in the first iteration only."""
-        token = self._fit_token  # identifies this fit's batches in the workers' stores
+        batch, which carries the batch's data in the first dispatch only (then the
+        workers hold them or read the batch's file, ``_resident``). With
+        ``subsample=True``, the one task of the initial fit (the placement's last data,
+        without proximal term)."""
+        datas = placement.datas
         limit_threads = effective_n_jobs(self.n_jobs) > 1
-        # ADMM splits the sum of squared errors: batch b's objective is n_b * d times its
-        # mean misfit (+ alpha term), so its proximal weight in the model is rho / (n_b d).
+        # ADMM splits the sum of squared errors: batch b's objective is N_b (its observed
+        # entries) times its mean misfit (+ alpha term), with the proximal term rho N / 2
+        # ||.||^2 (N the mean of N_b over the batches); in the batch's NLP, whose objective
+        # is the mean, its weight is rho N / N_b.
         weights = [d.n_observed for d in datas]
-        first = True
+        mean_observed = float(np.mean(weights[:n_batches]))
+        sent = set()
 
-        def make_tasks(it, rho, time_left):
-            nonlocal first
+        def task(b, rho, center, theta, states, options):
+            data = None if b in sent else datas[b]
+            weight = rho * mean_observed / weights[b]
+            return BatchTask(placement.key(b), data, weight, center, theta, states, *route,
+                             options, limit_threads, placement.path(b))  # fmt: skip
+
+        def make_tasks(it, rho, time_left, subsample=False):
             opts = options
             if time_left is not None:
                 limit = min(max(time_left, 1e-3), options.get("max_wall_time", np.inf))
                 opts = {**options, "max_wall_time": float(limit)}
-            tasks = [
-                BatchTask((token, b), data if first else None, rho / weights[b],
-                          it.z - it.duals[b], it.thetas[b], it.states[b], *route, opts,
-                          limit_threads)
-                for b, data in enumerate(datas)
-            ]  # fmt: skip
-            first = False
-            return _Dispatch(tasks, datas)
+            if subsample:
+                b = len(datas) - 1
+                tasks = [task(b, 0.0, it.z, it.z, datas[b].states0, opts)]
+            else:
+                tasks = [
+                    task(b, rho, it.z - it.duals[b], it.thetas[b], it.states[b], opts)
+                    for b in range(len(it.states))
+                ]
+            return _Dispatch(tasks, datas, sent)
 
         return make_tasks
 
@@ -448,14 +560,17 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         from the same data and iterate whichever worker holds what.
         """
         results = self._run_tasks(dispatch.tasks)
-        missed = [] if results is None else [b for b, r in enumerate(results) if r.missing]
+        if results is None:
+            return None
+        dispatch.sent.update(task.key[1] for task in dispatch.tasks if task.data is not None)
+        missed = [i for i, r in enumerate(results) if r.missing]
         if missed:
-            again = [replace(dispatch.tasks[b], data=dispatch.datas[b]) for b in missed]
+            again = [dispatch.with_data(i) for i in missed]
             resent = self._run_tasks(again)
             if resent is None:
                 return None
-            for b, result in zip(missed, resent):
-                results[b] = _add_transfer(result, results[b])
+            for i, result in zip(missed, resent):
+                results[i] = _add_transfer(result, results[i])
         return results
 
     def _run_tasks(self, tasks) -> list | None:
@@ -488,7 +603,9 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         """Boyd et al. (2011) §3.3.1 for the stacked consensus variable (dimension B p),
         with eps_rel = tol and eps_abs = ABS_TOL_FRACTION * tol."""
         floor = np.sqrt(it.thetas.size) * ABS_TOL_FRACTION * self.tol
-        scale_pri = max(np.linalg.norm(it.thetas), np.sqrt(len(it.thetas)) * np.linalg.norm(it.z))
+        scale_pri = max(
+            np.linalg.norm(it.thetas), np.sqrt(len(it.thetas)) * np.linalg.norm(it.consensus)
+        )
         scale_dual = rho * np.linalg.norm(it.duals)
         return float(floor + self.tol * scale_pri), float(floor + self.tol * scale_dual)
 
@@ -497,19 +614,19 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             print(text, flush=True)
 
     # ------------------------------------------------------------ results
-    def _finish(self, est, datas, scaling, route, last, history, stop, start) -> None:
+    def _finish(self, est, datas, scaling, route, last, history, stop, first, start) -> None:
         if last.results is None:  # interrupted before the first iteration completed
-            solved = [_unsolved(route, last.z, data.states0) for data in datas]
+            solved = [_unsolved(route, last.consensus, data.states0) for data in datas]
         else:
             solved = [r.result for r in last.results]
         store_fit(
             est,
             scaling,
-            last.z,
+            last.consensus,
             [(data, res.theta, res.states) for data, res in zip(datas, solved)],
             solved,
             build_time=sum(history["build_time"]),
-            n_iter=sum(history["ipopt_iterations"]),
+            n_iter=first.n_iter + sum(history["ipopt_iterations"]),
         )
         est.solve_time_ = float(sum(history["solve_time"]))
         est.timings_.update(ipopt=est.solve_time_ - est.timings_["nl_write"])
@@ -520,6 +637,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         self.converged_ = stop == "converged"
         self.stop_reason_ = stop
         self.n_features_in_ = 1
+        self.init_time_ = first.solve_time
         self.fit_time_ = est.fit_time_ = est.timings_["total"] = time.perf_counter() - start
         self._say(
             f"ADMM stopped ({stop}) after {self.n_iter_} iterations, {self.fit_time_:.1f} s."
@@ -590,34 +708,108 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         return tags
 
 
+def _subsample(groups: list, n: int) -> tuple[np.ndarray, list]:
+    """About every ``n``-th sample of every trajectory: ``ceil(len / n)`` samples (at
+    least ``MIN_SAMPLES``) evenly spread from its first to its last -> (sample indices,
+    index arrays of the sub-trajectories into them)."""
+    picks = []
+    for g in groups:
+        k = max(MIN_SAMPLES, -(-len(g) // n))
+        picks.append(g[np.unique(np.round(np.linspace(0, len(g) - 1, k)).astype(int))])
+    bounds = np.cumsum([0] + [len(p) for p in picks])
+    return np.concatenate(picks), [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 @dataclass
 class _Iterate:
     """ADMM's variables after a completed iteration (or at the start)."""
 
-    z: np.ndarray  # consensus, (p,)
+    z: np.ndarray  # the consensus the next sub-problems are centred on, (p,)
+    consensus: np.ndarray  # the model: the mean of the last batch solutions (+ duals)
     thetas: np.ndarray  # batch copies, (B, p)
     states: list  # batch node states
     duals: np.ndarray  # scaled duals u_b, (B, p)
     results: list | None = None  # the BatchResults that produced it; None at the start
 
 
-def _step(it: _Iterate, results: list, rho: float) -> tuple[_Iterate, float, float]:
-    """The z and u updates from the batch solutions -> (new iterate, r, s)."""
+def _step(it: _Iterate, results: list, rho: float, accelerate) -> tuple[_Iterate, float, float]:
+    """The z and u updates from the batch solutions -> (new iterate, r, s).
+
+    The residuals are those of the plain ADMM step, whose consensus is the model; with
+    ``accelerate`` (an :class:`_Anderson`), the next sub-problems are centred on its
+    extrapolation of the plain steps instead."""
     thetas = np.array([r.result.theta for r in results])
-    z = (thetas + it.duals).mean(axis=0)
-    duals = it.duals + thetas - z
-    r_norm = float(np.sqrt(np.sum((thetas - z) ** 2)))
-    s_norm = float(rho * np.sqrt(len(thetas)) * np.linalg.norm(z - it.z))
+    consensus = (thetas + it.duals).mean(axis=0)
+    duals = it.duals + thetas - consensus
+    r_norm = float(np.sqrt(np.sum((thetas - consensus) ** 2)))
+    s_norm = float(rho * np.sqrt(len(thetas)) * np.linalg.norm(consensus - it.z))
     states = [r.result.states for r in results]
-    return _Iterate(z, thetas, states, duals, results), r_norm, s_norm
+    z = consensus
+    if accelerate is not None:
+        z, duals = accelerate.step(it.z, it.duals, consensus, duals)
+    return _Iterate(z, consensus, thetas, states, duals, results), r_norm, s_norm
+
+
+#: Past ADMM steps the Anderson acceleration combines (``acceleration="anderson"``).
+ANDERSON_MEMORY = 5
+#: A step whose fixed-point residual grew by more than this factor over the previous
+#: one is rejected: the acceleration forgets its past steps and goes on from the plain
+#: ADMM step of the previous point (the safeguard of Zhang et al. 2019, simplified).
+ANDERSON_REJECT_GROWTH = 2.0
+
+
+class _Anderson:
+    """Type-II Anderson acceleration of the ADMM map ``v = (z, u) -> G(v)``.
+
+    ADMM is a fixed-point iteration ``v <- G(v)``; its convergence is linear and slow
+    along directions the batch objectives hardly curve (flat directions of a network).
+    With the last ``m + 1`` points ``v_i``, images ``g_i = G(v_i)`` and residuals
+    ``f_i = g_i - v_i``, the next point is ``g_k - dG gamma`` with ``gamma`` the
+    least-squares solution of ``dF gamma ~ f_k`` (``dF``, ``dG`` the differences of
+    successive ``f``, ``g``): the secant extrapolation of Walker and Ni (2011), applied
+    to ADMM as by Zhang, Peng, Ouyang and Deng (2019). An extrapolated point whose residual
+    grew by :data:`ANDERSON_REJECT_GROWTH` is rejected (the plain step of the point
+    before it is taken instead) and the memory cleared; it is also cleared when ``rho``
+    changes (the scaled duals change their unit).
+    """
+
+    def __init__(self, memory: int):
+        self.memory = memory
+        self.reset()
+
+    def reset(self) -> None:
+        self._g, self._f = [], []
+
+    def step(self, z, duals, z_plain, duals_plain):
+        """The next ``(z, u)`` from the point ``(z, duals)`` and its plain image."""
+        v = np.concatenate([z, duals.ravel()])
+        g = np.concatenate([z_plain, duals_plain.ravel()])
+        f = g - v
+        if self._f and np.linalg.norm(f) > ANDERSON_REJECT_GROWTH * np.linalg.norm(self._f[-1]):
+            g = self._g[-1]  # the plain step from the last accepted point
+            self.reset()
+        else:
+            self._g = [*self._g, g][-(self.memory + 1) :]
+            self._f = [*self._f, f][-(self.memory + 1) :]
+            if len(self._f) > 1:
+                dF = np.diff(np.array(self._f), axis=0).T
+                dG = np.diff(np.array(self._g), axis=0).T
+                gamma = np.linalg.lstsq(dF, f, rcond=None)[0]
+                g = g - dG @ gamma
+        return g[: len(z)], g[len(z) :].reshape(duals.shape)
 
 
 @dataclass
 class _Dispatch:
     """One iteration's tasks, and the batch data for the tasks sent again (``missing``)."""
 
-    tasks: list  # a BatchTask per batch; data only in the first iteration
-    datas: list  # the batches' NLPData
+    tasks: list  # BatchTasks; data only with a batch's first task
+    datas: list  # every batch's NLPData, by batch index
+    sent: set  # the batches whose data went out with a task already
+
+    def with_data(self, i: int) -> BatchTask:
+        """Task ``i`` carrying its batch's data."""
+        return replace(self.tasks[i], data=self.datas[self.tasks[i].key[1]])
 
 
 def _pickled_size(obj) -> int:

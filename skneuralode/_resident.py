@@ -11,6 +11,12 @@ worker, an entry dropped for space) answers with a ``BatchResult`` marked ``miss
 and the parent sends that task again with its data. This saves the transfer and the
 unpickling (which, for a grey-box batch, re-derives its SymPy derivatives).
 
+A :class:`Placement` also writes each batch's data to a file once per fit, and every
+task names its file: a worker that shares the parent's filesystem (loky's processes,
+a Dask ``LocalCluster``) and does not hold the batch (a new or restarted process, or
+another worker than the one that got the data) reads it from there instead of asking
+for it again. Only a worker on another machine answers ``missing``.
+
 The store is shared by the threads of a process (Dask workers run threads) and
 guarded by a lock. It is bounded: beyond :data:`RESIDENT_BYTES` (the ``nbytes`` of the
 entries' arrays) entries are dropped, those of other fits first (a worker process
@@ -21,7 +27,12 @@ objects (nothing is copied); ``ADMMNeuralODE.fit`` releases them at its end.
 
 from __future__ import annotations
 
+import os
+import pickle
+import shutil
+import tempfile
 import threading
+import uuid
 from collections import OrderedDict
 from dataclasses import fields, is_dataclass
 
@@ -76,12 +87,59 @@ def release(token: str) -> None:
 
 def task_data(task):
     """The ``NLPData`` a ``BatchTask`` is solved with: the data it carries, which is then
-    held for later tasks of its batch, or for a data-less task the held entry (``None``
-    if this process does not hold it)."""
-    if task.data is None:
-        return get(task.key)
-    put(task.key, task.data)
-    return task.data
+    held for later tasks of its batch; for a data-less task the held entry, or else the
+    batch's file (``task.path``) if this process can read it; ``None`` if neither."""
+    data = task.data
+    if data is None:
+        data = get(task.key)
+        if data is not None:
+            return data
+        data = _read(task.path)
+        if data is None:
+            return None
+    put(task.key, data)
+    return data
+
+
+def _read(path: str | None):
+    """The data pickled at ``path`` by a :class:`Placement`, or ``None`` if this process
+    cannot read it (another machine, or the fit has ended and removed it)."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as file:
+            return pickle.load(file)
+    except OSError:
+        return None
+
+
+class Placement:
+    """Where one fit's batch data live: a token for the workers' stores and a folder
+    with one file per batch, from ``with Placement(datas) as placement:`` to its end,
+    which removes the folder and drops the calling process's entries (with ``n_jobs=1``
+    or threads the store is the caller's)."""
+
+    def __init__(self, datas: list):
+        self.datas = datas
+        self.token = uuid.uuid4().hex
+        self.folder = None
+
+    def __enter__(self) -> Placement:
+        self.folder = tempfile.mkdtemp(prefix="skneuralode-admm-")
+        for b, data in enumerate(self.datas):
+            with open(self.path(b), "wb") as file:
+                pickle.dump(data, file, protocol=pickle.HIGHEST_PROTOCOL)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        release(self.token)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def key(self, b: int) -> tuple:
+        return (self.token, b)
+
+    def path(self, b: int) -> str:
+        return os.path.join(self.folder, f"batch-{b}.pkl")
 
 
 def _drop_beyond_budget(newest: tuple) -> None:

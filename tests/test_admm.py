@@ -1,6 +1,7 @@
 """ADMMNeuralODE: consensus over batches, parallel and distributed sub-problems."""
 
 import pickle
+import re
 import time
 import warnings
 
@@ -28,14 +29,16 @@ def _admm(engine="auto", solver="auto", **kw):
     base = CollocationNeuralODE(
         width=8, degree=2, alpha=1e-4, random_state=0, engine=engine, solver=solver
     )
-    return ADMMNeuralODE(base, **{"n_batches": 2, "max_iter": 30, **kw})
+    # a tolerance these few iterations never meet: tests that count iterations see
+    # max_iter of them (the tests of convergence give ADMM's default tol)
+    return ADMMNeuralODE(base, **{"n_batches": 2, "max_iter": 30, "tol": 1e-8, **kw})
 
 
 def test_consensus_reached_and_batches_agree(admm_data):
     t, X = admm_data
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        admm = _admm(n_jobs=1, max_iter=100).fit(t, X)
+        admm = _admm(n_jobs=1, max_iter=100, tol=1e-2).fit(t, X)
     assert admm.converged_ and admm.stop_reason_ == "converged"
     h = admm.history_
     assert h["primal_residual"][-1] <= h["primal_tolerance"][-1]
@@ -101,23 +104,30 @@ def test_a_worker_without_the_data_gets_them_again_and_the_same_weights(
     admm_data, monkeypatch, engine, solver
 ):
     """A data-less task on a worker that does not hold its batch (here: batch 1 is
-    always forgotten) comes back missing and is sent again with its data in the same
-    iteration; the fit is bit-identical to one without misses."""
+    always forgotten) reads the batch's file, or where it cannot (another machine: here
+    the file is unreadable too) comes back missing and is sent again with its data in
+    the same iteration; either way the fit is bit-identical to one without misses."""
     from skneuralode import _resident
 
     t, X = admm_data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         normal = _admm(engine, solver, n_jobs=1, max_iter=3).fit(t, X)
-        remembered = _resident.get
+        remembered, read = _resident.get, _resident._read
 
         def forgetful(key):
             return None if key[1] == 1 else remembered(key)
 
         monkeypatch.setattr(_resident, "get", forgetful)
+        from_file = _admm(engine, solver, n_jobs=1, max_iter=3).fit(t, X)
+        monkeypatch.setattr(_resident, "_read", lambda path: None)
         missed = _admm(engine, solver, n_jobs=1, max_iter=3).fit(t, X)
+        monkeypatch.setattr(_resident, "_read", read)
     assert normal.history_["data_resent"] == [2, 0, 0]
+    assert from_file.history_["data_resent"] == [2, 0, 0]
     assert missed.history_["data_resent"] == [2, 1, 1]
+    for a, b in zip(from_file.estimator_.coefs_, normal.estimator_.coefs_):
+        np.testing.assert_array_equal(a, b)
     assert missed.history_["bytes_sent"][1] > normal.history_["bytes_sent"][1]
     for key in ("primal_residual", "dual_residual", "objective"):
         assert missed.history_[key] == normal.history_[key]
@@ -149,7 +159,7 @@ def test_the_parent_store_is_emptied_when_fit_stops(admm_data, monkeypatch, how)
     else:
         with pytest.warns(ConvergenceWarning, match="interrupted"):
             assert _admm(n_jobs=1).fit(t, X).stop_reason_ == "interrupted"
-    assert held == [2]
+    assert held == [3]  # the two batches and the initial subsample
     assert not _resident._STORE
 
 
@@ -319,12 +329,14 @@ def test_tolerances_are_boyds_with_a_relative_tol():
 
     thetas = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 12.0]])  # ||theta|| = 13
     z, duals, rho, tol = np.array([1.0, 1.0, 1.0]), np.array([[0.0, 3.0, 4.0]] * 2), 2.0, 1e-2
-    eps_pri, eps_dual = ADMMNeuralODE(tol=tol)._tolerances(_Iterate(z, thetas, [], duals), rho)
+    eps_pri, eps_dual = ADMMNeuralODE(tol=tol)._tolerances(_Iterate(z, z, thetas, [], duals), rho)
     floor = np.sqrt(6) * tol / 10
     assert eps_pri == pytest.approx(floor + tol * 13.0)
     assert eps_dual == pytest.approx(floor + tol * rho * np.sqrt(50.0))
     # the relative part follows the size of the weights: 100 times larger weights
-    big = ADMMNeuralODE(tol=tol)._tolerances(_Iterate(100 * z, 100 * thetas, [], duals), rho)
+    big = ADMMNeuralODE(tol=tol)._tolerances(
+        _Iterate(100 * z, 100 * z, 100 * thetas, [], duals), rho
+    )
     assert big[0] == pytest.approx(floor + tol * 1300.0)
 
 
@@ -344,9 +356,11 @@ def test_converged_batches_agree_to_tol_relative(admm_data, monkeypatch):
         return out
 
     monkeypatch.setattr(admm_module, "_step", spy)
-    admm = _admm(n_jobs=1, max_iter=100).fit(t, X)
+    admm = _admm(n_jobs=1, max_iter=100, tol=1e-2).fit(t, X)
     assert admm.converged_
-    z, thetas = last["it"].z, last["it"].thetas
+    # the model is the plain step's consensus (the accelerated z only centres the next
+    # sub-problems)
+    z, thetas = last["it"].consensus, last["it"].thetas
     np.testing.assert_array_equal(pack(admm.estimator_.coefs_, admm.estimator_.intercepts_), z)
     B, p = thetas.shape
     rms_gap = np.sqrt(np.mean(np.sum((thetas - z) ** 2, axis=1)))
@@ -363,6 +377,11 @@ def test_verbose_prints_a_header_and_one_line_per_iteration(admm_data, capsys):
     with pytest.warns(ConvergenceWarning, match="max_iter=3"):
         admm = _admm(n_jobs=1, max_iter=3, verbose=1).fit(t, X)
     lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(
+        r"initial consensus: fitted on a 1/2 subsample, \d+ IPOPT iterations \(optimal\), "
+        r"\d+\.\d s",
+        lines.pop(0),
+    )
     assert lines[0].split() == [
         "iter", "primal", "(tol)", "dual", "(tol)", "rho", "objective", "time", "[s]"
     ]  # fmt: skip
@@ -422,7 +441,7 @@ def test_max_time_stops_with_the_current_consensus(admm_data, monkeypatch):
     assert wall[-1] >= 2.0 > wall[-2]  # checked after every iteration
     # each sub-problem got the time left at its dispatch as IPOPT's max_wall_time
     limits = [o["max_wall_time"] for o in seen]
-    assert len(limits) == 2 * admm.n_iter_
+    assert len(limits) == 1 + 2 * admm.n_iter_  # the initial fit and two per iteration
     assert all(0 < a <= 2.0 for a in limits) and limits[0] > limits[-1]
     # a usable model: the consensus of the last iteration (how good depends on the
     # machine's speed, i.e. on how many iterations fit into 2 s)
@@ -478,11 +497,13 @@ def test_interrupt_keeps_the_consensus_of_the_last_completed_iteration(
     t, X = admm_data
     with pytest.warns(ConvergenceWarning, match="max_iter=1"):
         reference = _admm(n_jobs=1, max_iter=1).fit(t, X)
-    calls = _interrupt_at(monkeypatch, 3, how)  # batch 0 of the second iteration
+    calls = _interrupt_at(monkeypatch, 4, how)  # batch 0 of the second iteration
     kept = r"interrupted \(Ctrl-C\) in iteration 2\. The model holds the consensus of iteration 1"
     with pytest.warns(ConvergenceWarning, match=kept):
         admm = _admm(n_jobs=1).fit(t, X)
-    assert calls == [0, 1, 0]  # batch 1 of the interrupted iteration never started
+    # the initial fit (the placement's third data), then batch 1 of the interrupted
+    # iteration never started
+    assert calls == [2, 0, 1, 0]
     assert admm.stop_reason_ == "interrupted" and not admm.converged_
     assert admm.n_iter_ == 1 and all(len(v) == 1 for v in admm.history_.values())
     for a, b in zip(admm.estimator_.coefs_, reference.estimator_.coefs_):
@@ -515,3 +536,62 @@ def test_an_interrupted_batch_is_not_a_failure():
     _check_batches([batch("optimal"), batch("userInterrupt"), batch("maxTimeLimit")], 0)
     with pytest.raises(SolverError, match="IPOPT failed on batch 1 in ADMM iteration 4"):
         _check_batches([batch("optimal"), batch("infeasible")], 3)
+
+
+# ------------------------------------------------------------ at scale
+
+
+def test_anderson_solves_a_slow_linear_fixed_point_in_few_steps():
+    """On a linear contraction v <- M v + c whose slowest mode contracts by 0.98 per
+    step, plain iteration needs hundreds of steps to 1e-8; Anderson acceleration with
+    memory m reaches the fixed point in about m + 2 (the secant model is exact)."""
+    from skneuralode._admm import _Anderson
+
+    rng = np.random.RandomState(0)
+    Q = np.linalg.qr(rng.randn(6, 6))[0]
+    M = Q @ np.diag([0.98, 0.9, 0.5, 0.3, 0.1, 0.0]) @ Q.T
+    c = rng.randn(6)
+    fixed = np.linalg.solve(np.eye(6) - M, c)
+
+    def steps(accelerate):
+        z, u = np.zeros(2), np.zeros((2, 2))
+        for k in range(1, 1000):
+            g = M @ np.concatenate([z, u.ravel()]) + c
+            if np.linalg.norm(g - np.concatenate([z, u.ravel()])) < 1e-8:
+                return k, np.concatenate([z, u.ravel()])
+            z_plain, u_plain = g[:2], g[2:].reshape(2, 2)
+            z, u = accelerate.step(z, u, z_plain, u_plain) if accelerate else (z_plain, u_plain)
+        return k, None
+
+    plain, _ = steps(None)
+    fast, v = steps(_Anderson(6))
+    assert plain > 500 and fast <= 10
+    np.testing.assert_allclose(v, fixed, atol=1e-7)
+
+
+def test_anderson_rejects_a_step_whose_residual_grew():
+    """A point whose residual grew by more than ANDERSON_REJECT_GROWTH is not
+    extrapolated from: the next point is the plain image of the point before it, and
+    the memory starts again."""
+    from skneuralode._admm import ANDERSON_REJECT_GROWTH, _Anderson
+
+    acc = _Anderson(3)
+    z0, u0 = np.zeros(1), np.zeros((1, 1))
+    acc.step(z0, u0, np.ones(1), np.ones((1, 1)))  # residual norm sqrt(2)
+    z, u = acc.step(np.ones(1), np.ones((1, 1)), np.full(1, 9.0), np.full((1, 1), 9.0))
+    assert 8 * np.sqrt(2) > ANDERSON_REJECT_GROWTH * np.sqrt(2)
+    np.testing.assert_array_equal(z, [1.0])  # the plain image of the first point
+    np.testing.assert_array_equal(u, [[1.0]])
+    assert acc._f == []
+
+
+def test_subsample_takes_every_nth_sample_of_every_trajectory():
+    from skneuralode._admm import _subsample
+
+    groups = [np.arange(0, 10), np.arange(10, 13), np.arange(13, 14 + 100)]
+    idx, sub = _subsample(groups, 4)
+    picked = [idx[s] for s in sub]
+    np.testing.assert_array_equal(picked[0], [0, 4, 9])  # ceil(10 / 4), ends included
+    np.testing.assert_array_equal(picked[1], [10, 12])  # at least MIN_SAMPLES = 2
+    assert len(picked[2]) == 26 and picked[2][0] == 13 and picked[2][-1] == 113
+    assert np.all(np.diff(picked[2]) >= 3) and np.all(np.diff(picked[2]) <= 5)

@@ -20,8 +20,8 @@ engine module provides:
     One ADMM sub-problem, in a joblib worker; the engine may keep per-process state
     (the pyomo engine caches built models). It takes the batch's data from
     ``_resident.task_data(task)`` (``task.data``, or after the first ADMM iteration the
-    copy this process holds) and returns ``BatchResult(None, 0.0, False,
-    missing=True)`` unsolved when that is ``None``.
+    copy this process holds or reads from the batch's file) and returns
+    ``BatchResult(None, 0.0, False, missing=True)`` unsolved when that is ``None``.
 
 Adding an engine is one module with these names plus one line in :data:`ENGINES`.
 """
@@ -87,6 +87,9 @@ class BatchTask:
     solver: str  # the route
     options: dict
     limit_threads: bool
+    #: the batch's data pickled in a file of the parent's filesystem (``_resident``),
+    #: read by a worker that can and does not hold them; None: no such file
+    path: str | None = None
 
 
 @dataclass

@@ -87,6 +87,14 @@ def fits():
                     n_batches=2,
                     max_iter=3,
                     random_state=0,
+                    # plain ADMM as it was pinned (issue 19 changed the defaults): the
+                    # estimator's start, no acceleration, residual balancing, and the
+                    # old penalty 1 on the summed objective: rho per observed entry
+                    # times 60 entries (30 samples x 2 states) per batch
+                    init="estimator",
+                    acceleration=None,
+                    adaptive_rho=True,
+                    rho=1 / 60,
                 ),
                 admm_case,
             )
