@@ -158,11 +158,13 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         ``train_mse`` (collocation trajectories vs. data, user units), ``wall_time``
         (cumulative seconds), ``build_time`` and ``solve_time`` (summed over batches),
         ``ipopt_iterations`` (summed over batches), ``models_reused`` (batches whose
-        worker still held the built model); what crossed to and from the workers (see
-        Notes): ``bytes_sent`` (pickled size of every task dispatched, tasks sent again
-        with their data included), ``data_resent`` (tasks that had to carry their
-        batch's data: all ``n_batches`` in the first iteration, then those whose worker
-        did not hold it) and ``bytes_received`` (pickled size of the results). With
+        worker still held the built model), ``batch_times`` (a list: each batch's
+        seconds in its worker, build and solve, the input of a scale-out projection);
+        what crossed to and from the workers (see Notes): ``bytes_sent`` (pickled size
+        of every task dispatched, tasks sent again with their data included),
+        ``data_resent`` (tasks that had to carry their batch's data: all ``n_batches``
+        in the first iteration, then those whose worker could neither find nor read
+        them) and ``bytes_received`` (pickled size of the results). With
         ``n_jobs=1`` nothing is pickled for the solves, but the same is counted.
     n_iter_ : int
         ADMM iterations completed.
@@ -853,6 +855,7 @@ _HISTORY_KEYS = (
     "solve_time",
     "ipopt_iterations",
     "models_reused",
+    "batch_times",
     "bytes_sent",
     "data_resent",
     "bytes_received",
@@ -895,6 +898,7 @@ def _record(history, datas, results, scaling, start) -> None:
     history["solve_time"].append(sum(r.result.solve_time for r in results))
     history["ipopt_iterations"].append(sum(r.result.n_iter for r in results))
     history["models_reused"].append(sum(r.reused_model for r in results))
+    history["batch_times"].append([r.build_time + r.result.solve_time for r in results])
     history["bytes_sent"].append(sum(r.bytes_sent for r in results))
     history["data_resent"].append(sum(r.data_sent for r in results))
     history["bytes_received"].append(sum(r.bytes_received for r in results))
