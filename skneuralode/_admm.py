@@ -234,18 +234,21 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
       grew more than twofold is abandoned for the plain step of the point before it.
 
     **What is sent per iteration.** A batch's data (its discretization, targets and
-    inputs: some 0.8 MB per 2 000 samples) go to the workers with the first
-    iteration's tasks only, and every worker process keeps what it received, keyed by
-    the fit and the batch (up to 200 MiB per process; older fits' data are dropped
-    first). Later tasks carry ``rho``, the proximal center ``z - u_b``, the warm start
-    (``theta_b`` and the batch's node states) and the IPOPT options. A worker that does
-    not hold a task's batch (a new or restarted process, or another worker than the one
-    that received the data: loky and Dask give a task to any free worker) returns it
-    unsolved, and the task is sent again with its data in the same iteration, after the
-    others; so the result does not depend on which worker holds what, only the bytes
-    and the time do. ``history_`` records them (``bytes_sent``, ``data_resent``,
-    ``bytes_received``). With ``n_jobs=1`` the data stay in the calling process, which
-    drops them when ``fit`` ends.
+    inputs: some 0.8 MB per 2 000 samples) go to the workers with the batch's first task
+    only, and every worker process keeps what it received, keyed by the fit and the
+    batch (up to 200 MiB per process; older fits' data are dropped first). ``fit`` also
+    writes each batch's data to a file in a temporary folder, removed when it ends.
+    Later tasks carry ``rho``, the proximal center ``z - u_b``, the warm start
+    (``theta_b`` and the batch's node states), the IPOPT options and the file's path. A
+    worker that does not hold a task's batch (a new or restarted process, or another
+    worker than the one that received the data: loky and Dask give a task to any free
+    worker) reads the file if it can (any worker on the calling machine can); one that
+    cannot (a worker on another machine) returns the task unsolved, and it is sent again
+    with its data in the same iteration, after the others. So the result does not
+    depend on which worker holds what, only the bytes and the time do. ``history_``
+    records them (``bytes_sent``, ``data_resent``, ``bytes_received``). With
+    ``n_jobs=1`` the data stay in the calling process, which drops them when ``fit``
+    ends.
 
     **What "converged" means.** ADMM stops when, with ``eps_abs = tol / 10``,
 
@@ -393,9 +396,9 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             )
             extra.append(replace(fit, proximal=True))  # solved with rho = 0
         with _resident.Placement(datas + extra) as placement:
-            last, history, stop, first = self._run(placement, len(batches), z, route,
+            last, history, stop, initial = self._run(placement, len(batches), z, route,
                                                    options, scaling, start)  # fmt: skip
-        self._finish(est, datas, scaling, route, last, history, stop, first, start)
+        self._finish(est, datas, scaling, route, last, history, stop, initial, start)
         return self
 
     # ------------------------------------------------------------ set-up
@@ -448,7 +451,8 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------ the loop
     def _run(self, placement, n_batches, z, route, options, scaling, start):
         """The ADMM iterations -> (last completed iterate, history, stop reason, the
-        first batch's solve for ``init="first_batch"``: a ``SolveResult``)."""
+        initial fit's ``SolveResult``: of the subsample, or an empty one for
+        ``init="estimator"``)."""
         datas = placement.datas[:n_batches]
         B = len(datas)
         observed = float(np.mean([d.n_observed for d in datas]))  # N of ``rho``'s term
@@ -457,17 +461,17 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         rho = float(self.rho)
         history = {key: [] for key in _HISTORY_KEYS}
         make_tasks = self._task_maker(placement, n_batches, route, options)
-        first = SolveResult("", "", "", 0, 0.0)  # init="estimator": nothing solved
+        initial = SolveResult("", "", "", 0, 0.0)  # init="estimator": nothing solved
         if self.init == "subsample":
-            it, first = self._fit_subsample(make_tasks, it, start)
-            if first is None:
+            it, initial = self._fit_subsample(make_tasks, it, start)
+            if initial is None:
                 return it, history, "interrupted", _unsolved(route, z, states[0])
         accelerate = _Anderson(ANDERSON_MEMORY) if self.acceleration == "anderson" else None
         self._say(_HEADER)
         for k in range(self.max_iter):
             results = self._solve_batches(make_tasks(it, rho, self._time_left(start)))
             if results is None:
-                return it, history, "interrupted", first
+                return it, history, "interrupted", initial
             _check_batches(results, k)
             # the dual residual in units of the summed objective's gradient (rho N)
             it, r_norm, s_norm = _step(it, results, rho * observed, accelerate)
@@ -479,15 +483,15 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             # a sub-problem stopped early (time or iteration limit) may not have moved
             solved = all(r.result.converged for r in results)
             if solved and r_norm <= eps_pri and s_norm <= eps_dual:
-                return it, history, "converged", first
+                return it, history, "converged", initial
             if self._time_left(start) == 0.0:
-                return it, history, "max_time", first
+                return it, history, "max_time", initial
             if self.adaptive_rho:
                 new_rho, it.duals = _balance(rho, it.duals, r_norm, s_norm)
                 if new_rho != rho and accelerate is not None:
                     accelerate.reset()  # the scaled duals changed their unit
                 rho = new_rho
-        return it, history, "max_iter", first
+        return it, history, "max_iter", initial
 
     def _fit_subsample(self, make_tasks, it, start):
         """``init="subsample"``: fit every ``n_batches``-th sample of every trajectory
@@ -616,7 +620,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             print(text, flush=True)
 
     # ------------------------------------------------------------ results
-    def _finish(self, est, datas, scaling, route, last, history, stop, first, start) -> None:
+    def _finish(self, est, datas, scaling, route, last, history, stop, initial, start) -> None:
         if last.results is None:  # interrupted before the first iteration completed
             solved = [_unsolved(route, last.consensus, data.states0) for data in datas]
         else:
@@ -628,7 +632,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             [(data, res.theta, res.states) for data, res in zip(datas, solved)],
             solved,
             build_time=sum(history["build_time"]),
-            n_iter=first.n_iter + sum(history["ipopt_iterations"]),
+            n_iter=initial.n_iter + sum(history["ipopt_iterations"]),
         )
         est.solve_time_ = float(sum(history["solve_time"]))
         est.timings_.update(ipopt=est.solve_time_ - est.timings_["nl_write"])
@@ -639,7 +643,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         self.converged_ = stop == "converged"
         self.stop_reason_ = stop
         self.n_features_in_ = 1
-        self.init_time_ = first.solve_time
+        self.init_time_ = initial.solve_time
         self.fit_time_ = est.fit_time_ = est.timings_["total"] = time.perf_counter() - start
         self._say(
             f"ADMM stopped ({stop}) after {self.n_iter_} iterations, {self.fit_time_:.1f} s."

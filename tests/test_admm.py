@@ -595,3 +595,42 @@ def test_subsample_takes_every_nth_sample_of_every_trajectory():
     np.testing.assert_array_equal(picked[1], [10, 12])  # at least MIN_SAMPLES = 2
     assert len(picked[2]) == 26 and picked[2][0] == 13 and picked[2][-1] == 113
     assert np.all(np.diff(picked[2]) >= 3) and np.all(np.diff(picked[2]) <= 5)
+
+
+def test_rho_is_per_observed_entry(admm_data, monkeypatch):
+    """Batch b's NLP (mean objective over its N_b observed entries) gets the proximal
+    weight rho * mean_b(N_b) / N_b; the initial subsample fit none."""
+    from skneuralode import _admm as admm_module
+
+    t, X = admm_data
+    original, seen = admm_module.solve_batch, []
+
+    def spy(task):
+        seen.append((task.key[1], task.rho))
+        return original(task)
+
+    monkeypatch.setattr(admm_module, "solve_batch", spy)
+    with pytest.warns(ConvergenceWarning):
+        _admm(n_batches=3, n_jobs=1, max_iter=1, rho=0.01).fit(t[:-1], X[:-1])
+    # 59 samples: windows of 20, 20, 19 samples x 2 states
+    counts = {0: 40, 1: 40, 2: 38}
+    mean = np.mean(list(counts.values()))
+    assert seen[0] == (3, 0.0)  # the subsample (the placement's fourth data)
+    assert dict(seen[1:]) == pytest.approx({b: 0.01 * mean / n for b, n in counts.items()})
+
+
+def test_plain_admm_from_the_estimators_start(admm_data):
+    """init="estimator" fits nothing before ADMM; acceleration=None centres every
+    sub-problem on the plain consensus, which is then the model."""
+    t, X = admm_data
+    with pytest.warns(ConvergenceWarning):
+        plain = _admm(n_jobs=1, max_iter=3, init="estimator", acceleration=None).fit(t, X)
+    assert plain.init_time_ == 0.0
+    h = plain.history_
+    assert len(h["batch_times"]) == 3 and all(len(b) == 2 for b in h["batch_times"])
+    with pytest.warns(ConvergenceWarning):
+        default = _admm(n_jobs=1, max_iter=3).fit(t, X)
+    assert default.init_time_ > 0
+    # the initial fit's IPOPT iterations count in the model's total
+    assert default.estimator_.n_iter_ > sum(default.history_["ipopt_iterations"])
+    assert plain.estimator_.n_iter_ == sum(h["ipopt_iterations"])
