@@ -4,6 +4,7 @@ import pickle
 import re
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -634,3 +635,53 @@ def test_plain_admm_from_the_estimators_start(admm_data):
     # the initial fit's IPOPT iterations count in the model's total
     assert default.estimator_.n_iter_ > sum(default.history_["ipopt_iterations"])
     assert plain.estimator_.n_iter_ == sum(h["ipopt_iterations"])
+
+
+def test_a_failed_initial_fit_names_the_subsample(admm_data, monkeypatch):
+    from skneuralode import _admm as admm_module
+
+    t, X = admm_data
+    original = admm_module.solve_batch
+
+    def failing(task):
+        out = original(task)
+        if task.key[1] == 2:  # the subsample: the data after the two batches
+            out.result.status, out.result.message = "infeasible", "converged to infeasible"
+        return out
+
+    monkeypatch.setattr(admm_module, "solve_batch", failing)
+    message = (
+        "IPOPT failed on the subsample fitted for ADMM's initial consensus "
+        r"\(init='subsample'\) with status 'infeasible'"
+    )
+    with pytest.raises(SolverError, match=message):
+        _admm(n_jobs=1).fit(t, X)
+
+
+@pytest.mark.parametrize("how", ["converged", "error"])
+def test_the_batch_files_are_removed_when_fit_ends(admm_data, monkeypatch, tmp_path, how):
+    """fit writes each batch's data to a file in a temporary folder, which workers on
+    this machine read when they do not hold the batch; the folder goes when fit ends."""
+    import tempfile
+
+    from skneuralode import _admm as admm_module
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    t, X = admm_data
+    original, paths = admm_module.solve_batch, []
+
+    def spy(task):
+        paths.append(task.path)
+        if how == "error" and len(paths) == 3:
+            raise RuntimeError("solver crashed")
+        return original(task)
+
+    monkeypatch.setattr(admm_module, "solve_batch", spy)
+    if how == "error":
+        with pytest.raises(RuntimeError, match="solver crashed"):
+            _admm(n_jobs=1).fit(t, X)
+    else:
+        _admm(n_jobs=1, tol=1e-2).fit(t, X)
+    folders = {Path(p).parent for p in paths}
+    assert len(folders) == 1 and folders.pop().parent == tmp_path
+    assert [p.name for p in tmp_path.iterdir()] == []
