@@ -460,7 +460,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         it = _Iterate(z, z, np.tile(z, (B, 1)), states, np.zeros((B, len(z))))
         rho = float(self.rho)
         history = {key: [] for key in _HISTORY_KEYS}
-        make_tasks = self._task_maker(placement, n_batches, route, options)
+        make_tasks = self._task_maker(placement, observed, route, options)
         initial = SolveResult("", "", "", 0, 0.0)  # init="estimator": nothing solved
         if self.init == "subsample":
             it, initial = self._fit_subsample(make_tasks, it, start)
@@ -494,7 +494,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         return it, history, "max_iter", initial
 
     def _fit_subsample(self, make_tasks, it, start):
-        """``init="subsample"``: fit every ``n_batches``-th sample of every trajectory
+        """``init="subsample"``: fit about every ``n_batches``-th sample of every trajectory
         (one NLP of a batch's size; its data are the last of ``make_tasks``'s) from the
         estimator's start, in a worker; its weights become the consensus and every
         batch's warm start. Returns the new iterate and the solve's ``SolveResult``
@@ -519,12 +519,12 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         )
         return _Iterate(z, z, np.tile(z, (len(it.states), 1)), it.states, it.duals), result
 
-    def _task_maker(self, placement, n_batches, route, options):
+    def _task_maker(self, placement, observed, route, options):
         """A function ``(iterate, rho, time left) -> _Dispatch``: one BatchTask per
         batch, which carries the batch's data in the first dispatch only (then the
         workers hold them or read the batch's file, ``_resident``). With
         ``subsample=True``, the one task of the initial fit (the placement's last data,
-        without proximal term)."""
+        without proximal term). ``observed`` is the ``N`` of ``rho``'s term."""
         datas = placement.datas
         limit_threads = effective_n_jobs(self.n_jobs) > 1
         # ADMM splits the sum of squared errors: batch b's objective is N_b (its observed
@@ -532,12 +532,11 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         # ||.||^2 (N the mean of N_b over the batches); in the batch's NLP, whose objective
         # is the mean, its weight is rho N / N_b.
         weights = [d.n_observed for d in datas]
-        mean_observed = float(np.mean(weights[:n_batches]))
         sent = set()
 
         def task(b, rho, center, theta, states, options):
             data = None if b in sent else datas[b]
-            weight = rho * mean_observed / weights[b]
+            weight = rho * observed / weights[b]
             return BatchTask(placement.key(b), data, weight, center, theta, states, *route,
                              options, limit_threads, placement.path(b))  # fmt: skip
 
