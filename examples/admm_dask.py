@@ -25,13 +25,18 @@ noisy Van der Pol trajectories through the Dask backend, and reports:
 - the memory a single :class:`~skneuralode.CollocationNeuralODE` fit on all the samples
   would need, estimated from the workers' measurement, against the per-worker limit.
 
-By default it is small (4 trajectories of 200 samples, 2 batches, 2 workers; well under a
-minute). The full run is 100 trajectories of 1 000 samples (100 000 samples) in 20
-batches of 5 000 samples on workers limited to 3 GB, where one fit on all the samples
-would need about 20 GB::
+By default it is small (4 trajectories of 200 samples, 2 batches, 2 workers; about 20 s).
+The full run is 100 trajectories of 1 000 samples (100 000 samples) in 10 batches of
+10 000 samples on two workers limited to 8 GB, where one fit on all the samples would
+need over 20 GB (``benchmarks/admm_dask_scale.py`` records it; on 2 cores it took 10
+minutes, and each worker peaked at 5-6 GB)::
 
     python examples/admm_dask.py --trajectories 100 --samples-per-trajectory 1000 \\
-        --batches 20 --workers 2 --memory-limit 3GB
+        --batches 10 --workers 2 --memory-limit 8GB
+
+Smaller batches need less memory per worker but more batches; with 20 batches of 5 000
+samples the initial consensus is fitted on 50 samples per trajectory, and that fit had
+not finished after 14 minutes (with 10 batches, 100 per trajectory, it took 99 s).
 
 Options: ``--trajectories N --samples-per-trajectory M --batches B --workers W
 --memory-limit 3GB --max-iter K --scheduler ADDRESS``. It needs ``dask[distributed]``
@@ -197,12 +202,20 @@ def import_solver():
 # iteration (``bytes_sent``, ``bytes_received``) and the tasks that carried data
 # (``data_resent``): all batches in iteration 1. The data per batch are the first
 # iteration's bytes less those of a later iteration without re-sends, per batch.
+#
+# Measured on the full run (100 000 samples, 10 batches): 3.7 MB of data per batch of
+# 10 000 samples, sent once (iteration 1 sent 41.6 MB in all); then 4.8 MB per iteration
+# to the workers (0.48 MB per task, almost all of it the batch's node states; ``rho``,
+# the center and ``theta_b`` are 162 numbers each) and 4.8 MB back. No task was sent
+# again: a worker without a batch read it from the batch's file.
 
 
 def transfer(history, n_batches):
     """Bytes per iteration from ``history_`` -> dict."""
     sent, received = history["bytes_sent"], history["bytes_received"]
     resent = history["data_resent"]
+    if not sent:  # no iteration completed (Ctrl-C)
+        sent, received, resent = [0], [0], [0]
     clean = [k for k in range(1, len(sent)) if resent[k] == 0]
     later = float(np.mean([sent[k] for k in clean])) if clean else None
     return {
@@ -224,6 +237,9 @@ def transfer(history, n_batches):
 # RSS before the fit, divided by the samples of the largest NLP it solved (a batch, or
 # the initial subsample fit of about as many samples), is the memory per sample; a
 # single fit needs the worker's RSS before the fit plus that times all the samples.
+# This is an upper bound: a worker solves one batch after another, and its peak also
+# holds what the process kept from the solves before (its RSS after the fit, printed
+# beside the peak, stays well above the RSS before it).
 
 
 def single_fit_memory(memory, largest_nlp, n_samples):
@@ -292,6 +308,7 @@ def main(argv=None):
         "test_mse": test_mse(admm),
         "rss_before": before,
         "peak_rss": {a: peak for a, (_, peak) in after.items()},
+        "rss_after": {a: rss for a, (rss, _) in after.items()},
         "restarted_workers": sorted(set(before) ^ set(after)),
         "bytes_per_sample": per_sample,
         "single_fit_bytes": single,
@@ -339,7 +356,10 @@ def print_report(r):
     for a, peak in r["peak_rss"].items():
         rss = r["rss_before"].get(a)
         was = "started during the fit" if rss is None else f"{rss / GB:.2f} GB before the fit"
-        print(f"peak RSS of worker : {peak / GB:.2f} GB ({was}), {a}")
+        print(
+            f"peak RSS of worker : {peak / GB:.2f} GB ({was}, "
+            f"{r['rss_after'][a] / GB:.2f} GB after), {a}"
+        )
     per_batch = r["data_bytes_per_batch"]
     shown = "?" if per_batch is None else f"{per_batch / MB:.2f} MB"
     print(
@@ -353,15 +373,16 @@ def print_report(r):
             f"2-{r['admm_iterations']}); tasks re-sent with data: "
             f"{r['data_resent_later']}"
         )
-    fits = (
-        "fits"
-        if r["memory_limit"] and r["single_fit_bytes"] < r["memory_limit"]
-        else ("does not fit")
-    )
+    if r["memory_limit"] is None:
+        fits = "(the workers have no memory limit)"
+    elif r["single_fit_bytes"] < r["memory_limit"]:
+        fits = f"fits in a worker's {limit}"
+    else:
+        fits = f"does not fit in a worker's {limit}"
     print(
         f"single fit (est.)  : {r['single_fit_bytes'] / GB:.2f} GB for {r['n_samples']} "
-        f"samples ({r['bytes_per_sample'] / 1e3:.0f} kB per sample measured on the "
-        f"workers), {fits} in a worker's {limit}"
+        f"samples (at most {r['bytes_per_sample'] / 1e3:.0f} kB per sample, measured on "
+        f"the workers), {fits}"
     )
     print(f"task latency       : {1e3 * r['task_latency']:.1f} ms per task (empty tasks)")
     print_history(r["history"])
