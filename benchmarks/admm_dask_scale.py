@@ -18,13 +18,14 @@ worker's peak RSS over the samples of the largest NLP it solved) times all the s
 an upper bound because a worker's peak also holds what it kept from earlier solves.
 ``benchmarks/admm_scaleout.py`` reads the per-iteration batch times and bytes.
 
+The results go to ``benchmarks/results/admm_dask_<n>k.jsonl`` (``<n>`` thousand samples)
+unless ``--output`` says otherwise. ``admm_dask_50k.jsonl`` is the run with 50
+trajectories in 10 batches of 5 000 samples on workers limited to 3 GB (the default
+then).
+
     python benchmarks/admm_dask_scale.py [--trajectories 100] [--samples-per-trajectory 1000]
         [--batches 10] [--workers 2] [--memory-limit 8GB] [--max-iter 100]
         [--scheduler ADDRESS]
-
-The results go to ``benchmarks/results/admm_dask_<n>k.jsonl`` (``<n>`` thousand samples)
-unless ``--output`` says otherwise. ``admm_dask_50k.jsonl`` is the run with
-``--trajectories 50 --batches 10 --memory-limit 3GB`` (10 batches of 5 000 samples).
 """
 
 import argparse

@@ -182,6 +182,7 @@ SECTIONS = {
             "backend",
             "iterations",
             "init_time",
+            "first_iteration",
             "time_per_iteration",
             "time_to_convergence",
             "converged",
