@@ -11,7 +11,7 @@ summary line gives ADMM's wall time and test MSE as ratios to the single model's
 measured in the same run.
 
     python benchmarks/admm_large.py [--trajectories 10] [--batches 5] [--n-jobs 2]
-        [--tol T] [--max-iter K] [--skip-single]
+        [--tol T] [--max-iter K] [--rho R] [--skip-single]
 """
 
 import argparse
@@ -31,13 +31,14 @@ def main():
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--tol", type=float, default=None, help="default: ADMMNeuralODE's")
     parser.add_argument("--max-iter", type=int, default=None, help="default: ADMMNeuralODE's")
+    parser.add_argument("--rho", type=float, default=None, help="default: ADMMNeuralODE's")
     parser.add_argument("--skip-single", action="store_true")
     add_output_options(parser, "admm_large")
     args = parser.parse_args()
     results = ResultsFile("admm_large", args)
     t, X, ids = training_set(args.trajectories)
     base = CollocationNeuralODE(width=32, alpha=ALPHA, random_state=0)
-    overrides = {"tol": args.tol, "max_iter": args.max_iter}
+    overrides = {"tol": args.tol, "max_iter": args.max_iter, "rho": args.rho}
     models = {
         f"admm_{args.batches}_batches": ADMMNeuralODE(
             base,

@@ -23,6 +23,17 @@ REQUIRES = {
 }
 # What each example must print (besides running without error).
 PRINTS = {
+    "admm_dask.py": [
+        "wall time",
+        "init time",
+        "ADMM iterations",
+        "test MSE",
+        "peak RSS of worker",
+        "batch data sent",
+        "bytes per iteration",
+        "single fit (est.)",
+        "task latency",
+    ],
     "plot_paper_fit.py": DEMO_LINES,
     "plot_training_curves.py": ["collocation (IPOPT)", "diffrax (Adam)", "torchdiffeq (Adam)"],
     "plot_pretraining.py": ["JAX field check", "collocation model", "random start"],
