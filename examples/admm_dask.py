@@ -238,8 +238,8 @@ def transfer(history, n_batches):
 # the initial subsample fit of about as many samples), is the memory per sample; a
 # single fit needs the worker's RSS before the fit plus that times all the samples.
 # This is an upper bound: a worker solves one batch after another, and its peak also
-# holds arrays of earlier solves that only Python's cyclic garbage collector frees (its
-# RSS after the fit, printed beside the peak, stays well above the RSS before it).
+# holds what the allocator kept of earlier solves (each worker collects a solve's
+# reference cycles when it ends; its RSS after the fit is printed beside the peak).
 
 
 def single_fit_memory(memory, largest_nlp, n_samples):

@@ -9,6 +9,7 @@ worker keeps them (``_resident``) and later tasks carry only the iterate.
 
 from __future__ import annotations
 
+import gc
 import pickle
 import time
 from dataclasses import dataclass, replace
@@ -45,13 +46,20 @@ def solve_batch(task: BatchTask) -> BatchResult:
     with the task's engine (``_engines``: the batch's data come with the task or from
     this process's store, ``_resident``; without them the result is ``missing``; the
     pyomo engine also keeps each batch's built model in the worker process). With
-    ``task.limit_threads`` the worker's BLAS/OpenMP pools get one thread each."""
+    ``task.limit_threads`` the worker's BLAS/OpenMP pools get one thread each.
+
+    A solve leaves its arrays in reference cycles (the IPOPT problem and its callbacks);
+    they are collected at the end, so that a worker's memory holds one sub-problem at a
+    time, not the solves since Python's cyclic collector last ran (measured: 12
+    iterations of two 2 000-sample batches in one process, RSS 1.11 GB without, 0.30 GB
+    with; a collection takes milliseconds against the solve's seconds)."""
     limits = threadpool_limits(1) if task.limit_threads else None
     try:
         return get_engine(task.engine).solve_batch(task)
     finally:
         if limits is not None:
             limits.restore_original_limits()
+        gc.collect()
 
 
 # -------------------------------------------------------------- the estimator
@@ -142,8 +150,10 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         line saying why ADMM stopped. IPOPT's own output is off in the sub-problems.
     random_state : int, RandomState instance or None, default=None
         Seeds the common initial weights (overrides the estimator's ``random_state``;
-        ``None`` keeps it). The initial consensus is the start the single model would
-        use on all the data (see ``init`` of :class:`CollocationNeuralODE`).
+        ``None`` keeps it): the start of the initial fit on the subsample
+        (``init="subsample"``), or the initial consensus itself
+        (``init="estimator"``), is the start the single model would use on all the data
+        (see ``init`` of :class:`CollocationNeuralODE`).
 
     Attributes
     ----------
