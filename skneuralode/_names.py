@@ -1,12 +1,12 @@
 """Names of a model's states and inputs: the one place that says what they are called.
 
-A fitted estimator keeps ``state_names_`` (observed states, then latent ones) and
-``input_names_`` (exogenous inputs). The observed states and the inputs take their names
-from the columns of a DataFrame passed to ``fit`` (or from the ``state_names`` /
-``input_names`` parameters); otherwise, and for the latent states, they get the defaults
-below. ``predict`` (DataFrame output), ``to_pyomo``, the CasADi and ONNX exports, the
-plots and the summary all read the names through :func:`state_names` and
-:func:`input_names`, so a model fitted before names existed still has them.
+A model fitted with names (a DataFrame's columns, or the ``state_names`` /
+``input_names`` parameters) keeps them as ``state_names_`` (observed states, then latent
+ones) and ``input_names_`` (exogenous inputs); like scikit-learn's ``feature_names_in_``,
+these attributes exist only then (:func:`uses_names`). Every other model, and a model
+pickled before names existed, gets the defaults below. ``predict`` (DataFrame output),
+``to_pyomo``, the CasADi and ONNX exports, the plots and the summary all read the names
+through :func:`state_names` and :func:`input_names`.
 """
 
 from __future__ import annotations
@@ -37,3 +37,9 @@ def input_names(model) -> list[str]:
     if names is not None:
         return [str(n) for n in names]
     return default_input_names(model.n_inputs_)
+
+
+def uses_names(model) -> bool:
+    """Whether the model was fitted with user-given names (then ``to_pyomo`` indexes by
+    name and ``predict`` returns a DataFrame by default)."""
+    return getattr(model, "state_names_", None) is not None
