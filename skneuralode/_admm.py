@@ -17,9 +17,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
@@ -33,6 +32,7 @@ from ._greybox import make_greybox
 from ._greybox import prepare as prepare_physics
 from ._init import fit_scaling
 from ._problem import build_problem, objective
+from ._sklearn_compat import HasMethods, Interval, StrOptions, fit_context
 from ._solver import STOPPED, find_solver
 from ._spec import MIN_SAMPLES, ProblemSpec, ipopt_options
 from ._validation import check_fit_data
@@ -352,7 +352,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, t, X, u=None, trajectory=None):
         """Split the samples into batches and run consensus ADMM on the network weights.
 

@@ -11,9 +11,8 @@ from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _mlp
@@ -26,6 +25,7 @@ from ._init import fit_scaling
 from ._problem import build_problem
 from ._scaling import Scaling
 from ._simulate import VectorField, simulate
+from ._sklearn_compat import Interval, StrOptions, fit_context, validate_params
 from ._solver import ENGINES, SOLVERS, find_solver, records_iterates, solve
 from ._spec import ProblemSpec, ipopt_options
 from ._validation import (
@@ -524,7 +524,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.state_bounds = state_bounds
 
     # ------------------------------------------------------------------ fit
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, t, X, u=None, trajectory=None):
         """Train the network and the collocation states on trajectory data.
 
@@ -584,7 +584,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         -------
         model : pyomo.environ.ConcreteModel
         """
-        self._validate_params()
+        validate_params(self)
         import pyomo.environ as pyo
 
         from ._pyomo_model import build_model
