@@ -2,7 +2,7 @@
 analysis of system identification.
 
 :class:`SimulationDisplay` follows scikit-learn's ``Display`` objects
-(:class:`sklearn.metrics.PredictionErrorDisplay`): ``from_estimator`` simulates every
+(``sklearn.metrics.PredictionErrorDisplay``): ``from_estimator`` simulates every
 trajectory from its start the way :meth:`~skneuralode.CollocationNeuralODE.score` does,
 ``from_predictions`` takes simulations made elsewhere, and ``plot`` draws. The statistics
 (residuals, their autocorrelation, fit per state) are numpy only; matplotlib (the
@@ -88,7 +88,7 @@ def residual_acf(residuals: np.ndarray, valid: np.ndarray, groups, max_lags: int
 
     ``r(k) = sum_i e_i e_{i+k} / sum_i e_i^2`` with ``e`` the residuals less their mean,
     over the ``valid`` entries, pairs taken within one trajectory (the biased estimator of
-    :func:`statsmodels.tsa.stattools.acf`) -> (acf of shape (max_lags + 1, n_states),
+    ``statsmodels.tsa.stattools.acf``) -> (acf of shape (max_lags + 1, n_states),
     band of shape (n_states,), ``Z95 / sqrt(N)`` with ``N`` valid entries per state).
     """
     e = _centered(residuals, valid)
@@ -346,7 +346,7 @@ class SimulationDisplay:
         ----------
         ax : matplotlib Axes or array-like of Axes, default=None
             ``None``: a new figure. One Axes: its area is divided into the grid (as
-            :class:`sklearn.inspection.PartialDependenceDisplay` does). An array of
+            ``sklearn.inspection.PartialDependenceDisplay`` does). An array of
             ``n_rows * n_plotted_states`` Axes: used row by row (shape (n_rows,
             n_plotted_states) or flat).
         states : list of int or str, default=None
