@@ -1,5 +1,6 @@
 """SimulationDisplay (skneuralode.inspection) and the estimators' summary()."""
 
+import copy
 import re
 import sys
 import warnings
@@ -349,3 +350,15 @@ def test_summary_of_an_unfitted_model_raises():
         CollocationNeuralODE().summary()
     with pytest.raises(NotFittedError):
         ADMMNeuralODE().summary()
+
+
+def test_labels_are_the_model_state_names(vdp):
+    """A model fitted with names (``state_names_``, the names contract of ``_names``)."""
+    t, X, model = vdp
+    named = copy.deepcopy(model)
+    named.state_names_ = ["position", "velocity"]
+    display = SimulationDisplay.from_estimator(named, t, X, states=["velocity"])
+    assert display.state_names == ["position", "velocity"]
+    assert display.axes_[0, 0].get_title().startswith("velocity: fit")
+    assert display.axes_[0, 0].get_ylabel() == "velocity"
+    assert value_of(named.summary(), "states") == "2 observed (position, velocity)"
