@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 
 from skneuralode import CollocationNeuralODE  # noqa: E402
 from skneuralode.datasets import two_tank  # noqa: E402
+from skneuralode.inspection import SimulationDisplay  # noqa: E402
 
 # %%
 # Data
@@ -148,3 +149,31 @@ for ax in axes:
 fig.tight_layout()
 fig.savefig("plot_two_tank.png", dpi=120)
 print("plot               : plot_two_tank.png")
+
+# %%
+# Residual check and summary
+# --------------------------
+# :class:`~skneuralode.inspection.SimulationDisplay` repeats the free-run test the way
+# ``score`` does (initial state from the same warm-up window, shaded and not scored) and
+# adds system identification's whiteness check: the autocorrelation of the residuals and
+# their cross-correlation with the input, against the band ``+-1.96 / sqrt(N)`` that
+# white noise stays in at 95% of the lags. Correlations outside the band are dynamics the
+# model missed. ``summary()`` reports the fit itself.
+#
+# On this test sequence the residuals are not white: their autocorrelation stays above the
+# band at every lag shown and their cross-correlation with ``u`` is largest around lag 11
+# (the counts are printed below). What is left is a slow error that follows the pump
+# signal (residual RMS 0.037 after the warm-up, against the noise's 0.02): a 95% fit,
+# with input dynamics still left to explain.
+
+display = SimulationDisplay.from_estimator(models[1], test.t, test.y, u=test.u)
+band = display.acf_band[0]
+acf_out = int(np.sum(np.abs(display.acf[1:, 0]) > band))
+ccf_out = int(np.sum(np.abs(display.ccf[:, 0, 0]) > band))
+print(
+    f"residual check     : fit {display.fit_percent[0]:.1f}% after the warm-up; lags outside "
+    f"+-{band:.3f}: ACF {acf_out} of {display.max_lags}, CCF with u {ccf_out} of "
+    f"{len(display.ccf_lags)}"
+)
+display.figure_.savefig("plot_two_tank_residuals.png", dpi=120)
+print(models[1].summary())

@@ -23,7 +23,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from . import _resident
+from . import _resident, _summary
 from ._diagnostics import train_mse
 from ._engines import BatchResult, BatchTask, SolveResult, get_engine
 from ._estimator import CollocationNeuralODE
@@ -714,6 +714,18 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         """The consensus model as a pyomo.dae block; see :meth:`CollocationNeuralODE.to_pyomo`."""
         check_is_fitted(self)
         return self.estimator_.to_pyomo(time)
+
+    def summary(self):
+        """A text summary: ADMM's iterations, stop reason and final residuals against
+        their tolerances, then the consensus model's (see
+        :meth:`CollocationNeuralODE.summary`; its iterations and NLP size add up the
+        batches').
+
+        Returns
+        -------
+        text : str
+        """
+        return _summary.summary(self)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

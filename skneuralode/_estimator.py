@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from . import _mlp
+from . import _mlp, _summary
 from ._collocation import SCHEMES
 from ._diagnostics import observed_r2, warmup_length
 from ._fitted import check_result, store_fit, store_iterates
@@ -982,6 +982,21 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         window = slice(0, warmup)
         x0 = self.estimate_initial_state(t[window], X[window], None if u is None else u[window])
         return x0, warmup
+
+    def summary(self):
+        """A text summary of the fit: model, discretization, NLP size, solver, fit quality.
+
+        Returns
+        -------
+        text : str
+            Sections of aligned ``key  value`` lines (``print(model.summary())``): the
+            states, inputs and network (with ``physics``, the fitted parameters and their
+            standard errors), the collocation scheme and its elements and nodes, the
+            NLP's variables and constraints, IPOPT's status, message, iterations and
+            timings, and ``train_mse_``, ``discretization_error_`` (against its warning
+            threshold 0.1) and ``constraint_violation_``.
+        """
+        return _summary.summary(self)
 
     def __setstate__(self, state):
         """Unpickle; a model pickled before ``scaling_`` existed (0.1.0.dev0 until 2026-12-05 kept
