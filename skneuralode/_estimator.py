@@ -112,7 +112,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         - ``"auto"``: ``"numpy"`` when the ``cyipopt`` package imports (unless ``solver``
           names a route of the pyomo engine), else ``"pyomo"`` with an ``ipopt`` executable;
         - ``"numpy"``: exact vectorized derivatives in numpy, handed to IPOPT directly.
-          Needs only ``pip install "skneuralode[ipopt]"``; the fast default;
+          Needs only the ``ipopt`` extra (``pip install ".[ipopt]"`` in a clone); the
+          fast default;
         - ``"pyomo"``: the Pyomo model of :meth:`build_model`, solved by ``solver``.
     solver : {"auto", "pynumero", "executable"}, default="auto"
         The IPOPT route of the pyomo engine:
