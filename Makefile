@@ -25,7 +25,7 @@ demo: bootstrap
 # The bootstrap runs here with SKNEURALODE_PYNUMERO=1 (see the top of this file).
 # tests/test_install.py pip-installs the project into a fresh virtualenv, builds the
 # sdist and wheel (python -m build, twine check) and installs the wheel into another
-# (81 s on 2 cores); PYTEST_ARGS="-m 'not install'" leaves it out.
+# (81-178 s on 2 cores); PYTEST_ARGS="-m 'not install'" leaves it out.
 test:
 	@SKNEURALODE_PYNUMERO=1 $(BOOTSTRAP)
 	@rm -f $(VENV)/.pytest-status
