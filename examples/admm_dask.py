@@ -126,8 +126,9 @@ def make_model(n_batches, max_iter):
 # What a real cluster needs:
 #
 # - every worker has skneuralode and its IPOPT route installed (the same versions as the
-#   client: ``pip install "skneuralode[ipopt]" "dask[distributed]"``), because the
-#   workers import skneuralode and solve with their own IPOPT;
+#   client: ``pip install ".[ipopt]" "dask[distributed]"`` in the same clone, or the same
+#   built wheel with ``[ipopt]``), because the workers import skneuralode and solve with
+#   their own IPOPT;
 # - the client (this process) builds the batch data (each batch's discretization,
 #   targets and inputs, a few hundred bytes per sample), runs the ADMM updates, which
 #   are vector means, and simulates the result; it never solves a large NLP. Only the

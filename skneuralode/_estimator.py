@@ -112,7 +112,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         - ``"auto"``: ``"numpy"`` when the ``cyipopt`` package imports (unless ``solver``
           names a route of the pyomo engine), else ``"pyomo"`` with an ``ipopt`` executable;
         - ``"numpy"``: exact vectorized derivatives in numpy, handed to IPOPT directly.
-          Needs only ``pip install "skneuralode[ipopt]"``; the fast default;
+          Needs only the ``ipopt`` extra (``pip install ".[ipopt]"`` in a clone); the
+          fast default;
         - ``"pyomo"``: the Pyomo model of :meth:`build_model`, solved by ``solver``.
     solver : {"auto", "pynumero", "executable"}, default="auto"
         The IPOPT route of the pyomo engine:
@@ -188,7 +189,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         :func:`scipy.integrate.solve_ivp` method used by ``predict`` and ``score``
         (implicit methods get the network's exact Jacobian).
     integrator_options : dict, default=None
-        Extra ``solve_ivp`` keywords; ``rtol=1e-7, atol=1e-9`` unless given.
+        Extra ``solve_ivp`` keywords. Unless given, ``rtol=1e-7`` and
+        ``atol=1e-9 * x_scale_`` (per state: 1e-9 of the state's standard deviation in
+        the training data, so any unit integrates alike); a given ``atol`` is in the
+        units of the states.
     random_state : int, RandomState instance or None, default=None
         Seeds the Glorot initialization of the weights.
     verbose : int, default=0
@@ -392,9 +396,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
     Both engines solve exactly this NLP from the same start. The numpy engine evaluates
     it in vectorized numpy with exact first and second derivatives (the Hessian of the
-    Lagrangian by second-order back-propagation through the network) and hands it to
-    cyipopt; the pyomo engine builds the model of :meth:`build_model` and lets the AMPL
-    library differentiate it. They agree to round-off (tested against PyNumero).
+    Lagrangian by second-order back-propagation through the network) and passes them to
+    IPOPT's C interface through ``ctypes`` (``solver_ == "ctypes"``), or through
+    ``cyipopt.Problem`` where that library is not found (``solver_ == "cyipopt"``); the
+    pyomo engine builds the model of :meth:`build_model` and lets the AMPL library
+    differentiate it. They agree to round-off (tested against PyNumero).
 
     References
     ----------

@@ -40,7 +40,7 @@ AUTO_ORDER = (("numpy", "auto"), ("pyomo", "executable"))
 
 INSTALL_HELP = """\
 The numpy engine (the default) needs only IPOPT from PyPI:
-    pip install "skneuralode[ipopt]"        # or: pip install cyipopt-wheels==1.7.0.dev0
+    pip install cyipopt-wheels==1.7.0.dev0  # the `ipopt` extra: pip install ".[ipopt]" in a clone
 The pyomo engine (engine="pyomo") needs either an `ipopt` executable on PATH, e.g.
 `conda install -c conda-forge ipopt` or `idaes get-extensions`, or cyipopt plus
 Pyomo's PyNumero ASL library; on Debian/Ubuntu (root and a C++ compiler):

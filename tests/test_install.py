@@ -1,17 +1,25 @@
-"""The install a user does: ``pip install "skneuralode[ipopt]"`` into a fresh virtualenv.
+"""The installs a user does, each into a fresh virtualenv.
 
-With the pip that ``python -m venv`` bundles (no upgrade, no ``--pre``) and nothing else on
-the machine — no ``ipopt`` executable, no PyNumero library, an empty ``HOME`` — the default
-estimator must fit (the numpy engine needs only the wheels), and the pyomo engine must say
-how to get what it lacks.
+- From a clone, ``pip install ".[ipopt]"`` (the README's first line; the package is not
+  on PyPI yet): with the pip that ``python -m venv`` bundles (no upgrade, no ``--pre``)
+  and nothing else on the machine — no ``ipopt`` executable, no PyNumero library, an
+  empty ``HOME`` — the default estimator must fit (the numpy engine needs only the
+  wheels), and the pyomo engine must say how to get what it lacks.
+- A release: ``python -m build`` makes the sdist and, from the sdist, the wheel; both
+  pass ``twine check --strict`` and hold what they should; the built wheel (not the
+  source tree) installs with the ``ipopt`` extra and fits the default model, run from a
+  directory where the checkout is not importable.
 """
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -118,16 +126,31 @@ def _create_venv(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def _skip_if_offline(text: str, tool: str) -> None:
+    said = [ln.strip() for ln in text.splitlines() if any(m in ln for m in NETWORK_FAILURES)]
+    if said:
+        pytest.skip(f"the package registry cannot be reached; {tool} said: {said[-1]}")
+
+
 def _pip_install(python: Path, source: Path, env: dict) -> str:
+    """``pip install "SOURCE[ipopt]"``; SOURCE is a source tree or a wheel file."""
     pip = _run([str(python), "-m", "pip", "--version"], env=env)
     done = _run([str(python), "-m", "pip", "install", f"{source}[ipopt]"], env=env)
     text = done.stdout + done.stderr
     if done.returncode != 0:
-        said = [ln.strip() for ln in text.splitlines() if any(m in ln for m in NETWORK_FAILURES)]
-        if said:
-            pytest.skip(f"the package registry cannot be reached; pip said: {said[-1]}")
+        _skip_if_offline(text, "pip")
         pytest.fail(f"pip install failed ({pip.stdout.strip()}):\n{text}")
     return pip.stdout.strip()
+
+
+def _copy_source(dest: Path) -> Path:
+    """The checkout without what a build writes or does not read.
+
+    Builds and pip write ``build/`` and ``*.egg-info`` into the source tree, which would
+    dirty the repository (and a stale ``build/lib`` could leak into later wheels).
+    """
+    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    return dest
 
 
 def test_pip_install_ipopt_extra_fits_without_anything_else(tmp_path):
@@ -136,10 +159,7 @@ def test_pip_install_ipopt_extra_fits_without_anything_else(tmp_path):
     workdir = tmp_path / "elsewhere"
     for d in (home, workdir):
         d.mkdir()
-    # Build from a copy: pip builds in the source tree, which would leave build/ and
-    # *.egg-info in the repository (and a stale build/lib could leak into later wheels).
-    source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    source = _copy_source(tmp_path / "source")
     venv = tmp_path / "venv"
     python = _create_venv(venv)
     env = _clean_env(home, PIP_CACHE_DIR=_pip_cache_dir(), PATH=_path_without_ipopt(python.parent))
@@ -163,3 +183,147 @@ def test_pip_install_ipopt_extra_fits_without_anything_else(tmp_path):
         "conda install -c conda-forge ipopt",
     ):
         assert hint in result["pyomo"]["message"], hint
+
+
+# --- the release: python -m build, twine check, the built wheel -----------------------
+
+PACKAGE = "skneuralode"
+# The sdist's own files besides the package modules.
+SDIST_FILES = {
+    "PKG-INFO",
+    "README.md",
+    "CHANGELOG.md",
+    "ARCHITECTURE.md",
+    "LICENSE",
+    "MANIFEST.in",
+    "pyproject.toml",
+    "setup.cfg",
+}
+# What setuptools says when the build configuration uses something it will drop.
+BUILD_DEPRECATIONS = ("deprecated", "DeprecationWarning", "will no longer be supported")
+FORECAST_R2 = 0.95  # R² of the simulation over twice the training span (measured: 0.997)
+
+WHEEL_SNIPPET = textwrap.dedent(
+    """\
+    import json
+    from importlib import metadata
+
+    import skneuralode
+    from skneuralode import CollocationNeuralODE
+    from skneuralode.datasets import van_der_pol
+
+    t, X = van_der_pol(noise=0.05, random_state=0)
+    model = CollocationNeuralODE(random_state=0).fit(t, X)
+    t_test, X_test = van_der_pol(n_samples=200, t_span=(0, 20))
+    print("RESULT " + json.dumps({
+        "file": skneuralode.__file__,
+        "version": skneuralode.__version__,
+        "installed": metadata.version("skneuralode"),
+        "license": metadata.metadata("skneuralode")["License-Expression"],
+        "status": model.solver_status_,
+        "converged": bool(model.converged_),
+        "engine": model.engine_,
+        "solver": model.solver_,
+        "train_r2": model.score(t, X),
+        "forecast_r2": model.score(t_test, X_test),
+    }))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """``python -m build`` on a clean copy: the sdist, the wheel built from it, the log."""
+    for tool in ("build", "twine"):
+        if importlib.util.find_spec(tool) is None:
+            pytest.fail(f'`{tool}` is not installed: pip install -e ".[test]" brings it')
+    root = tmp_path_factory.mktemp("release")
+    source = _copy_source(root / "source")
+    home = root / "home"
+    home.mkdir()
+    outdir = root / "dist"
+    env = _clean_env(home, PIP_CACHE_DIR=_pip_cache_dir())
+    # Without --sdist/--wheel, build makes the sdist and then the wheel from the
+    # unpacked sdist: the wheel proves the sdist is enough to build the package.
+    built = _run([sys.executable, "-m", "build", "--outdir", str(outdir), str(source)], env=env)
+    log = built.stdout + built.stderr
+    if built.returncode != 0:
+        _skip_if_offline(log, "python -m build")
+        pytest.fail(f"python -m build failed:\n{log}")
+    sdists = sorted(outdir.glob("*.tar.gz"))
+    wheels = sorted(outdir.glob("*.whl"))
+    assert len(sdists) == 1 and len(wheels) == 1, sorted(p.name for p in outdir.iterdir())
+    modules = {p.relative_to(source).as_posix() for p in (source / PACKAGE).rglob("*.py")}
+    return {"sdist": sdists[0], "wheel": wheels[0], "log": log, "env": env, "modules": modules}
+
+
+def test_build_makes_sdist_and_wheel_that_twine_accepts(release):
+    """No deprecated build configuration; twine --strict passes; no module left out."""
+    warned = [ln for ln in release["log"].splitlines() if any(w in ln for w in BUILD_DEPRECATIONS)]
+    assert not warned, "\n".join(warned)
+
+    checked = _run(
+        [
+            sys.executable,
+            "-m",
+            "twine",
+            "check",
+            "--strict",
+            str(release["sdist"]),
+            str(release["wheel"]),
+        ],
+        env=release["env"],
+    )
+    text = checked.stdout + checked.stderr
+    assert checked.returncode == 0, text
+    assert text.count("PASSED") == 2, text
+
+    modules = release["modules"]
+    assert f"{PACKAGE}/_engines/numpy.py" in modules and f"{PACKAGE}/_ipopt_c.py" in modules
+
+    with zipfile.ZipFile(release["wheel"]) as whl:
+        in_wheel = set(whl.namelist())
+    dist_info = {n for n in in_wheel if n.split("/")[0].endswith(".dist-info")}
+    assert in_wheel - dist_info == modules  # every module, and nothing else (tests, build/)
+    assert {n.split("/", 1)[1] for n in dist_info} == {
+        "METADATA",
+        "WHEEL",
+        "RECORD",
+        "top_level.txt",
+        "licenses/LICENSE",
+    }
+
+    with tarfile.open(release["sdist"]) as sdist:
+        members = sdist.getmembers()
+    top = f"{release['wheel'].name.split('-py3')[0]}/"  # skneuralode-VERSION/
+    assert all(m.name.startswith(top) or m.name == top[:-1] for m in members), members[0].name
+    in_sdist = {m.name.removeprefix(top) for m in members if m.isfile()}
+    in_sdist = {n for n in in_sdist if not n.startswith(f"{PACKAGE}.egg-info/")}
+    assert in_sdist == SDIST_FILES | modules, sorted(in_sdist ^ (SDIST_FILES | modules))
+
+
+def test_built_wheel_installs_and_fits(release, tmp_path):
+    """The wheel itself, with the ipopt extra, in a fresh venv: the default model fits."""
+    home = tmp_path / "home"
+    workdir = tmp_path / "elsewhere"  # outside the checkout: only the install imports
+    for d in (home, workdir):
+        d.mkdir()
+    venv = tmp_path / "venv"
+    python = _create_venv(venv)
+    env = _clean_env(home, PIP_CACHE_DIR=_pip_cache_dir(), PATH=_path_without_ipopt(python.parent))
+
+    pip_version = _pip_install(python, release["wheel"], env)
+
+    ran = _run([str(python), "-c", WHEEL_SNIPPET], env=env, cwd=workdir)
+    assert ran.returncode == 0, f"{pip_version}\n{ran.stdout}\n{ran.stderr}"
+    lines = [ln for ln in ran.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no RESULT line:\n{ran.stdout}\n{ran.stderr}"
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+
+    assert Path(result["file"]).resolve().is_relative_to(venv.resolve()), result["file"]
+    assert result["installed"] == result["version"], result
+    assert result["license"] == "BSD-3-Clause", result
+    assert (result["status"], result["converged"]) == ("optimal", True), result
+    # The fast driver (IPOPT's C interface through ctypes) finds the wheel's IPOPT.
+    assert (result["engine"], result["solver"]) == ("numpy", "ctypes"), result
+    assert result["forecast_r2"] > FORECAST_R2, result

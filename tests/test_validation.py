@@ -141,7 +141,7 @@ def test_no_solver_error_lists_what_was_looked_for(data, monkeypatch):
         "engine='auto', solver='auto'",
         "`cyipopt` (pip install cyipopt-wheels==1.7.0.dev0): not installed",
         "`ipopt` executable on PATH: not found",
-        'pip install "skneuralode[ipopt]"',
+        'pip install ".[ipopt]" in a clone',
         "apt-get install -y libamplsolver-dev",
         "python -m pyomo.contrib.pynumero.build",
         "conda install -c conda-forge ipopt",
