@@ -38,7 +38,13 @@ PRINTS = {
     "plot_training_curves.py": ["collocation (IPOPT)", "diffrax (Adam)", "torchdiffeq (Adam)"],
     "plot_pretraining.py": ["JAX field check", "collocation model", "random start"],
     "plot_optimal_control.py": ["cost ratio", "MPC solve time", "MPC final state"],
-    "plot_two_tank.py": ["n_latent=0", "n_latent=1", "latent state vs h1", "plot"],
+    "plot_two_tank.py": [
+        "n_latent=0",
+        "n_latent=1",
+        "latent state vs h1",
+        "residual check",
+        "plot",
+    ],
     "plot_greybox_two_tank.py": ["k1: fitted", "k4: fitted", "grey-box:", "black-box:", "plot"],
     "plot_lotka_volterra_ude.py": ["forecast RMSE", "physics only", "black box", "plot"],
 }
