@@ -150,7 +150,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         ``rho``, the objective and the wall time since the start of ``fit``; and a last
         line saying why ADMM stopped. The lines are written from Python with
         ``print(..., flush=True)`` to ``sys.stdout`` as it stands at each line
-        (``contextlib.redirect_stdout`` and notebooks capture them; for :mod:`logging`
+        (``contextlib.redirect_stdout`` and notebooks capture them; for ``logging``
         use ``callback=skneuralode.callbacks.log_progress(logger)``). IPOPT's output is
         off in the sub-problems at every level (``2`` prints the same as ``1``), and the
         estimator's own ``verbose`` and ``callback`` do not apply to them.

@@ -203,7 +203,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
           iterations and the time. The lines are written from Python with
           ``print(..., flush=True)`` to ``sys.stdout`` as it stands at each line, so
           ``contextlib.redirect_stdout``, notebooks and pytest's ``capsys`` capture them;
-          to send them to :mod:`logging` instead, use
+          to send them to ``logging`` instead, use
           ``callback=skneuralode.callbacks.log_progress(logger)`` with ``verbose=0``.
           The ``"executable"`` route has no per-iteration callback: its lines, read from
           IPOPT's log, come when IPOPT has finished, without times;

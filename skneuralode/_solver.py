@@ -219,6 +219,13 @@ class _OptionProbe:
     def jacobian(self, x):
         return np.zeros(0)
 
+    # (with a Hessian, cyipopt logs nothing at INFO level about using an approximation)
+    def hessianstructure(self):
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+
+    def hessian(self, x, lagrange, obj_factor):
+        return np.zeros(0)
+
 
 class _captured_stdout(contextlib.AbstractContextManager):
     """What C code (IPOPT's journal) writes to file descriptor 1 meanwhile: ``.text``."""

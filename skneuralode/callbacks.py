@@ -22,7 +22,7 @@ __all__ = ["IterationInfo", "log_progress"]
 
 
 def log_progress(logger=None, level=logging.INFO):
-    """A callback that writes the ``verbose=1`` table to :mod:`logging`.
+    """A callback that writes the ``verbose=1`` table to ``logging``.
 
     Each call logs one line (after a header before the first iteration): for
     :class:`~skneuralode.CollocationNeuralODE`, an IPOPT iteration in the columns of
