@@ -52,7 +52,7 @@ def fit(train, scheme, variant, solver_options=None):
         hessian_regularization=regularization,
         solver=solver,
         solver_options=solver_options,
-        verbose=int(solver_options is not None),
+        verbose=2 * (solver_options is not None),  # IPOPT's own log
     )
     start = time.perf_counter()
     est.fit(train.t, train.X)

@@ -121,7 +121,7 @@ def run_one(case, max_iter, max_cpu_time, ipopt_timing=False):
     n = case["n"]
     t, X = van_der_pol(n, (0, n / DENSITY), x0=(2.0, 0.0))
     options = {"print_timing_statistics": "yes"} if ipopt_timing else None
-    est = make_estimator(case, max_iter, max_cpu_time, options, verbose=int(ipopt_timing))
+    est = make_estimator(case, max_iter, max_cpu_time, options, verbose=2 * ipopt_timing)
     est.fit(t, X)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     jac_nnz, hess_nnz = nonzeros(est, t, X)

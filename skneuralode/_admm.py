@@ -32,6 +32,7 @@ from ._greybox import make_greybox
 from ._greybox import prepare as prepare_physics
 from ._init import fit_scaling
 from ._problem import build_problem, objective
+from ._progress import admm_header, admm_line, check_callback_pickles, say, stops
 from ._sklearn_compat import HasMethods, Interval, StrOptions, fit_context
 from ._solver import STOPPED, find_solver
 from ._spec import MIN_SAMPLES, ProblemSpec, ipopt_options
@@ -147,7 +148,21 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         ``>= 1`` prints a header and then one line per ADMM iteration to standard
         output: the iteration, the primal and dual residuals each with its tolerance,
         ``rho``, the objective and the wall time since the start of ``fit``; and a last
-        line saying why ADMM stopped. IPOPT's own output is off in the sub-problems.
+        line saying why ADMM stopped. The lines are written from Python with
+        ``print(..., flush=True)`` to ``sys.stdout`` as it stands at each line
+        (``contextlib.redirect_stdout`` and notebooks capture them; for ``logging``
+        use ``callback=skneuralode.callbacks.log_progress(logger)``). IPOPT's output is
+        off in the sub-problems at every level (``2`` prints the same as ``1``), and the
+        estimator's own ``verbose`` and ``callback`` do not apply to them.
+    callback : callable, default=None
+        Called after every ADMM iteration as ``callback(row)`` with a dict of that
+        iteration's values: ``"iteration"`` (1, 2, ...) and the latest value of every
+        ``history_`` key. Returning ``False`` stops ADMM as a Ctrl-C does
+        (``stop_reason_="interrupted"``, a ``ConvergenceWarning``), except that the
+        iteration it was called for is complete and kept: the model holds its
+        consensus. ``None``, ``True`` or anything else continues. An exception raised
+        in it reaches the caller of ``fit`` unchanged. Not called for the initial fit
+        (``init="subsample"``).
     random_state : int, RandomState instance or None, default=None
         Seeds the common initial weights (overrides the estimator's ``random_state``;
         ``None`` keeps it): the start of the initial fit on the subsample
@@ -188,9 +203,9 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         - ``"max_iter"``: ``max_iter`` iterations done without that;
         - ``"max_time"``: the wall time exceeded ``max_time``;
         - ``"interrupted"``: Ctrl-C (a sub-problem stopped with status
-          ``"userInterrupt"``, or the joblib call raised ``KeyboardInterrupt``). The
-          model holds the consensus of the last completed iteration, or the initial
-          consensus if none completed.
+          ``"userInterrupt"``, or the joblib call raised ``KeyboardInterrupt``), or
+          ``callback`` returned ``False``. The model holds the consensus of the last
+          completed iteration, or the initial consensus if none completed.
 
         All but ``"converged"`` come with a ``ConvergenceWarning``.
     n_features_in_ : int
@@ -318,6 +333,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
+        "callback": [callable, None],
         "random_state": ["random_state"],
     }
 
@@ -336,6 +352,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         max_time=None,
         n_jobs=None,
         verbose=0,
+        callback=None,
         random_state=None,
     ):
         self.estimator = estimator
@@ -350,6 +367,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         self.max_time = max_time
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.callback = callback
         self.random_state = random_state
 
     @fit_context(prefer_skip_nested_validation=False)
@@ -477,7 +495,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             if initial is None:
                 return it, history, "interrupted", _unsolved(route, z, states[0])
         accelerate = _Anderson(ANDERSON_MEMORY) if self.acceleration == "anderson" else None
-        self._say(_HEADER)
+        self._say(admm_header())
         for k in range(self.max_iter):
             results = self._solve_batches(make_tasks(it, rho, self._time_left(start)))
             if results is None:
@@ -489,11 +507,15 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             _record(history, datas, results, scaling, start)
             for key, value in zip(_RULE_KEYS, (r_norm, s_norm, eps_pri, eps_dual, rho)):
                 history[key].append(value)
-            self._say(_line(history))
+            row = {"iteration": k + 1, **{key: values[-1] for key, values in history.items()}}
+            self._say(admm_line(row))
+            stop = self.callback is not None and stops(self.callback(row))
             # a sub-problem stopped early (time or iteration limit) may not have moved
             solved = all(r.result.converged for r in results)
             if solved and r_norm <= eps_pri and s_norm <= eps_dual:
                 return it, history, "converged", initial
+            if stop:
+                return it, history, "callback", initial
             if self._time_left(start) == 0.0:
                 return it, history, "max_time", initial
             if self.adaptive_rho:
@@ -626,7 +648,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
 
     def _say(self, text: str) -> None:
         if self.verbose:
-            print(text, flush=True)
+            say(text)
 
     # ------------------------------------------------------------ results
     def _finish(self, est, datas, scaling, route, last, history, stop, initial, start) -> None:
@@ -650,18 +672,24 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         self.history_ = history
         self.n_iter_ = len(history["primal_residual"])
         self.converged_ = stop == "converged"
-        self.stop_reason_ = stop
+        self.stop_reason_ = "interrupted" if stop == "callback" else stop
         self.n_features_in_ = 1
         self.init_time_ = initial.solve_time
         self.fit_time_ = est.fit_time_ = est.timings_["total"] = time.perf_counter() - start
         self._say(
-            f"ADMM stopped ({stop}) after {self.n_iter_} iterations, {self.fit_time_:.1f} s."
+            f"ADMM stopped ({self.stop_reason_}) after {self.n_iter_} iterations, "
+            f"{self.fit_time_:.1f} s."
         )
         if not self.converged_:
-            warn_user(self._stop_message(), ConvergenceWarning)
+            warn_user(self._stop_message(stop == "callback"), ConvergenceWarning)
 
-    def _stop_message(self) -> str:
+    def _stop_message(self, by_callback: bool = False) -> str:
         h, n = self.history_, self.n_iter_
+        if by_callback:
+            return (
+                f"ADMM was stopped by `callback` after iteration {n}. The model holds that "
+                "iteration's consensus; stop_reason_='interrupted'."
+            )
         if self.stop_reason_ == "interrupted":
             kept = (
                 f"consensus of iteration {n}, the last completed one"
@@ -726,6 +754,17 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         text : str
         """
         return _summary.summary(self)
+
+    def __setstate__(self, state):
+        """Unpickle; a model pickled before ``callback`` existed gets ``callback=None``."""
+        super().__setstate__({"callback": None, **state})
+
+    def __getstate__(self):
+        """Pickle; a ``callback`` that pickle cannot store by reference (a lambda) is a
+        clear error here, as for :class:`CollocationNeuralODE`."""
+        state = super().__getstate__()
+        check_callback_pickles(getattr(self, "callback", None))
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -885,20 +924,6 @@ _HISTORY_KEYS = (
     "data_resent",
     "bytes_received",
 )
-_HEADER = (
-    f"{'iter':>4}  {'primal':>9} {'(tol)':>9}  {'dual':>9} {'(tol)':>9}  {'rho':>8}  "
-    f"{'objective':>12}  {'time [s]':>8}"
-)
-
-
-def _line(history) -> str:
-    """The verbose line of the latest iteration, in the columns of ``_HEADER``."""
-    h = {key: values[-1] for key, values in history.items()}
-    return (
-        f"{len(history['rho']):>4}  {h['primal_residual']:9.3e} {h['primal_tolerance']:9.3e}  "
-        f"{h['dual_residual']:9.3e} {h['dual_tolerance']:9.3e}  {h['rho']:8.2e}  "
-        f"{h['objective']:12.6e}  {h['wall_time']:8.1f}"
-    )
 
 
 def _check_batches(results, k) -> None:

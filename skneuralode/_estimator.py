@@ -23,6 +23,7 @@ from ._greybox import GreyBoxField, check_physics_pickles, make_greybox, param_s
 from ._greybox import prepare as prepare_physics
 from ._init import fit_scaling
 from ._problem import build_problem
+from ._progress import Progress, check_callback_pickles
 from ._scaling import Scaling
 from ._simulate import VectorField, simulate
 from ._sklearn_compat import Interval, StrOptions, fit_context, validate_params
@@ -196,7 +197,39 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the Glorot initialization of the weights.
     verbose : int, default=0
-        ``>= 1`` streams IPOPT's iteration log to stdout.
+        What ``fit`` prints while IPOPT runs:
+
+        - ``0``: nothing;
+        - ``1``: a header, one line per IPOPT iteration (``iter``, ``objective``,
+          ``inf_pr``, ``inf_du``, ``lg(mu)``, ``||d||``, ``lg(rg)``, ``alpha_pr``, ``ls``
+          in IPOPT's meaning, see :class:`~skneuralode.callbacks.IterationInfo`, and the
+          seconds since ``fit`` started) and a last line with IPOPT's status, the
+          iterations and the time. The lines are written from Python with
+          ``print(..., flush=True)`` to ``sys.stdout`` as it stands at each line, so
+          ``contextlib.redirect_stdout``, notebooks and pytest's ``capsys`` capture them;
+          to send them to ``logging`` instead, use
+          ``callback=skneuralode.callbacks.log_progress(logger)`` with ``verbose=0``.
+          The ``"executable"`` route has no per-iteration callback: its lines, read from
+          IPOPT's log, come when IPOPT has finished, without times;
+        - ``>= 2``: IPOPT's own log (``print_level`` 5), which IPOPT's C code writes to
+          file descriptor 1, below Python (a terminal shows it; ``redirect_stdout`` and
+          notebooks do not capture it).
+
+        ``estimate_initial_state`` and ``score`` solve silently.
+    callback : callable, default=None
+        Called after every IPOPT iteration of ``fit`` as ``callback(info)`` with an
+        :class:`~skneuralode.callbacks.IterationInfo` (the values of one ``verbose=1``
+        line; its ``iteration`` counts from 0, the initial point). Returning ``False``
+        stops IPOPT as a Ctrl-C does: the model keeps the last iterate, with
+        ``solver_status_="userInterrupt"`` and a ``ConvergenceWarning``; ``None``,
+        ``True`` or anything else continues. An exception raised in it stops IPOPT and
+        then reaches the caller of ``fit`` unchanged (no model is stored). Needs a route
+        with IPOPT's per-iteration callback (the numpy engine, or ``solver="pynumero"``);
+        with the ``ipopt`` executable ``fit`` raises a ``ValueError``. Not called by
+        ``estimate_initial_state``, ``score``, or in the sub-problems of
+        :class:`ADMMNeuralODE` (which has a ``callback`` of its own). Pickling the
+        model pickles it, like every parameter: a lambda cannot be pickled (set
+        ``callback=None`` first).
     warm_start : bool, default=False
         Start the next ``fit`` from this fit's weights (and its collocation states when the
         discretization has the same size).
@@ -442,6 +475,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "integrator_options": [dict, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callback": [callable, None],
         "warm_start": ["boolean"],
         "store_iterates": ["boolean"],
         "physics": [callable, None],
@@ -482,6 +516,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         integrator_options=None,
         random_state=None,
         verbose=0,
+        callback=None,
         warm_start=False,
         store_iterates=False,
         physics=None,
@@ -518,6 +553,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.integrator_options = integrator_options
         self.random_state = random_state
         self.verbose = verbose
+        self.callback = callback
         self.warm_start = warm_start
         self.store_iterates = store_iterates
         self.physics = physics
@@ -559,9 +595,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         options = ipopt_options(self.get_params(deep=False))
         data, scaling = self._prepare(t, X, u, trajectory)
         deadline = None if self.max_time is None else start + self.max_time
+        progress = Progress.of(self.verbose, self.callback, start)
         result = solve(
-            data, engine, route, options, self.verbose > 0, self.store_iterates,
-            deadline=deadline,
+            data, engine, route, options, self.verbose >= 2, self.store_iterates,
+            deadline=deadline, progress=progress,
         )  # fmt: skip
         check_result(result)
         store_fit(self, scaling, result.theta, [(data, result.theta, result.states)], [result],
@@ -666,13 +703,19 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         return theta
 
     def _check_store_iterates(self, engine: str, route: str) -> None:
-        if self.store_iterates and not records_iterates(engine, route):
-            raise ValueError(
-                f"store_iterates=True needs IPOPT's per-iteration callback; "
-                f"engine={self.engine!r}, solver={self.solver!r} resolved to the {engine} "
-                f"engine's {route!r} route, which does not report its iterates. "
-                "Use engine='numpy' (pip install cyipopt-wheels) or store_iterates=False."
-            )
+        """``store_iterates`` and ``callback`` need IPOPT's per-iteration callback."""
+        asks = (
+            (self.store_iterates, "store_iterates=True", "store_iterates=False"),
+            (self.callback is not None, "callback", "callback=None"),
+        )
+        for asked, name, off in asks:
+            if asked and not records_iterates(engine, route):
+                raise ValueError(
+                    f"{name} needs IPOPT's per-iteration callback; "
+                    f"engine={self.engine!r}, solver={self.solver!r} resolved to the {engine} "
+                    f"engine's {route!r} route, which does not report its iterates. "
+                    f"Use engine='numpy' (pip install cyipopt-wheels) or {off}."
+                )
 
     # ------------------------------------------------------- scaling (views)
     @property
@@ -1017,8 +1060,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 state.pop("u_mean_", None), state.pop("u_scale_", None),
                 n_latent=len(mean) - n_observed,
             )  # fmt: skip
-        missing = {k: v for k, v in _GREYBOX_DEFAULTS.items() if k not in state}
-        if missing:  # pickled before grey-box models: none of their parameters
+        missing = {k: v for k, v in {**_GREYBOX_DEFAULTS, "callback": None}.items()
+                   if k not in state}  # fmt: skip
+        if missing:  # pickled before grey-box models or `callback`: no such parameters
             state = {**state, **missing}
         super().__setstate__(state)
 
@@ -1028,6 +1072,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         joblib and Dask use, store it by value and are let through)."""
         state = super().__getstate__()
         check_physics_pickles(self.physics)
+        check_callback_pickles(getattr(self, "callback", None))
         return state
 
     def __sklearn_tags__(self):

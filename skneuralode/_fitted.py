@@ -13,6 +13,7 @@ from . import _mlp
 from ._diagnostics import discretization_error, train_mse, warn_if_coarse
 from ._greybox import GreyBoxField
 from ._problem import constraint_violation, objective
+from ._progress import CALLBACK_STOP
 from ._scaling import Scaling
 from ._simulate import VectorField
 from ._status import STOPPED, failure_advice
@@ -27,8 +28,10 @@ def check_result(result) -> None:
     if result.converged:
         return
     if result.status == "userInterrupt":
+        by_callback = result.message == CALLBACK_STOP
+        why = "stopped by `callback`" if by_callback else "interrupted (Ctrl-C)"
         warn_user(
-            f"fit was interrupted (Ctrl-C) after {result.n_iter} IPOPT iterations. The "
+            f"fit was {why} after {result.n_iter} IPOPT iterations. The "
             "model holds the last iterate (solver_status_='userInterrupt'); fit again "
             "with warm_start=True to continue from it.",
             ConvergenceWarning,

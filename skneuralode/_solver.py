@@ -219,6 +219,13 @@ class _OptionProbe:
     def jacobian(self, x):
         return np.zeros(0)
 
+    # (with a Hessian, cyipopt logs nothing at INFO level about using an approximation)
+    def hessianstructure(self):
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+
+    def hessian(self, x, lagrange, obj_factor):
+        return np.zeros(0)
+
 
 class _captured_stdout(contextlib.AbstractContextManager):
     """What C code (IPOPT's journal) writes to file descriptor 1 meanwhile: ``.text``."""
@@ -270,6 +277,7 @@ def solve(
     rho: float = 0.0,
     center: np.ndarray | None = None,
     deadline: float | None = None,
+    progress=None,
 ) -> SolveResult:
     """Solve the NLP ``data`` from its initial point with one engine.
 
@@ -277,9 +285,16 @@ def solve(
     the proximal term of an ADMM sub-problem (``data.proximal`` must be set for the pyomo
     engine). ``record``: keep the network parameters of every IPOPT iteration
     (``result.iterates``). ``deadline``: a ``time.perf_counter()`` value; IPOPT gets the
-    time left then as its ``max_wall_time``. A crash raises :class:`SolverError`; any
-    termination with an iterate returns it (the caller decides whether to warn), a Ctrl-C
-    included (status ``"userInterrupt"``, see ``_interrupt``).
+    time left then as its ``max_wall_time``. ``progress``: a ``_progress.Progress`` that
+    gets every IPOPT iteration's report (compact lines, the user's callback, which may
+    stop IPOPT); an exception the callback raised is raised here once IPOPT has stopped.
+    A crash raises :class:`SolverError`; any termination with an iterate returns it (the
+    caller decides whether to warn), a Ctrl-C or a callback's stop included (status
+    ``"userInterrupt"``, see ``_interrupt``).
     """
-    return get_engine(engine).solve(data, solver, options, tee=tee, record=record, rho=rho,
-                                    center=center, deadline=deadline)  # fmt: skip
+    result = get_engine(engine).solve(data, solver, options, tee=tee, record=record, rho=rho,
+                                      center=center, deadline=deadline,
+                                      progress=progress)  # fmt: skip
+    if progress is not None:
+        progress.finish(result)
+    return result

@@ -62,12 +62,14 @@ class ProblemSpec:
 
 def ipopt_options(params: dict) -> dict:
     """IPOPT options of an estimator's ``get_params()``: ``tol``, ``max_iter``, the print
-    level from ``verbose``, ``max_cpu_time``, :data:`DEFAULT_IPOPT_OPTIONS`, then
-    ``solver_options`` (each checked by IPOPT, see ``_solver.check_ipopt_options``)."""
+    level from ``verbose`` (5, IPOPT's own log, for ``verbose >= 2``; ``verbose=1``'s
+    compact lines come from ``_progress``), ``max_cpu_time``,
+    :data:`DEFAULT_IPOPT_OPTIONS`, then ``solver_options`` (each checked by IPOPT, see
+    ``_solver.check_ipopt_options``)."""
     options = {
         "tol": float(params["tol"]),
         "max_iter": int(params["max_iter"]),
-        "print_level": 5 if params["verbose"] > 0 else 0,
+        "print_level": 5 if params["verbose"] >= 2 else 0,
         "sb": "yes",
         **DEFAULT_IPOPT_OPTIONS,
     }

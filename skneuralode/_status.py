@@ -33,7 +33,7 @@ _NAN = (
     "(`weight_bound`, `state_bound`) or increase `alpha`."
 )
 _ERROR = (
-    "Check `solver_options` (verbose=1 shows IPOPT's reason): e.g. an HSL `linear_solver` "
+    "Check `solver_options` (verbose=2 shows IPOPT's reason): e.g. an HSL `linear_solver` "
     "needs the HSL library, and cyipopt-wheels bundles MUMPS only."
 )
 #: What to try after a failure that has no advice of its own.

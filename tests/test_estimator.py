@@ -211,7 +211,7 @@ def test_start_is_clipped_into_the_bounds(small_data):
 def test_verbose_streams_the_ipopt_log(small_data, capfd):
     t, X = small_data
     with pytest.warns(ConvergenceWarning):
-        CollocationNeuralODE(width=4, max_iter=5, verbose=1).fit(t[:15], X[:15])
+        CollocationNeuralODE(width=4, max_iter=5, verbose=2).fit(t[:15], X[:15])
     out = capfd.readouterr().out
     assert "iter" in out and "objective" in out and "inf_pr" in out
 

@@ -245,7 +245,7 @@ def test_both_engines_reach_the_same_objective_on_the_paper_case(paper_data):
 def test_store_iterates_and_verbose_on_the_numpy_engine(capfd):
     t, X = van_der_pol(30, (0, 5))
     est = CollocationNeuralODE(width=4, degree=2, random_state=0, engine="numpy",
-                               store_iterates=True, verbose=1).fit(t, X)  # fmt: skip
+                               store_iterates=True, verbose=2).fit(t, X)  # fmt: skip
     out = capfd.readouterr().out
     assert "This is Ipopt version" in out and "EXIT: Optimal Solution Found." in out
     assert est.iterates_.shape == (est.n_iter_ + 1, len(est.iterates_[0]))

@@ -13,9 +13,16 @@ engine module provides:
 ``route(key) -> str``
     The route a found probe key runs (recorded as ``solver_``).
 ``records_iterates(route) -> bool``
-    Whether that route reports IPOPT's iterate at every iteration (``store_iterates``).
-``solve(data, route, options, *, tee, record, rho, center, deadline) -> SolveResult``
+    Whether that route reports IPOPT's iterate at every iteration while it runs
+    (``store_iterates``, ``callback``).
+``solve(data, route, options, *, tee, record, rho, center, deadline, progress) -> SolveResult``
     One solve from the initial point of ``data`` (see :func:`skneuralode._solver.solve`).
+    ``progress`` (``None`` or a ``_progress.Progress``): call
+    ``progress.report(alg_mod, iter, obj, inf_pr, inf_du, mu, d_norm, regularization,
+    alpha_du, alpha_pr, ls_trials)`` at every IPOPT iteration and stop IPOPT (status
+    ``"userInterrupt"``) when it returns ``False``. A route without a per-iteration
+    callback (``records_iterates(route)`` false) may report the iterations after the
+    solve and raises a ``ValueError`` for a ``progress`` with a user ``callback``.
 ``solve_batch(task) -> BatchResult``
     One ADMM sub-problem, in a joblib worker; the engine may keep per-process state
     (the pyomo engine caches built models). It takes the batch's data from

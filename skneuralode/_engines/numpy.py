@@ -834,7 +834,7 @@ class _Timed:
         return call
 
 
-def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
+def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False, progress=None):
     """Run IPOPT on ``nlp`` from ``data.theta0``/``data.states0`` (the driver from
     :func:`problem_class`).
 
@@ -842,9 +842,10 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
     message, the final iterate, per-iteration ``(obj, inf_pr, inf_du)`` and, when
     ``record``, ``(time.perf_counter(), theta)`` at every iteration; the seconds spent in
     the NLP's evaluation callbacks are left in ``nlp.eval_time``. Ctrl-C while IPOPT
-    runs stops it at its next iteration (``_interrupt``). IPOPT reads no options file
-    unless ``options`` names one (``option_file_name``). Option and evaluation errors
-    propagate (the caller turns them into ``SolverError``).
+    runs stops it at its next iteration (``_interrupt``), and so does ``progress``
+    (``_progress.Progress``, given every iteration's report) when it answers ``False``.
+    IPOPT reads no options file unless ``options`` names one (``option_file_name``).
+    Option and evaluation errors propagate (the caller turns them into ``SolverError``).
     """
     from .._interrupt import SolveInterrupt
 
@@ -861,7 +862,8 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False):
         if record:
             x_now = problem.get_current_iterate(scaled=False)["x"]
             iterates.append((time.perf_counter(), np.array(x_now[nlp.nx :], dtype=float)))
-        return interrupt.keep_going()
+        keep = progress is None or progress.report(alg_mod, it, obj, inf_pr, inf_du, *rest)
+        return interrupt.keep_going() and keep
 
     nlp.on_iteration = on_iteration
     try:
@@ -930,16 +932,22 @@ def records_iterates(route: str) -> bool:
 
 
 def solve(data: NLPData, route: str, options: dict, *, tee=False, record=False, rho=0.0,
-          center=None, deadline=None) -> SolveResult:  # fmt: skip
+          center=None, deadline=None, progress=None) -> SolveResult:  # fmt: skip
     """Solve ``data``; a failure with the adaptive Hessian shift is solved again from the
     same start with IPOPT's own rule (``RETRY_WITH_IPOPT_RULE``). IPOPT's log goes to
     stdout through ``options["print_level"]`` (``tee`` is the pyomo engine's switch)."""
-    result = _solve_once(data, options, record, rho, center, deadline)
+    result = _solve_once(data, options, record, rho, center, deadline, progress)
     if data.hessian_regularization != "adaptive" or result.status not in RETRY_WITH_IPOPT_RULE:
         return result
+    if progress is not None:
+        progress.note(
+            f"IPOPT ended with status {result.status!r} under the adaptive Hessian shift; "
+            "solving again from the start with IPOPT's own rule."
+        )
     retry = _solve_once(
-        replace(data, hessian_regularization="ipopt"), options, record, rho, center, deadline
-    )
+        replace(data, hessian_regularization="ipopt"), options, record, rho, center, deadline,
+        progress,
+    )  # fmt: skip
     retry.message = (
         f"{retry.message} (solved again with IPOPT's own Hessian regularization after the "
         f"adaptive shift ended with status {result.status!r} in {result.n_iter} iterations)"
@@ -950,14 +958,16 @@ def solve(data: NLPData, route: str, options: dict, *, tee=False, record=False, 
     return retry
 
 
-def _solve_once(data, options, record, rho, center, deadline) -> SolveResult:
+def _solve_once(data, options, record, rho, center, deadline, progress=None) -> SolveResult:
     start = time.perf_counter()
     nlp = FixedThetaNLP(data) if data.fixed_theta else nlp_class(data)(data, rho, center)
     build_time = time.perf_counter() - start
     start = time.perf_counter()
     driver = route("numpy")
     try:
-        code, message, x, log, iterates = solve_numpy(nlp, time_limited(options, deadline), record)
+        code, message, x, log, iterates = solve_numpy(
+            nlp, time_limited(options, deadline), record, progress
+        )
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # unknown options, evaluation errors, crashes

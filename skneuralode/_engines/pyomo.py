@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import os
 import re
 import shutil
@@ -88,7 +89,7 @@ def records_iterates(route: str) -> bool:
 
 
 def solve(data, route: str, options: dict, *, tee=False, record=False, rho=0.0, center=None,
-          deadline=None) -> SolveResult:  # fmt: skip
+          deadline=None, progress=None) -> SolveResult:  # fmt: skip
     """Build the Pyomo model of ``data``, solve it by ``route``, read the solution."""
     from .._pyomo_model import build_model, read_solution, set_proximal
 
@@ -97,7 +98,9 @@ def solve(data, route: str, options: dict, *, tee=False, record=False, rho=0.0, 
     if data.proximal:
         set_proximal(model, rho, np.zeros(len(data.theta0)) if center is None else center)
     build_time = time.perf_counter() - start
-    result = solve_model(model, route, options, tee, model.theta if record else None, deadline)
+    result = solve_model(
+        model, route, options, tee, model.theta if record else None, deadline, progress
+    )
     result.theta, result.states = read_solution(model)
     result.n_variables, result.n_constraints = model.nvariables(), model.nconstraints()
     result.build_time = build_time
@@ -105,22 +108,28 @@ def solve(data, route: str, options: dict, *, tee=False, record=False, rho=0.0, 
 
 
 def solve_model(
-    model, route: str, options: dict, tee: bool = False, record=None, deadline=None
-) -> SolveResult:
+    model, route: str, options: dict, tee: bool = False, record=None, deadline=None,
+    progress=None,
+) -> SolveResult:  # fmt: skip
     """Run IPOPT on a Pyomo ``model`` and load the final iterate into it.
 
     Any termination with an iterate loads it (the caller decides whether to warn);
     a crash raises :class:`SolverError`. ``record`` (a Pyomo variable of ``model``,
     pynumero route only) has its values copied at every IPOPT iteration into
-    ``result.iterates``. ``deadline``: as in :func:`skneuralode._solver.solve`.
+    ``result.iterates``. ``deadline``, ``progress``: as in
+    :func:`skneuralode._solver.solve`; the executable has no per-iteration callback, so
+    its iterations reach ``progress`` after the solve, read from IPOPT's log, and a
+    ``progress`` with a user callback is a ``ValueError`` there.
     """
     start = time.perf_counter()
     if route == "pynumero":
-        result = _solve_pynumero(model, dict(options), tee, record, deadline)
+        result = _solve_pynumero(model, dict(options), tee, record, deadline, progress)
     elif record is not None:
         raise ValueError("recording iterates needs the pynumero route")
+    elif progress is not None and progress.callback is not None:
+        raise ValueError("a per-iteration callback needs the pynumero route")
     else:
-        result = _solve_executable(model, time_limited(dict(options), deadline), tee)
+        result = _solve_executable(model, time_limited(dict(options), deadline), tee, progress)
     result.solve_time = time.perf_counter() - start
     return result
 
@@ -128,7 +137,9 @@ def solve_model(
 # ------------------------------------------------------------ PyNumero route
 
 
-def _solve_pynumero(model, options: dict, tee: bool, record=None, deadline=None) -> SolveResult:
+def _solve_pynumero(
+    model, options: dict, tee: bool, record=None, deadline=None, progress=None
+) -> SolveResult:
     """Write the NL problem once (PyNumero), solve it, load the iterate into ``model``."""
     from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
@@ -136,21 +147,22 @@ def _solve_pynumero(model, options: dict, tee: bool, record=None, deadline=None)
     nlp = PyomoNLP(model)
     nl_time = time.perf_counter() - start
     indices = None if record is None else np.asarray(nlp.get_primal_indices([record]))
-    result, x = solve_nlp(nlp, time_limited(options, deadline), tee, record=indices)
+    result, x = solve_nlp(nlp, time_limited(options, deadline), tee, indices, progress)
     nlp.set_primals(x)
     nlp.load_state_into_pyomo()
     result.nl_time = nl_time
     return result
 
 
-def solve_nlp(nlp, options: dict, tee: bool = False, record=None):
+def solve_nlp(nlp, options: dict, tee: bool = False, record=None, progress=None):
     """Run cyipopt on a PyNumero NLP from ``nlp.init_primals()`` -> (SolveResult, x).
 
     The NLP object is left intact, so a caller may change its bounds and starting point
     and solve it again without writing the problem again. ``record``: primal indices whose
     values are copied, with a time stamp, at every iteration into ``result.iterates``.
-    Ctrl-C stops IPOPT at its next iteration (``_interrupt``); no options file is read
-    unless ``options`` names one.
+    Ctrl-C stops IPOPT at its next iteration (``_interrupt``), and so does ``progress``
+    (``_progress.Progress``, given every iteration's report) when it answers ``False``;
+    no options file is read unless ``options`` names one.
     """
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
@@ -168,7 +180,10 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None):
         if record is not None:
             x_now = problem.get_current_iterate(scaled=False)["x"]
             iterates.append((time.perf_counter(), np.array(x_now[record], dtype=float)))
-        return interrupt.keep_going()
+        keep = progress is None or progress.report(
+            alg_mod, it, obj, inf_pr, inf_du, mu, d_norm, reg, a_du, a_pr, ls
+        )
+        return interrupt.keep_going() and keep
 
     start = time.perf_counter()
     problem = CyIpoptNLP(nlp, intermediate_callback=callback)
@@ -200,14 +215,15 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None):
 # ---------------------------------------------------------- executable route
 
 
-def _solve_executable(model, options: dict, tee: bool) -> SolveResult:
+def _solve_executable(model, options: dict, tee: bool, progress=None) -> SolveResult:
     """Solve through Pyomo's NL-file interface, every file in one scratch directory.
 
     Pyomo's NL, solution and log files go into a temporary directory that is removed
     afterwards, also when the solve is interrupted; an empty options file stands in for
     a stray ``ipopt.opt`` in the working directory unless ``options`` names one. The
     first Ctrl-C is forwarded to the ``ipopt`` child, which stops at its next iteration
-    and writes its iterate.
+    and writes its iterate. The iterations in IPOPT's log reach ``progress`` (without
+    their times) once the executable has finished.
     """
     from .._interrupt import SolveInterrupt, forward_sigint_to_children
 
@@ -220,7 +236,43 @@ def _solve_executable(model, options: dict, tee: bool) -> SolveResult:
         with SolveInterrupt(on_request=forward_sigint_to_children) as interrupt:
             results = _run_executable(model, options, tee)
         text = open(log_file).read() if os.path.exists(log_file) else ""
+    if progress is not None:
+        for report in log_iterations(text):
+            progress.report(*report, elapsed=float("nan"))
     return _read_executable_results(model, results, text, interrupt.requested)
+
+
+#: An iteration line of IPOPT's log: ``iter[r] objective inf_pr inf_du lg(mu) ||d||
+#: lg(rg) alpha_du alpha_pr[flag] ls``, then IPOPT's info string.
+_LOG_ITERATION = re.compile(
+    r"^\s*(\d+)(r?)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)"
+    r"\s+([-+.\deE]+)[A-Za-z]?\s+(\d+)"
+)
+
+
+def log_iterations(text: str) -> list[tuple]:
+    """The iterations of IPOPT's log ``text`` as the arguments of IPOPT's per-iteration
+    callback: ``(alg_mod, iter, obj, inf_pr, inf_du, mu, d_norm, regularization,
+    alpha_du, alpha_pr, ls_trials)`` (``lg(mu)``/``lg(rg)`` undone; ``-`` is 0)."""
+
+    def value(field: str) -> float:
+        try:
+            return float(field)
+        except ValueError:
+            return float("nan")
+
+    found = []
+    for line in text.splitlines():
+        match = _LOG_ITERATION.match(line)
+        if match is None:
+            continue
+        it, r, obj, inf_pr, inf_du, lg_mu, d_norm, lg_rg, a_du, a_pr, ls = match.groups()
+        exp10 = [0.0 if math.isnan(value(f)) else 10.0 ** value(f) for f in (lg_mu, lg_rg)]
+        found.append((
+            int(bool(r)), int(it), value(obj), value(inf_pr), value(inf_du), exp10[0],
+            value(d_norm), exp10[1], value(a_du), value(a_pr), int(ls),
+        ))  # fmt: skip
+    return found
 
 
 @contextlib.contextmanager
