@@ -105,9 +105,11 @@ _STRING_CONSTRAINTS = {
         "an int in the range [0, inf) or a bool",
     ),
     "random_state": (
-        lambda v: v is None
-        or isinstance(v, np.random.RandomState)
-        or (isinstance(v, Integral) and 0 <= v <= 2**32 - 1),
+        lambda v: (
+            v is None
+            or isinstance(v, np.random.RandomState)
+            or (isinstance(v, Integral) and 0 <= v <= 2**32 - 1)
+        ),
         "an int in the range [0, 4294967295], a numpy.random.RandomState instance or None",
     ),
     "array-like": (_is_array_like, "an array-like"),
