@@ -1,5 +1,6 @@
 """skneuralode: neural ODEs trained by simultaneous collocation (Pyomo + IPOPT)."""
 
+from . import callbacks, inspection
 from ._admm import ADMMNeuralODE
 from ._estimator import CollocationNeuralODE
 from ._solver import available_solvers
@@ -14,5 +15,7 @@ __all__ = [
     "SolverError",
     "SolverNotAvailableError",
     "available_solvers",
+    "callbacks",
+    "inspection",
     "__version__",
 ]
