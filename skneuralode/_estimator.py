@@ -576,7 +576,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         engine, route = find_solver(self.engine, self.solver)
         self._check_store_iterates(engine, route)
         options = ipopt_options(self.get_params(deep=False))
-        data, scaling, names = self._prepare(t, X, u, trajectory)
+        data, scaling = self._prepare(t, X, u, trajectory)
+        n_inputs = 0 if scaling.u_mean is None else len(scaling.u_mean)
+        names = check_fit_names(X, u, self.state_names, self.input_names, scaling.n_observed,
+                                n_inputs, scaling.n_latent)  # fmt: skip
         deadline = None if self.max_time is None else start + self.max_time
         result = solve(
             data, engine, route, options, self.verbose > 0, self.store_iterates,
@@ -615,7 +618,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
         from ._pyomo_model import build_model
 
-        data, scaling, _ = self._prepare(t, X, u, trajectory)
+        data, scaling = self._prepare(t, X, u, trajectory)
         model = build_model(data)
         d = range(scaling.n_observed)  # the observed states (latent ones are scaled already)
         model.x_mean = pyo.Param(d, initialize=dict(enumerate(scaling.x_mean)))
@@ -624,15 +627,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         return model
 
     def _prepare(self, t, X, u, trajectory):
-        """Validate, scale, discretize and pick the initial point -> (NLPData, Scaling,
-        (state names, input names))."""
+        """Validate, scale, discretize and pick the initial point -> (NLPData, Scaling)."""
         spec = ProblemSpec.from_params(self.get_params(deep=False))
-        frames = X, u
         t, X, u, groups = check_fit_data(t, X, u, trajectory, self.integrator,
                                          self.integrator_options)  # fmt: skip
         n_inputs = 0 if u is None else u.shape[1]
-        names = check_fit_names(*frames, self.state_names, self.input_names, X.shape[1],
-                                n_inputs, spec.n_latent)  # fmt: skip
         physics, start = prepare_physics(spec, X.shape[1], n_inputs)
         scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, start)
         greybox = None if physics is None else make_greybox(spec, physics, scaling)
@@ -641,7 +640,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             states0 = scaling.full_states(states0)
         data = build_problem(t, X, u, groups, scaling, spec, smoothers=smoothers,
                              theta0=theta0, states0=states0, physics=greybox)  # fmt: skip
-        return data, scaling, names
+        return data, scaling
 
     def _warm_start(self, n_states: int, n_inputs: int):
         """With ``warm_start``, this fit's weights and collocation states (user units), when

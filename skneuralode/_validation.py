@@ -463,8 +463,10 @@ def _increasing_vector(a) -> bool:
     """Whether ``a`` is a 1-D (or one-column) vector of at least 2 finite, strictly
     increasing real numbers: what sample times look like."""
     try:
-        arr = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
+        arr = np.asarray(a)
+    except (TypeError, ValueError):
+        return False
+    if arr.dtype.kind not in "iuf":
         return False
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
