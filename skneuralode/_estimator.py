@@ -291,11 +291,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         ``n_states_ + n_latent`` states.
     n_inputs_ : int
         Number of exogenous inputs (0 without ``u``).
-    state_names_ : ndarray of shape (n_states_ + n_latent,), dtype=object
+    state_names_ : ndarray of shape (n_states\\_ + n_latent,), dtype=object
         Only when the states were named (``state_names``, or a DataFrame ``X`` whose column
         names are all strings): the observed states' names, then ``z0, z1, ...`` for the
         latent states.
-    input_names_ : ndarray of shape (n_inputs_,), dtype=object
+    input_names_ : ndarray of shape (n_inputs\\_,), dtype=object
         Only when the inputs were named (``input_names``, or a DataFrame ``u``).
     initial_states_ : ndarray of shape (n_trajectories, n_states + n_latent)
         Fitted initial state of each training trajectory (user units), observed then latent.
@@ -556,13 +556,19 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         t : array-like of shape (n_samples,)
-            Sample times; strictly increasing within each trajectory, any spacing.
-        X : array-like of shape (n_samples, n_states)
+            Sample times (a pandas Series or Index too); strictly increasing within each
+            trajectory, any spacing. The times come first: ``fit(X, t)`` (pysindy's order)
+            is an error that says so.
+        X : array-like or DataFrame of shape (n_samples, n_states)
             Observed states; NaN marks an entry that was not observed (a missing sample),
             which the objective skips. Every column and trajectory needs one observation.
-        u : array-like of shape (n_samples, n_inputs), default=None
+            A DataFrame whose column names are all strings names the states
+            (``state_names_``); then ``predict`` returns DataFrames and the DataFrames
+            given to ``score`` and :meth:`estimate_initial_state` must have these columns.
+        u : array-like or DataFrame of shape (n_samples, n_inputs), default=None
             Exogenous inputs sampled with the states; they become extra network inputs,
             interpolated linearly in time between samples or held (``u_interpolation``).
+            A DataFrame's string column names name the inputs (``input_names_``).
         trajectory : array-like of shape (n_samples,), default=None
             Trajectory id of each sample. Each trajectory gets its own free initial state
             and collocation chain; the network is shared. ``None``: one trajectory.
@@ -933,9 +939,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         ----------
         t : array-like of shape (n_samples,)
             Strictly increasing sample times, at least 2.
-        X : array-like of shape (n_samples, n_states)
-            Observed states; NaN marks a missing entry.
-        u : array-like of shape (n_samples, n_inputs), default=None
+        X : array-like or DataFrame of shape (n_samples, n_states)
+            Observed states; NaN marks a missing entry. A DataFrame given to a model
+            fitted with names must have the columns of ``fit``, in order.
+        u : array-like or DataFrame of shape (n_samples, n_inputs), default=None
             Exogenous inputs at ``t``, required when the model was fitted with ``u``.
 
         Returns
@@ -1006,16 +1013,26 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         (at most ``n - 1``), and only the samples after the window are scored, as
         system-identification benchmarks do. Missing entries (NaN) are left out.
 
+        ``GridSearchCV`` and ``cross_val_score`` use this score when ``scoring`` is not
+        given. scikit-learn's named scorers (``scoring="r2"``, ...) call ``predict(t)``
+        and cannot simulate; for another metric, or several, use
+        :func:`skneuralode.metrics.make_simulation_scorer`, which simulates the same way.
+
         Parameters
         ----------
         t, X, u, trajectory
-            As in :meth:`fit`.
+            As in :meth:`fit` (DataFrames given to a model fitted with names must have
+            the columns of ``fit``, in order).
 
         Returns
         -------
         score : float
             :func:`sklearn.metrics.r2_score` (uniform average over states); ``-inf`` when
             a simulation diverges.
+
+        See Also
+        --------
+        skneuralode.metrics.make_simulation_scorer : other metrics of the same simulations.
         """
         check_is_fitted(self)
         t, X, u, groups = check_observations(t, X, u, trajectory, self)

@@ -83,7 +83,7 @@ def make_simulation_scorer(metric="r2", *, greater_is_better=True, **kwargs):
 
     See Also
     --------
-    CollocationNeuralODE.score : R² of the same simulations.
+    skneuralode.CollocationNeuralODE.score : R² of the same simulations.
 
     Examples
     --------
