@@ -35,7 +35,7 @@ from ._init import fit_scaling
 from ._problem import build_problem, objective
 from ._solver import STOPPED, find_solver
 from ._spec import MIN_SAMPLES, ProblemSpec, ipopt_options
-from ._validation import check_fit_data, check_fit_names
+from ._validation import check_fit_data, check_fit_names, index_names
 from .exceptions import SolverError, warn_user
 
 # ----------------------------------------------------------------- the worker
@@ -376,6 +376,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
                                          est.integrator_options)  # fmt: skip
         names = check_fit_names(*frames, est.state_names, est.input_names, X.shape[1],
                                 0 if u is None else u.shape[1], spec.n_latent)  # fmt: skip
+        spec = index_names(spec, *names)  # state and input names in the grey-box parameters
         batches = self._make_batches(groups, trajectory is not None, MIN_SAMPLES)
         physics, latent = prepare_physics(spec, X.shape[1], 0 if u is None else u.shape[1])
         scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, latent)

@@ -38,6 +38,7 @@ from ._validation import (
     check_times,
     check_trajectory,
     check_x0,
+    index_names,
 )
 from .exceptions import warn_user
 
@@ -245,14 +246,17 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     network_inputs : list of str, default=None
         With ``physics``: the states and inputs the network reads, by name, e.g.
         ``["x[0]", "u[0]"]`` (states ``x[i]``, latent ones included, then inputs
-        ``u[j]``); ``None``: all of them. Restricting them is what makes the physical
+        ``u[j]``); ``None``: all of them. A model fitted with names (``state_names``,
+        ``input_names`` or DataFrame columns) also takes the names, e.g.
+        ``["h2", "pump"]``. Restricting them is what makes the physical
         parameters identifiable when the network could otherwise absorb the known terms
         (a network of the lower tank's level for its outflow, not of the upper tank's).
     state_bounds : dict, default=None
         Bounds on the collocation states in user units, ``{"x[i]": (lower, upper)}``
         (``None`` for no bound; states ``x[i]`` observed then latent), e.g.
         ``{"x[1]": (0, None)}`` keeps a level non-negative where the physics takes its
-        square root. They apply to the NLP (with or without physics; with
+        square root. The keys may also be the state names of a model fitted with names
+        (``{"h2": (0, None)}``). They apply to the NLP (with or without physics; with
         ``state_bound`` too), not to ``predict``'s simulation.
     state_names : list of str, default=None
         Names of the observed states (the columns of ``X``), e.g. ``["h1", "h2"]``; the
@@ -635,9 +639,14 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     def _prepare(self, t, X, u, trajectory):
         """Validate, scale, discretize and pick the initial point -> (NLPData, Scaling)."""
         spec = ProblemSpec.from_params(self.get_params(deep=False))
+        frames = X, u
         t, X, u, groups = check_fit_data(t, X, u, trajectory, self.integrator,
                                          self.integrator_options)  # fmt: skip
         n_inputs = 0 if u is None else u.shape[1]
+        if spec.network_inputs is not None or spec.state_bounds is not None:
+            names = check_fit_names(*frames, self.state_names, self.input_names, X.shape[1],
+                                    n_inputs, spec.n_latent)  # fmt: skip
+            spec = index_names(spec, *names)  # "h1" -> "x[0]", as the grey-box code reads
         physics, start = prepare_physics(spec, X.shape[1], n_inputs)
         scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, start)
         greybox = None if physics is None else make_greybox(spec, physics, scaling)
@@ -954,6 +963,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         t, X, u, groups = check_observations(t, X, u, None, self, min_samples=2)
         d, n_latent = self.n_states_, self._n_latent_fitted
         spec = replace(ProblemSpec.from_params(self.get_params(deep=False)), n_latent=n_latent)
+        spec = index_names(spec, getattr(self, "state_names_", None),
+                           getattr(self, "input_names_", None))  # fmt: skip
         greybox = getattr(self, "greybox_", None)
         data = build_problem(t, X, u, groups, self.scaling_, spec, theta0=self._fitted_theta(),
                              fixed_theta=True, physics=greybox)  # fmt: skip

@@ -623,3 +623,32 @@ def check_columns(data, expected, name: str, count: int | None = None) -> None:
         f"The columns of `{name}` must be the names seen in fit, {expected!r}; got "
         f"{columns!r} (missing {missing!r}, unexpected {extra!r})."
     )
+
+
+def index_names(spec, state_names, input_names):
+    """``spec`` with the state and input names in ``network_inputs`` and ``state_bounds``
+    replaced by their positions ``"x[i]"`` / ``"u[j]"`` (the grey-box parameters'
+    notation, which stays accepted). ``state_names``: the fitted ``state_names_``
+    (observed, then latent) or None; ``input_names``: ``input_names_`` or None."""
+    from dataclasses import replace
+
+    lookup = {}
+    if state_names is not None:
+        lookup.update({str(n): f"x[{i}]" for i, n in enumerate(state_names)})
+    if input_names is not None:
+        lookup.update({str(n): f"u[{j}]" for j, n in enumerate(input_names)})
+    if not lookup:
+        return spec
+    changes = {}
+    if isinstance(spec.network_inputs, (list, tuple)):
+        changes["network_inputs"] = [lookup.get(n, n) if isinstance(n, str) else n
+                                     for n in spec.network_inputs]  # fmt: skip
+    if isinstance(spec.state_bounds, dict):
+        keys = [lookup.get(k, k) if isinstance(k, str) else k for k in spec.state_bounds]
+        if len(set(keys)) < len(keys):
+            raise ValueError(
+                f"`state_bounds` bounds a state twice, by name and by position: "
+                f"{list(spec.state_bounds)!r}. Keep one of each."
+            )
+        changes["state_bounds"] = dict(zip(keys, spec.state_bounds.values()))
+    return replace(spec, **changes)

@@ -213,3 +213,43 @@ def test_a_model_pickled_before_names_existed_gets_default_parameters(named):
     old = CollocationNeuralODE.__new__(CollocationNeuralODE)
     old.__setstate__(state)
     assert old.get_params()["state_names"] is None and old.get_params()["input_names"] is None
+
+
+# ------------------------------------------------------------ grey-box parameters by name
+
+
+def tanks(x, u, p, nn):
+    """Upper tank by Torricelli's law, the lower tank's outflow learned."""
+    from skneuralode.physics import sqrt
+
+    return [p["k4"] * u[0] - p["k1"] * sqrt(x[0]), p["k2"] * sqrt(x[0]) + nn[0]]
+
+
+def test_greybox_parameters_accept_the_names():
+    from skneuralode.datasets import two_tank
+
+    b = two_tank(n_samples=30, random_state=0, return_bunch=True)
+    params = dict(physics=tanks, physics_params={"k1": 0.1, "k2": 0.1, "k4": 0.1},
+                  width=4, max_iter=15, random_state=0)  # fmt: skip
+    low = float(b.states[:, 0].min()) - 0.01
+    by_index = _quiet_fit(
+        CollocationNeuralODE(**params, network_inputs=["x[1]", "u[0]"],
+                             state_bounds={"x[0]": (low, None)}),
+        b.t, b.states, b.u,
+    )  # fmt: skip
+    by_name = _quiet_fit(
+        CollocationNeuralODE(**params, network_inputs=["h2", "pump"],
+                             state_bounds={"h1": (low, None)}),
+        b.t, pd.DataFrame(b.states, columns=["h1", "h2"]), pd.DataFrame(b.u, columns=["pump"]),
+    )  # fmt: skip
+    for a, c in zip(by_index.coefs_ + by_index.intercepts_, by_name.coefs_ + by_name.intercepts_):
+        np.testing.assert_array_equal(a, c)
+    assert by_index.physics_params_ == by_name.physics_params_
+    np.testing.assert_array_equal(
+        by_name.estimate_initial_state(b.t[:10], b.states[:10], b.u[:10]),
+        by_index.estimate_initial_state(b.t[:10], b.states[:10], b.u[:10]),
+    )
+    with pytest.raises(ValueError, match="bounds a state twice, by name and by position"):
+        CollocationNeuralODE(**params, state_bounds={"h1": (0, None), "x[0]": (0, None)}).fit(
+            b.t, pd.DataFrame(b.states, columns=["h1", "h2"]), b.u
+        )
