@@ -27,7 +27,7 @@ from . import _resident, _summary
 from ._diagnostics import train_mse
 from ._engines import BatchResult, BatchTask, SolveResult, get_engine
 from ._estimator import CollocationNeuralODE
-from ._fitted import store_fit
+from ._fitted import store_fit, store_names
 from ._greybox import make_greybox
 from ._greybox import prepare as prepare_physics
 from ._init import fit_scaling
@@ -36,7 +36,7 @@ from ._progress import admm_header, admm_line, check_callback_pickles, say, stop
 from ._sklearn_compat import HasMethods, Interval, StrOptions, fit_context
 from ._solver import STOPPED, find_solver
 from ._spec import MIN_SAMPLES, ProblemSpec, ipopt_options
-from ._validation import check_fit_data
+from ._validation import check_fit_data, check_fit_names, index_names
 from .exceptions import SolverError, warn_user
 
 # ----------------------------------------------------------------- the worker
@@ -389,8 +389,12 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         params = est.get_params(deep=False)
         spec = ProblemSpec.from_params(params)
         route = find_solver(est.engine, est.solver)
+        frames = X, u
         t, X, u, groups = check_fit_data(t, X, u, trajectory, est.integrator,
                                          est.integrator_options)  # fmt: skip
+        names = check_fit_names(*frames, est.state_names, est.input_names, X.shape[1],
+                                0 if u is None else u.shape[1], spec.n_latent)  # fmt: skip
+        spec = index_names(spec, *names)  # state and input names in the grey-box parameters
         batches = self._make_batches(groups, trajectory is not None, MIN_SAMPLES)
         physics, latent = prepare_physics(spec, X.shape[1], 0 if u is None else u.shape[1])
         scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, latent)
@@ -427,6 +431,8 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
             last, history, stop, initial = self._run(placement, len(batches), z, route,
                                                    options, scaling, start)  # fmt: skip
         self._finish(est, datas, scaling, route, last, history, stop, initial, start)
+        for model in (est, self):  # the consensus model's names, also on the meta-estimator
+            store_names(model, *names)
         return self
 
     # ------------------------------------------------------------ set-up
@@ -717,10 +723,10 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------ predict
-    def predict(self, t, x0=None, u=None, return_latent=False):
+    def predict(self, t, x0=None, u=None, return_latent=False, as_frame=None):
         """Simulate the consensus model; see :meth:`CollocationNeuralODE.predict`."""
         check_is_fitted(self)
-        return self.estimator_.predict(t, x0, u, return_latent)
+        return self.estimator_.predict(t, x0, u, return_latent, as_frame)
 
     def estimate_initial_state(self, t, X, u=None):
         """Initial state under the consensus model; see

@@ -106,6 +106,39 @@ def warmup_length(n_samples: int, n_states: int) -> int:
     return warmup
 
 
+def simulate_trajectories(model, t, X, u, groups) -> tuple[np.ndarray, np.ndarray]:
+    """Every trajectory of validated observations simulated from its start, the way
+    ``score`` and the simulation scorer evaluate a fitted ``model`` -> (predictions of shape
+    ``X.shape``, boolean mask of the samples to score).
+
+    A trajectory whose first sample is fully observed, for a model without latent states,
+    is simulated from that sample and scored whole. Otherwise its initial state is
+    estimated (``model.estimate_initial_state``) on a warm-up window at its start
+    (:func:`warmup_length`), whose samples are not scored. Integration warnings are
+    silenced: a diverging simulation shows as non-finite predictions."""
+    pred = np.full_like(X, np.nan)
+    scored = np.ones(len(t), dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for g in groups:
+            u_g = None if u is None else u[g]
+            x0, warmup = score_start(model, t[g], X[g], u_g)
+            scored[g[:warmup]] = False
+            pred[g] = model.predict(t[g], x0, u_g, as_frame=False)
+    return pred, scored
+
+
+def score_start(model, t, X, u) -> tuple[np.ndarray, int]:
+    """(initial state, samples in the warm-up window) for scoring one trajectory."""
+    n_latent = model.scaling_.n_latent
+    if n_latent == 0 and np.all(np.isfinite(X[0])):
+        return X[0], 0
+    warmup = warmup_length(len(t), model.n_states_ + n_latent)
+    window = slice(0, warmup)
+    x0 = model.estimate_initial_state(t[window], X[window], None if u is None else u[window])
+    return x0, warmup
+
+
 def observed_r2(X: np.ndarray, pred: np.ndarray, observed: np.ndarray, scaling: Scaling):
     """R² (uniform average over states) of ``pred`` against ``X`` over the ``observed``
     entries; ``-inf`` when a prediction there is not finite."""

@@ -6,7 +6,6 @@ solves it (``_solver`` -> ``_engines``), writes the fitted attributes (``_fitted
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -17,11 +16,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _mlp, _summary
 from ._collocation import SCHEMES
-from ._diagnostics import observed_r2, warmup_length
+from ._diagnostics import observed_r2, simulate_trajectories
 from ._fitted import check_result, store_fit, store_iterates
 from ._greybox import GreyBoxField, check_physics_pickles, make_greybox, param_scale
 from ._greybox import prepare as prepare_physics
 from ._init import fit_scaling
+from ._names import state_names, uses_names
 from ._problem import build_problem
 from ._progress import Progress, check_callback_pickles
 from ._scaling import Scaling
@@ -30,13 +30,16 @@ from ._sklearn_compat import Interval, StrOptions, fit_context, validate_params
 from ._solver import ENGINES, SOLVERS, find_solver, records_iterates, solve
 from ._spec import ProblemSpec, ipopt_options
 from ._validation import (
+    check_columns,
     check_fit_data,
+    check_fit_names,
     check_inputs,
     check_integrator_options,
-    check_states,
+    check_observations,
     check_times,
     check_trajectory,
     check_x0,
+    index_names,
 )
 from .exceptions import warn_user
 
@@ -52,6 +55,8 @@ _GREYBOX_DEFAULTS = {
     "network_inputs": None,
     "state_bounds": None,
 }
+#: The names parameters at their defaults (a model pickled before they existed).
+_NAMES_DEFAULTS = {"state_names": None, "input_names": None}
 
 
 class CollocationNeuralODE(RegressorMixin, BaseEstimator):
@@ -278,15 +283,27 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     network_inputs : list of str, default=None
         With ``physics``: the states and inputs the network reads, by name, e.g.
         ``["x[0]", "u[0]"]`` (states ``x[i]``, latent ones included, then inputs
-        ``u[j]``); ``None``: all of them. Restricting them is what makes the physical
+        ``u[j]``); ``None``: all of them. A model fitted with names (``state_names``,
+        ``input_names`` or DataFrame columns) also takes the names, e.g.
+        ``["h2", "pump"]``. Restricting them is what makes the physical
         parameters identifiable when the network could otherwise absorb the known terms
         (a network of the lower tank's level for its outflow, not of the upper tank's).
     state_bounds : dict, default=None
         Bounds on the collocation states in user units, ``{"x[i]": (lower, upper)}``
         (``None`` for no bound; states ``x[i]`` observed then latent), e.g.
         ``{"x[1]": (0, None)}`` keeps a level non-negative where the physics takes its
-        square root. They apply to the NLP (with or without physics; with
+        square root. The keys may also be the state names of a model fitted with names
+        (``{"h2": (0, None)}``). They apply to the NLP (with or without physics; with
         ``state_bound`` too), not to ``predict``'s simulation.
+    state_names : list of str, default=None
+        Names of the observed states (the columns of ``X``), e.g. ``["h1", "h2"]``; the
+        column names of a DataFrame ``X`` name them too (the two must then agree).
+        Latent states are always called ``z0, z1, ...``. A model fitted with names keeps
+        them as ``state_names_``, returns DataFrames from :meth:`predict` and checks the
+        columns of the DataFrames it is given. See the user guide, "Names and DataFrames".
+    input_names : list of str, default=None
+        Names of the exogenous inputs (the columns of ``u``), or a DataFrame ``u``'s
+        column names; kept as ``input_names_``.
 
     Attributes
     ----------
@@ -315,6 +332,12 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         ``n_states_ + n_latent`` states.
     n_inputs_ : int
         Number of exogenous inputs (0 without ``u``).
+    state_names_ : ndarray of shape (n_states\\_ + n_latent,), dtype=object
+        Only when the states were named (``state_names``, or a DataFrame ``X`` whose column
+        names are all strings): the observed states' names, then ``z0, z1, ...`` for the
+        latent states.
+    input_names_ : ndarray of shape (n_inputs\\_,), dtype=object
+        Only when the inputs were named (``input_names``, or a DataFrame ``u``).
     initial_states_ : ndarray of shape (n_trajectories, n_states + n_latent)
         Fitted initial state of each training trajectory (user units), observed then latent.
     collocation_times_ : ndarray of shape (n_nodes,)
@@ -486,6 +509,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         "latent_start": ["array-like", None],
         "network_inputs": [list, tuple, None],
         "state_bounds": [dict, None],
+        "state_names": ["array-like", None],
+        "input_names": ["array-like", None],
     }
 
     def __init__(
@@ -527,6 +552,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         latent_start=None,
         network_inputs=None,
         state_bounds=None,
+        state_names=None,
+        input_names=None,
     ):
         self.width = width
         self.depth = depth
@@ -564,6 +591,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self.latent_start = latent_start
         self.network_inputs = network_inputs
         self.state_bounds = state_bounds
+        self.state_names = state_names
+        self.input_names = input_names
 
     # ------------------------------------------------------------------ fit
     @fit_context(prefer_skip_nested_validation=True)
@@ -573,13 +602,19 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         t : array-like of shape (n_samples,)
-            Sample times; strictly increasing within each trajectory, any spacing.
-        X : array-like of shape (n_samples, n_states)
+            Sample times (a pandas Series or Index too); strictly increasing within each
+            trajectory, any spacing. The times come first: ``fit(X, t)`` (pysindy's order)
+            is an error that says so.
+        X : array-like or DataFrame of shape (n_samples, n_states)
             Observed states; NaN marks an entry that was not observed (a missing sample),
             which the objective skips. Every column and trajectory needs one observation.
-        u : array-like of shape (n_samples, n_inputs), default=None
+            A DataFrame whose column names are all strings names the states
+            (``state_names_``); then ``predict`` returns DataFrames and the DataFrames
+            given to ``score`` and :meth:`estimate_initial_state` must have these columns.
+        u : array-like or DataFrame of shape (n_samples, n_inputs), default=None
             Exogenous inputs sampled with the states; they become extra network inputs,
             interpolated linearly in time between samples or held (``u_interpolation``).
+            A DataFrame's string column names name the inputs (``input_names_``).
         trajectory : array-like of shape (n_samples,), default=None
             Trajectory id of each sample. Each trajectory gets its own free initial state
             and collocation chain; the network is shared. ``None``: one trajectory.
@@ -594,6 +629,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self._check_store_iterates(engine, route)
         options = ipopt_options(self.get_params(deep=False))
         data, scaling = self._prepare(t, X, u, trajectory)
+        n_inputs = 0 if scaling.u_mean is None else len(scaling.u_mean)
+        names = check_fit_names(X, u, self.state_names, self.input_names, scaling.n_observed,
+                                n_inputs, scaling.n_latent)  # fmt: skip
         deadline = None if self.max_time is None else start + self.max_time
         progress = Progress.of(self.verbose, self.callback, start)
         result = solve(
@@ -602,7 +640,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         )  # fmt: skip
         check_result(result)
         store_fit(self, scaling, result.theta, [(data, result.theta, result.states)], [result],
-                  build_time=time.perf_counter() - start - result.solve_time)  # fmt: skip
+                  build_time=time.perf_counter() - start - result.solve_time,
+                  names=names)  # fmt: skip
         store_iterates(self, result, start, self.store_iterates)
         self.fit_time_ = self.timings_["total"] = time.perf_counter() - start
         return self
@@ -643,9 +682,14 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     def _prepare(self, t, X, u, trajectory):
         """Validate, scale, discretize and pick the initial point -> (NLPData, Scaling)."""
         spec = ProblemSpec.from_params(self.get_params(deep=False))
+        frames = X, u
         t, X, u, groups = check_fit_data(t, X, u, trajectory, self.integrator,
                                          self.integrator_options)  # fmt: skip
         n_inputs = 0 if u is None else u.shape[1]
+        if spec.network_inputs is not None or spec.state_bounds is not None:
+            names = check_fit_names(*frames, self.state_names, self.input_names, X.shape[1],
+                                    n_inputs, spec.n_latent)  # fmt: skip
+            spec = index_names(spec, *names)  # "h1" -> "x[0]", as the grey-box code reads
         physics, start = prepare_physics(spec, X.shape[1], n_inputs)
         scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, start)
         greybox = None if physics is None else make_greybox(spec, physics, scaling)
@@ -841,35 +885,68 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         return build_block(time, self.coefs_, self.intercepts_, self.activation, self.scaling_,
                            greybox=greybox, params=params)  # fmt: skip
 
-    def predict(self, t, x0=None, u=None, return_latent=False):
+    def predict(self, t, x0=None, u=None, return_latent=False, as_frame=None):
         """Simulate the learned ODE from ``x0`` at ``t[0]``.
 
         Parameters
         ----------
         t : array-like of shape (n_times,)
-            Strictly increasing output times; the simulation starts at ``t[0]``.
+            Strictly increasing output times (a pandas Series or Index too); the
+            simulation starts at ``t[0]``.
         x0 : array-like of shape (n_states + n_latent,)
-            State at ``t[0]``: the observed states, then (with ``n_latent > 0``) the latent
-            ones, e.g. from :meth:`estimate_initial_state` or ``initial_states_``.
+            Required: the state at ``t[0]``, the observed states, then (with
+            ``n_latent > 0``) the latent ones, e.g. from :meth:`estimate_initial_state` or
+            ``initial_states_``. The default ``None`` only exists to raise an error that
+            says so: scikit-learn's scorers and meta-estimators such as
+            ``TransformedTargetRegressor`` call ``predict(t)`` and cannot simulate; score
+            with :meth:`score` or :func:`skneuralode.metrics.make_simulation_scorer`.
         u : array-like of shape (n_times, n_inputs) or callable, default=None
             Exogenous inputs, required when the model was fitted with ``u``: samples at
-            ``t`` (held between samples as in ``u_interpolation``) or a function
-            ``u(time) -> (n_inputs,)``.
+            ``t`` (held between samples as in ``u_interpolation``; a DataFrame with the
+            input names of ``fit`` if it had them) or a function ``u(time) -> (n_inputs,)``.
         return_latent : bool, default=False
             Also return the latent states.
+        as_frame : bool, default=None
+            Return pandas DataFrames indexed by time (index named ``"t"``, or the name of
+            a Series ``t``) with the state names as columns. ``None``: when the model was
+            fitted with names (a DataFrame, or ``state_names``); ``False``: always arrays.
+            Needs pandas.
 
         Returns
         -------
-        X : ndarray of shape (n_times, n_states)
+        X : ndarray or DataFrame of shape (n_times, n_states)
             Simulated observed states. Rows after an integration failure are NaN (with a
             warning).
-        Z : ndarray of shape (n_times, n_latent)
+        Z : ndarray or DataFrame of shape (n_times, n_latent)
             Only with ``return_latent=True``: the simulated latent states (scaled units).
         """
         check_is_fitted(self)
+        times = t
         t, x0, u = self._check_simulation_inputs(t, x0, u)
         states = self._simulate(self.vector_field(), t, x0, u)
+        if as_frame or (as_frame is None and uses_names(self)):
+            return self._frames(states, times, t, return_latent)
         return self._split_states(states, return_latent)
+
+    def _frames(self, states, times, t, return_latent: bool):
+        """``predict``'s DataFrames: the observed (and latent) states indexed by time."""
+        try:
+            import pandas as pd
+        except ImportError as err:
+            raise ImportError(
+                "predict returns DataFrames for a model fitted with names (or with "
+                "as_frame=True), which needs pandas: pip install pandas, or pass "
+                "as_frame=False for arrays."
+            ) from err
+        if isinstance(times, (pd.Series, pd.Index)):
+            index = pd.Index(times, name="t" if times.name is None else times.name)
+        else:
+            index = pd.Index(t, name="t")
+        names, d = state_names(self), self.n_states_
+        frames = [pd.DataFrame(states[:, :d], index=index, columns=names[:d])]
+        if return_latent:
+            frames.append(pd.DataFrame(states[:, d:], index=index, columns=names[d:]))
+        return tuple(frames) if return_latent else frames[0]
 
     def _simulate(self, field, t, x0, u):
         return simulate(
@@ -887,9 +964,14 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         check_integrator_options(self.integrator_options, self.integrator, n_full)
         if x0 is None:
             raise ValueError(
-                "`x0` (the state at t[0]) is required: predict simulates the learned ODE "
-                "from it. `initial_states_` holds the fitted initial states"
-                + (", `estimate_initial_state` estimates one." if self._n_latent_fitted else ".")
+                "`x0` (the state at t[0]) is required: predict(t, x0) simulates the learned "
+                "ODE from it. `initial_states_` holds the fitted initial states"
+                + (", `estimate_initial_state` estimates one" if self._n_latent_fitted else "")
+                + ". scikit-learn's scorers and meta-estimators (e.g. "
+                "TransformedTargetRegressor) call predict(t) without x0: to score, use "
+                "`model.score`, or `skneuralode.metrics.make_simulation_scorer(...)` as "
+                "`scoring=` in GridSearchCV and cross_val_score; the states need no target "
+                "transform (the model standardizes them)."
             )
         x0 = check_x0(x0, self.n_states_, self._n_latent_fitted)
         u = self._check_u(u, len(t))
@@ -897,6 +979,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
     def _check_u(self, u, n_samples: int):
         if not callable(u):
+            check_columns(u, getattr(self, "input_names_", None), "u")
             return check_inputs(u, n_samples, self.n_inputs_)
         if self.n_inputs_ == 0:
             raise ValueError("This model was fitted without exogenous inputs; got a callable `u`.")
@@ -914,9 +997,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         ----------
         t : array-like of shape (n_samples,)
             Strictly increasing sample times, at least 2.
-        X : array-like of shape (n_samples, n_states)
-            Observed states; NaN marks a missing entry.
-        u : array-like of shape (n_samples, n_inputs), default=None
+        X : array-like or DataFrame of shape (n_samples, n_states)
+            Observed states; NaN marks a missing entry. A DataFrame given to a model
+            fitted with names must have the columns of ``fit``, in order.
+        u : array-like or DataFrame of shape (n_samples, n_inputs), default=None
             Exogenous inputs at ``t``, required when the model was fitted with ``u``.
 
         Returns
@@ -925,9 +1009,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             The state at ``t[0]``, observed then latent, for :meth:`predict`.
         """
         check_is_fitted(self)
-        t, X, u, groups = self._check_trajectory_data(t, X, u, min_samples=2)
+        t, X, u, groups = check_observations(t, X, u, None, self, min_samples=2)
         d, n_latent = self.n_states_, self._n_latent_fitted
         spec = replace(ProblemSpec.from_params(self.get_params(deep=False)), n_latent=n_latent)
+        spec = index_names(spec, getattr(self, "state_names_", None),
+                           getattr(self, "input_names_", None))  # fmt: skip
         greybox = getattr(self, "greybox_", None)
         data = build_problem(t, X, u, groups, self.scaling_, spec, theta0=self._fitted_theta(),
                              fixed_theta=True, physics=greybox)  # fmt: skip
@@ -947,19 +1033,6 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
             )
         return self.scaling_.unscale_states(result.states[data.disc.initial_nodes[0]])
-
-    def _check_trajectory_data(self, t, X, u, trajectory=None, min_samples=1):
-        """Validated (t, X, u, groups) of observations for a fitted model."""
-        t = check_times(t)
-        X = check_states(X, len(t), allow_nan=True)
-        if X.shape[1] != self.n_states_:
-            raise ValueError(
-                f"`X` must have the {self.n_states_} state column(s) of the fitted model; "
-                f"got {X.shape[1]}."
-            )
-        u = check_inputs(u, len(t), self.n_inputs_)
-        groups = check_trajectory(trajectory, t, min_samples=min_samples, min_gap=0.0)
-        return t, X, u, groups
 
     def staged_predict(self, t, x0=None, u=None):
         """Simulate the network of every stored IPOPT iterate, in order.
@@ -1000,37 +1073,31 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         (at most ``n - 1``), and only the samples after the window are scored, as
         system-identification benchmarks do. Missing entries (NaN) are left out.
 
+        ``GridSearchCV`` and ``cross_val_score`` use this score when ``scoring`` is not
+        given. scikit-learn's named scorers (``scoring="r2"``, ...) call ``predict(t)``
+        and cannot simulate; for another metric, or several, use
+        :func:`skneuralode.metrics.make_simulation_scorer`, which simulates the same way.
+
         Parameters
         ----------
         t, X, u, trajectory
-            As in :meth:`fit`.
+            As in :meth:`fit` (DataFrames given to a model fitted with names must have
+            the columns of ``fit``, in order).
 
         Returns
         -------
         score : float
             :func:`sklearn.metrics.r2_score` (uniform average over states); ``-inf`` when
             a simulation diverges.
+
+        See Also
+        --------
+        skneuralode.metrics.make_simulation_scorer : other metrics of the same simulations.
         """
         check_is_fitted(self)
-        t, X, u, groups = self._check_trajectory_data(t, X, u, trajectory)
-        pred = np.full_like(X, np.nan)
-        scored = np.ones(len(t), dtype=bool)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            for g in groups:
-                x0, warmup = self._score_start(t[g], X[g], None if u is None else u[g])
-                scored[g[:warmup]] = False
-                pred[g] = self.predict(t[g], x0, None if u is None else u[g])
+        t, X, u, groups = check_observations(t, X, u, trajectory, self)
+        pred, scored = simulate_trajectories(self, t, X, u, groups)
         return observed_r2(X, pred, np.isfinite(X) & scored[:, None], self.scaling_)
-
-    def _score_start(self, t, X, u) -> tuple[np.ndarray, int]:
-        """(initial state, samples in the warm-up window) for scoring one trajectory."""
-        if self._n_latent_fitted == 0 and np.all(np.isfinite(X[0])):
-            return X[0], 0
-        warmup = warmup_length(len(t), self.n_states_ + self._n_latent_fitted)
-        window = slice(0, warmup)
-        x0 = self.estimate_initial_state(t[window], X[window], None if u is None else u[window])
-        return x0, warmup
 
     def summary(self):
         """A text summary of the fit: model, discretization, NLP size, solver, fit quality.
@@ -1060,9 +1127,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 state.pop("u_mean_", None), state.pop("u_scale_", None),
                 n_latent=len(mean) - n_observed,
             )  # fmt: skip
-        missing = {k: v for k, v in {**_GREYBOX_DEFAULTS, "callback": None}.items()
-                   if k not in state}  # fmt: skip
-        if missing:  # pickled before grey-box models or `callback`: no such parameters
+        defaults = {**_GREYBOX_DEFAULTS, **_NAMES_DEFAULTS, "callback": None}
+        missing = {k: v for k, v in defaults.items() if k not in state}
+        if missing:  # pickled before grey-box models, names or `callback`: no such parameters
             state = {**state, **missing}
         super().__setstate__(state)
 

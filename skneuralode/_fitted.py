@@ -71,6 +71,15 @@ def store_network(est, theta: np.ndarray, data, scaling: Scaling) -> None:
     est.n_inputs_ = 0 if scaling.u_mean is None else len(scaling.u_mean)
 
 
+def store_names(est, state_names, input_names) -> None:
+    """``state_names_`` and ``input_names_``, each only when the user named them (like
+    scikit-learn's ``feature_names_in_``; ``_names`` gives the defaults otherwise)."""
+    for name, value in (("state_names_", state_names), ("input_names_", input_names)):
+        est.__dict__.pop(name, None)
+        if value is not None:
+            setattr(est, name, value)
+
+
 def vector_field(data, theta: np.ndarray, activation: str, scaling: Scaling):
     """The learned ``dx/dt`` in user units of ``theta`` solved on ``data`` (a
     ``VectorField``, or a ``GreyBoxField`` with known physics)."""
@@ -83,16 +92,19 @@ def vector_field(data, theta: np.ndarray, activation: str, scaling: Scaling):
     )
 
 
-def store_fit(est, scaling: Scaling, theta, parts, results, build_time, n_iter=None) -> None:
+def store_fit(est, scaling: Scaling, theta, parts, results, build_time, n_iter=None,
+              names=(None, None)) -> None:  # fmt: skip
     """Write every fitted attribute: the network ``theta`` and the solved NLPs.
 
     ``parts``: one ``(NLPData, theta, states)`` per solved NLP (one for ``fit``, one per
     batch for ADMM), whose collocation chains are stored one after the other;
     ``results``: their latest ``SolveResult``. ``n_iter``: IPOPT iterations in all
-    (default: those of ``results``). ``fit_time_`` and ``timings_["total"]`` are the
-    caller's to set at the end.
+    (default: those of ``results``). ``names``: ``(state_names_, input_names_)`` from
+    ``_validation.check_fit_names`` (None: not named). ``fit_time_`` and
+    ``timings_["total"]`` are the caller's to set at the end.
     """
     store_network(est, theta, parts[0][0], scaling)
+    store_names(est, *names)
     _store_collocation(est, parts, scaling)
     est.train_mse_ = train_mse(parts, scaling)
     est.constraint_violation_ = max(constraint_violation(*part) for part in parts)

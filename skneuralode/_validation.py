@@ -23,9 +23,12 @@ def _float_array(a, name: str, **kwargs) -> np.ndarray:
             "first, e.g. to seconds with `values / np.timedelta64(1, 's')`."
         )
     try:
+        # C order: a DataFrame's values are column-major, and the fit must not depend on
+        # the memory layout of its data (bit-identical weights for a DataFrame and an array)
         return check_array(
-            a, ensure_2d=False, dtype=np.float64, input_name=name, copy=True, **kwargs
-        )
+            a, ensure_2d=False, dtype=np.float64, order="C", input_name=name, copy=True,
+            **kwargs,
+        )  # fmt: skip
     except (TypeError, ValueError, OverflowError) as err:
         if f"Input {name} " in str(err):  # scikit-learn's NaN/inf messages name it
             raise
@@ -422,6 +425,8 @@ def check_fit_data(t, X, u, trajectory, integrator: str, integrator_options):
     from ._spec import MIN_SAMPLES
 
     check_target_given(X)
+    check_not_swapped(t, X, "fit")
+    frame_names(X, "X"), frame_names(u, "u")  # duplicate or mixed column names first
     t = check_times(t)
     X = check_states(X, len(t), allow_nan=True)
     u = check_inputs(u, len(t))
@@ -429,3 +434,221 @@ def check_fit_data(t, X, u, trajectory, integrator: str, integrator_options):
     check_observed(X, groups)
     check_integrator_options(integrator_options, integrator, X.shape[1])
     return t, X, u, groups
+
+
+def check_observations(t, X, u, trajectory, model, min_samples: int = 1):
+    """Validated ``(t, X, u, groups)`` of observations for the fitted ``model`` (``score``,
+    :meth:`estimate_initial_state`, the simulation scorer): ``X`` with the model's state
+    columns, ``u`` with its inputs, and DataFrame columns named as in ``fit``."""
+    check_target_given(X)
+    check_not_swapped(t, X, "score")
+    check_columns(X, getattr(model, "state_names_", None), "X", model.n_states_)
+    check_columns(u, getattr(model, "input_names_", None), "u")
+    t = check_times(t)
+    X = check_states(X, len(t), allow_nan=True)
+    if X.shape[1] != model.n_states_:
+        raise ValueError(
+            f"`X` must have the {model.n_states_} state column(s) of the fitted model; "
+            f"got {X.shape[1]}."
+        )
+    u = check_inputs(u, len(t), model.n_inputs_)
+    groups = check_trajectory(trajectory, t, min_samples=min_samples, min_gap=0.0)
+    return t, X, u, groups
+
+
+# ------------------------------------------------------------ swapped arguments
+
+
+def _increasing_vector(a) -> bool:
+    """Whether ``a`` is a 1-D (or one-column) vector of at least 2 finite, strictly
+    increasing real numbers: what sample times look like."""
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError):
+        return False
+    if arr.dtype.kind not in "iuf":
+        return False
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    return (
+        arr.ndim == 1
+        and len(arr) >= 2
+        and bool(np.all(np.isfinite(arr)))
+        and bool(np.all(np.diff(arr) > 0))
+    )
+
+
+def check_not_swapped(t, X, method: str) -> None:
+    """A ``ValueError`` with the hint "did you swap t and X?" when ``t`` cannot be sample
+    times but ``X`` looks like them (pysindy's ``fit(x, t)`` order): ``X`` a strictly
+    increasing vector and ``t`` as many rows of states; or ``t`` a 2-D array of states and
+    ``X`` one number (pysindy's ``fit(x, t=dt)``)."""
+    if t is None or X is None or _increasing_vector(t):
+        return
+    try:
+        shape = np.shape(t)
+    except (TypeError, ValueError):
+        return
+    hint = (
+        f"did you swap t and X? {method}(t, X) takes the times first, then the states "
+        "(pysindy's fit(x, t) takes them the other way round)."
+    )
+    if isinstance(X, Real) and len(shape) == 2 and shape[1] > 1:
+        raise ValueError(
+            f"`t` has shape {shape} and `X` is the number {X!r}: {hint} For samples "
+            f"every {X!r} time units, pass t = {X!r} * np.arange({shape[0]})."
+        )
+    if len(shape) in (1, 2) and _increasing_vector(X) and shape[0] == len(np.ravel(X)):
+        raise ValueError(
+            f"`t` (shape {shape}) is not increasing, so it cannot be sample times, but `X` "
+            f"(shape {np.shape(X)}) is: {hint}"
+        )
+
+
+# ------------------------------------------------------------ names
+
+
+def _is_frame(obj) -> bool:
+    """A pandas (or pandas-like) DataFrame, by duck typing: pandas is not imported."""
+    return hasattr(obj, "columns") and hasattr(obj, "iloc") and hasattr(obj, "dtypes")
+
+
+def frame_names(obj, name: str) -> list[str] | None:
+    """The column names of a DataFrame, scikit-learn's rule for ``feature_names_in_``:
+    all strings -> the names; none a string -> None (no names); a mix -> ``TypeError``.
+    Not a DataFrame -> None. Duplicate names -> ``ValueError``."""
+    if not _is_frame(obj):
+        return None
+    columns = list(obj.columns)
+    strings = [isinstance(c, str) for c in columns]
+    if not any(strings):
+        return None
+    if not all(strings):
+        kinds = sorted({type(c).__name__ for c in columns})
+        raise TypeError(
+            f"`{name}`'s column names must all be strings to name the "
+            f"{'inputs' if name == 'u' else 'states'}; got a mix of {kinds}: {columns!r}. "
+            f"Convert them, e.g. `{name}.columns = {name}.columns.astype(str)`."
+        )
+    check_unique(columns, f"`{name}`'s columns")
+    return columns
+
+
+def check_unique(names, what: str) -> None:
+    seen: set = set()
+    duplicates = [n for n in names if n in seen or seen.add(n)]
+    if duplicates:
+        raise ValueError(
+            f"{what} must be unique names; {sorted(set(duplicates))!r} appear more than once "
+            f"in {list(names)!r}. Rename them."
+        )
+
+
+def _name_list(names, what: str, count: int) -> list[str]:
+    """A parameter ``state_names``/``input_names``: ``count`` unique strings."""
+    names = [names] if isinstance(names, str) else list(names)
+    if not all(isinstance(n, str) for n in names):
+        raise TypeError(f"`{what}` must be a list of str; got {names!r}.")
+    if len(names) != count:
+        raise ValueError(
+            f"`{what}` must hold {count} name(s), one per column of "
+            f"`{'u' if what == 'input_names' else 'X'}`; got {len(names)}: {names!r}."
+        )
+    check_unique(names, f"`{what}`")
+    return names
+
+
+def _names_of(data, param, param_name: str, data_name: str, count: int):
+    columns = frame_names(data, data_name)
+    if param is None:
+        return columns
+    names = _name_list(param, param_name, count)
+    if columns is not None and columns != names:
+        raise ValueError(
+            f"`{param_name}`={names!r} differ from the column names of the DataFrame "
+            f"`{data_name}`, {columns!r}. Pass one of them: drop `{param_name}` or rename "
+            "the columns."
+        )
+    return names
+
+
+def check_fit_names(X, u, state_names, input_names, n_states: int, n_inputs: int,
+                    n_latent: int):  # fmt: skip
+    """``(state_names_, input_names_)`` of a fit, each an object array or None (no user
+    names): from a DataFrame's string columns or the parameters ``state_names`` /
+    ``input_names``. The state names get the latent states' default names ``z0, z1, ...``
+    appended."""
+    from ._names import default_state_names
+
+    states = _names_of(X, state_names, "state_names", "X", n_states)
+    if u is None and input_names is not None:
+        raise ValueError(
+            f"`input_names`={list(input_names)!r} names inputs, but fit got no `u`. Pass "
+            "`u` or drop `input_names`."
+        )
+    inputs = None if u is None else _names_of(u, input_names, "input_names", "u", n_inputs)
+    if states is not None:
+        latent = default_state_names(0, n_latent)
+        clash = sorted(set(states) & set(latent))
+        if clash:
+            raise ValueError(
+                f"State name(s) {clash!r} are the default names of the latent states "
+                f"({latent!r}); rename the observed state(s)."
+            )
+        states = np.array(states + latent, dtype=object)
+    if inputs is not None:
+        inputs = np.array(inputs, dtype=object)
+    return states, inputs
+
+
+def check_columns(data, expected, name: str, count: int | None = None) -> None:
+    """A DataFrame given to a model fitted with names must have exactly the fitted names,
+    in the fitted order (scikit-learn's rule for ``feature_names_in_``). ``expected``: the
+    fitted names (None: the model has no names, nothing to check); ``count``: how many of
+    them the DataFrame holds (the observed states of ``state_names_``)."""
+    if expected is None or not _is_frame(data):
+        return
+    expected = [str(n) for n in expected][:count]
+    columns = list(data.columns)
+    if columns == expected:
+        return
+    if sorted(map(str, columns)) == sorted(expected):
+        raise ValueError(
+            f"The columns of `{name}` must be in the order of fit, {expected!r}; got "
+            f"{columns!r}. Reorder them: `{name}[{expected!r}]`."
+        )
+    missing = [c for c in expected if c not in columns]
+    extra = [c for c in columns if c not in expected]
+    raise ValueError(
+        f"The columns of `{name}` must be the names seen in fit, {expected!r}; got "
+        f"{columns!r} (missing {missing!r}, unexpected {extra!r})."
+    )
+
+
+def index_names(spec, state_names, input_names):
+    """``spec`` with the state and input names in ``network_inputs`` and ``state_bounds``
+    replaced by their positions ``"x[i]"`` / ``"u[j]"`` (the grey-box parameters'
+    notation, which stays accepted). ``state_names``: the fitted ``state_names_``
+    (observed, then latent) or None; ``input_names``: ``input_names_`` or None."""
+    from dataclasses import replace
+
+    lookup = {}
+    if state_names is not None:
+        lookup.update({str(n): f"x[{i}]" for i, n in enumerate(state_names)})
+    if input_names is not None:
+        lookup.update({str(n): f"u[{j}]" for j, n in enumerate(input_names)})
+    if not lookup:
+        return spec
+    changes = {}
+    if isinstance(spec.network_inputs, (list, tuple)):
+        changes["network_inputs"] = [lookup.get(n, n) if isinstance(n, str) else n
+                                     for n in spec.network_inputs]  # fmt: skip
+    if isinstance(spec.state_bounds, dict):
+        keys = [lookup.get(k, k) if isinstance(k, str) else k for k in spec.state_bounds]
+        if len(set(keys)) < len(keys):
+            raise ValueError(
+                f"`state_bounds` bounds a state twice, by name and by position: "
+                f"{list(spec.state_bounds)!r}. Keep one of each."
+            )
+        changes["state_bounds"] = dict(zip(keys, spec.state_bounds.values()))
+    return replace(spec, **changes)

@@ -11,13 +11,18 @@ trajectory from its start the way :meth:`~skneuralode.CollocationNeuralODE.score
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._diagnostics import simulate_trajectories
 from ._names import default_input_names, default_state_names, input_names, state_names
-from ._validation import check_inputs, check_states, check_times, check_trajectory
+from ._validation import (
+    check_inputs,
+    check_observations,
+    check_states,
+    check_times,
+    check_trajectory,
+)
 
 __all__ = ["SimulationDisplay"]
 
@@ -296,8 +301,8 @@ class SimulationDisplay:
                 f"{type(estimator).__name__}. For another model, simulate it yourself and "
                 "use SimulationDisplay.from_predictions."
             )
-        t, X, u, groups = _check_model_data(model, t, X, u, trajectory)
-        X_pred, scored = simulate_from_start(model, t, X, u, groups)
+        t, X, u, groups = check_observations(t, X, u, trajectory, model)
+        X_pred, scored = simulate_trajectories(model, t, X, u, groups)
         display = cls(t, X, X_pred, u=u, trajectory=trajectory, scored=scored,
                       state_names=state_names(model)[: model.n_states_],
                       input_names=input_names(model), max_lags=max_lags)  # fmt: skip
@@ -454,35 +459,6 @@ class SimulationDisplay:
 
 
 # ------------------------------------------------------------------- helpers
-def simulate_from_start(model, t, X, u, groups):
-    """Each trajectory simulated from its start as ``score`` does -> (X_pred, scored):
-    the start is the first sample, or an estimate from a warm-up window (latent states,
-    a missing first entry) whose samples are not scored."""
-    X_pred = np.full_like(X, np.nan)
-    scored = np.ones(len(t), dtype=bool)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a divergence: NaN rows, as score
-        for g in groups:
-            u_g = None if u is None else u[g]
-            x0, warmup = model._score_start(t[g], X[g], u_g)
-            scored[g[:warmup]] = False
-            X_pred[g] = np.asarray(model.predict(t[g], x0, u_g), dtype=float)
-    return X_pred, scored
-
-
-def _check_model_data(model, t, X, u, trajectory):
-    """Validated ``(t, X, u, groups)`` for a fitted model (``X``'s columns its states)."""
-    t = check_times(t)
-    X = check_states(X, len(t), allow_nan=True)
-    if X.shape[1] != model.n_states_:
-        raise ValueError(
-            f"`X` must have the {model.n_states_} state column(s) of the fitted model; "
-            f"got {X.shape[1]}."
-        )
-    u = check_inputs(u, len(t), model.n_inputs_)
-    return t, X, u, check_trajectory(trajectory, t, min_samples=1, min_gap=0.0)
-
-
 def _labels(names, n: int, default, argument: str) -> list[str]:
     if names is None:
         return default(n)
