@@ -202,3 +202,19 @@ def test_missing_casadi_says_how_to_install(forced_model, monkeypatch):
 def test_to_casadi_before_fit():
     with pytest.raises(NotFittedError, match="not fitted yet"):
         CollocationNeuralODE().to_casadi()
+
+
+def test_casadis_ipopt_runs_next_to_the_fits_ipopt(forced_model, small_data):
+    """Two IPOPT libraries in one process: cyipopt's (loaded by the numpy engine's fit)
+    and CasADi's own. An equilibrium of the exported model with u = 0, then a new fit."""
+    f = forced_model.to_casadi()
+    x = casadi.SX.sym("x", 2)
+    rates = f(x, 0.0)
+    options = {"print_time": False, "ipopt": {"print_level": 0, "sb": "yes"}}
+    solver = casadi.nlpsol("S", "ipopt", {"x": x, "f": casadi.sumsqr(rates)}, options)
+    found = np.array(solver(x0=[0.1, 0.1])["x"]).ravel()
+    assert solver.stats()["success"]
+    assert np.abs(forced_model.vector_field()(found[None], np.zeros((1, 1)))).max() < 1e-6
+    t, X = small_data
+    refit = CollocationNeuralODE(width=6, degree=2, random_state=0).fit(t, X)
+    assert refit.converged_ and refit.engine_ == "numpy"
