@@ -286,6 +286,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Fitted states at the nodes (user units), observed then latent.
     collocation_trajectory_ : ndarray of shape (n_nodes,)
         Trajectory number (order of first appearance) of each node.
+    state_range_ : ndarray of shape (2, n_states + n_latent)
+        Minimum (row 0) and maximum (row 1) of each state over the observed samples and
+        the collocation states (latent ones included), user units: the region the
+        model was fitted on (:meth:`to_onnx` writes it as the input bounds).
+    input_range_ : ndarray of shape (2, n_inputs) or None
+        Minimum and maximum of each input at the collocation nodes (None without
+        inputs).
     n_iter_ : int
         IPOPT iterations.
     engine_ : str
