@@ -37,7 +37,7 @@ cyipopt through PyNumero, which needs PyNumero's ASL library (:ref:`route-cyipop
 For a fast MPC loop that needs only pip-installed packages, see
 :ref:`sphx_glr_auto_examples_plot_mpc_casadi.py`: the same model and loop through
 :meth:`~skneuralode.CollocationNeuralODE.to_casadi` and CasADi's own IPOPT, the problem
-built once, about ten times faster per step.
+built once, more than ten times faster per step.
 """
 
 import time
@@ -284,7 +284,7 @@ print(f"cost ratio        : {ratio:.3f} (true-system cost of the learned-model p
 # one step. Through cyipopt, about a third of the time of a step is IPOPT's; the rest is
 # Pyomo writing the problem out for PyNumero again. ``plot_mpc_casadi.py`` runs this loop
 # with the same model exported by ``to_casadi``: the problem is compiled once and each
-# step only sets the measured state (same closed-loop cost, a tenth of the time).
+# step only sets the measured state (same closed-loop cost, under a tenth of the time).
 
 MPC_HORIZON, MPC_STEPS = 4.0, 40
 mpc = build_ocp(model.to_pyomo, MPC_HORIZON)
