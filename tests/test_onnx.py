@@ -192,3 +192,12 @@ def test_bad_dtype_and_missing_onnx(forced_model, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx -> ImportError
     with pytest.raises(ImportError, match=r'pip install "skneuralode\[onnx\]"'):
         model.to_onnx()
+
+
+def test_a_model_without_its_training_range_says_to_refit(forced_model):
+    import copy
+
+    model = copy.deepcopy(forced_model[0])
+    del model.state_range_  # as a model pickled before the range was kept
+    with pytest.raises(AttributeError, match=r"did not keep the training data's range.*fit it"):
+        model.to_onnx()
