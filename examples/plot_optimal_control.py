@@ -33,6 +33,11 @@ with ``u`` piecewise constant on 0.2 s intervals. The script
 It prints the costs and the MPC solve times and writes ``plot_optimal_control.png``. The
 Pyomo models are solved by an ``ipopt`` executable when one is on ``PATH``, else by
 cyipopt through PyNumero, which needs PyNumero's ASL library (:ref:`route-cyipopt`).
+
+For a fast MPC loop that needs only pip-installed packages, see
+:ref:`sphx_glr_auto_examples_plot_mpc_casadi.py`: the same model and loop through
+:meth:`~skneuralode.CollocationNeuralODE.to_casadi` and CasADi's own IPOPT, the problem
+built once, more than ten times faster per step.
 """
 
 import time
@@ -277,7 +282,9 @@ print(f"cost ratio        : {ratio:.3f} (true-system cost of the learned-model p
 # from it, apply the first input for 0.2 s. The Pyomo model is built once; each step
 # changes the fixed initial state and starts IPOPT from the previous solution shifted by
 # one step. Through cyipopt, about a third of the time of a step is IPOPT's; the rest is
-# Pyomo writing the problem out for PyNumero again.
+# Pyomo writing the problem out for PyNumero again. ``plot_mpc_casadi.py`` runs this loop
+# with the same model exported by ``to_casadi``: the problem is compiled once and each
+# step only sets the measured state (same closed-loop cost, under a tenth of the time).
 
 MPC_HORIZON, MPC_STEPS = 4.0, 40
 mpc = build_ocp(model.to_pyomo, MPC_HORIZON)

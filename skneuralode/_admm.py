@@ -772,6 +772,16 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         check_callback_pickles(getattr(self, "callback", None))
         return state
 
+    def to_casadi(self):
+        """The consensus model as a CasADi function; see :meth:`CollocationNeuralODE.to_casadi`."""
+        check_is_fitted(self)
+        return self.estimator_.to_casadi()
+
+    def to_onnx(self, path=None, dtype="float64"):
+        """The consensus network as an ONNX model; see :meth:`CollocationNeuralODE.to_onnx`."""
+        check_is_fitted(self)
+        return self.estimator_.to_onnx(path, dtype)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True

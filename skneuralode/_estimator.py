@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from . import _mlp, _summary
+from . import _mlp, _names, _summary
 from ._collocation import SCHEMES
 from ._diagnostics import observed_r2, simulate_trajectories
 from ._fitted import check_result, store_fit, store_iterates
@@ -346,6 +346,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Fitted states at the nodes (user units), observed then latent.
     collocation_trajectory_ : ndarray of shape (n_nodes,)
         Trajectory number (order of first appearance) of each node.
+    state_range_ : ndarray of shape (2, n_states + n_latent)
+        Minimum (row 0) and maximum (row 1) of each state over the observed samples and
+        the collocation states (latent ones included), user units: the region the
+        model was fitted on (:meth:`to_onnx` writes it as the input bounds).
+    input_range_ : ndarray of shape (2, n_inputs) or None
+        Minimum and maximum of each input at the collocation nodes (None without
+        inputs).
     n_iter_ : int
         IPOPT iterations.
     engine_ : str
@@ -836,11 +843,14 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         block : pyomo.environ.Block
             A new block, not yet attached (``m.plant = model.to_pyomo(m.t)``), with
 
-            - ``x[t, i]``: the states, ``i`` in ``range(n_states_ + n_latent)`` (observed,
-              then latent);
+            - ``STATES``, ``INPUTS``: the index sets of the states (observed, then
+              latent) and the inputs: the integers ``0, 1, ...``, or, for a model fitted
+              with names (DataFrame columns, ``state_names``/``input_names``), the names
+              (strings) in order, e.g. ``x[t, "x1"]``;
+            - ``x[t, i]``: the states, ``i`` in ``STATES``;
             - ``dxdt[t, i]``: ``DerivativeVar(x, wrt=time)``;
-            - ``u[t, j]``: the exogenous inputs, ``j`` in ``range(n_inputs_)`` (only for
-              a model fitted with ``u``);
+            - ``u[t, j]``: the exogenous inputs, ``j`` in ``INPUTS`` (only for a model
+              fitted with ``u``);
             - ``hidden[t, l, j]``: named expressions, unit ``j`` of hidden layer ``l``,
               shared by all outputs;
             - ``f[t, i]``: named expressions, the learned ``dx_i/dt`` at ``x[t, :]``,
@@ -851,20 +861,45 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
             ``x`` and ``u`` start at the means of the training data; fix or constrain
             ``x[time.first(), :]`` for an initial-value problem.
 
+        See Also
+        --------
+        to_casadi : The same right-hand side as a CasADi function (IPOPT included in
+            CasADi's wheel).
+        to_onnx : The network as an ONNX model for OMLT.
+
         Notes
         -----
+        **Which IPOPT solves the exported model.** Pyomo reaches IPOPT by one of two
+        routes (``skneuralode.available_solvers()`` says which exist here):
+
+        - ``pyo.SolverFactory("ipopt")`` runs an ``ipopt`` executable found on ``PATH``
+          (conda-forge's ``ipopt`` package, ``idaes get-extensions``, or a system
+          package); it works with any Pyomo installation.
+        - ``pyo.SolverFactory("cyipopt")`` calls cyipopt (the ``ipopt`` extra) through
+          PyNumero, which also needs PyNumero's compiled ASL library
+          (``pyomo build-extensions``, a C compiler and network access). A pip-only
+          install (``pip install "skneuralode[ipopt]"``) does not have it, so this route
+          fails there although ``fit`` works.
+
+        With neither, use :meth:`to_casadi`: ``pip install "skneuralode[casadi]"``
+        brings CasADi with its own IPOPT, and ``casadi.Opti`` or ``casadi.nlpsol`` solve
+        the same optimal-control problems (``examples/plot_mpc_casadi.py``: an MPC loop,
+        built once and re-solved in tens of milliseconds per step).
+
         The first point of ``time`` has no ``ode`` constraint: backward differences and
         Radau or Legendre collocation do not use ``dxdt`` there. Forward differences
         (``scheme="FORWARD"``) do; add it for them, with ``b = m.plant`` and
         ``t0 = m.t.first()``:
         ``m.ode0 = pyo.Constraint(b.STATES, rule=lambda m, i: b.dxdt[t0, i] == b.f[t0, i])``.
-        The learned field is only trustworthy where the training data were: bound ``x``
-        (and ``u``) to that region. A long simulation solved as a square system needs a
-        reasonable initial guess for ``x`` (e.g. :meth:`predict` on a coarse grid).
+        The learned field is only trustworthy where the training data were
+        (``state_range_``, ``input_range_``): bound ``x`` (and ``u``) to that region. A
+        long simulation solved as a square system needs a reasonable initial guess for
+        ``x`` (e.g. :meth:`predict` on a coarse grid).
 
         Examples
         --------
-        Simulate the learned ODE from ``x0`` in Pyomo (``model`` fitted without inputs):
+        Simulate the learned ODE from ``x0`` in Pyomo (``model`` fitted without inputs;
+        an ``ipopt`` executable on ``PATH``):
 
         >>> import pyomo.environ as pyo
         >>> from pyomo.dae import ContinuousSet
@@ -872,18 +907,167 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         >>> m.t = ContinuousSet(bounds=(0.0, 5.0))
         >>> m.plant = model.to_pyomo(m.t)
         >>> pyo.TransformationFactory("dae.collocation").apply_to(m, nfe=20, ncp=3)
-        >>> for i, value in enumerate(x0):
+        >>> for i, value in zip(m.plant.STATES, x0):
         ...     m.plant.x[0.0, i].fix(value)
         >>> m.obj = pyo.Objective(expr=0.0)
-        >>> pyo.SolverFactory("cyipopt").solve(m)
+        >>> pyo.SolverFactory("ipopt").solve(m)
         """
         check_is_fitted(self)
         from ._export import build_block
 
         greybox = getattr(self, "greybox_", None)
         params = None if greybox is None else greybox.values
+        names = {}
+        if _names.uses_names(self):
+            names["state_names"] = _names.state_names(self)
+            names["input_names"] = _names.input_names(self) if self.n_inputs_ else None
         return build_block(time, self.coefs_, self.intercepts_, self.activation, self.scaling_,
-                           greybox=greybox, params=params)  # fmt: skip
+                           greybox=greybox, params=params, **names)  # fmt: skip
+
+    def to_casadi(self):
+        """The learned right-hand side as a CasADi function ``f(x, u) -> dxdt``.
+
+        The fitted weights become constants, the scaling folded in, so ``f`` acts in
+        user units and equals :meth:`vector_field` (to round-off). It is a function of
+        CasADi's scalar graph (``SX``): call it on numbers, on ``SX`` or ``MX`` symbols
+        (``casadi.Opti``, ``casadi.integrator``, do-mpc), and differentiate it with
+        CasADi's algorithmic differentiation (``casadi.jacobian``). With known physics
+        (``physics``) the traced physics function is part of the graph, its parameters
+        constants at ``physics_params_``.
+
+        Returns
+        -------
+        f : casadi.Function
+            Inputs ``"x"`` (``n_states_ + n_latent``, the states in the order of
+            ``state_names_`` or ``x0, x1, ..., z0, ...``) and, for a model fitted with
+            inputs, ``"u"`` (``n_inputs_``); output ``"dxdt"`` (``n_states_ +
+            n_latent``). Called on a number array it returns a ``casadi.DM``.
+
+        Raises
+        ------
+        ImportError
+            CasADi is not installed: ``pip install "skneuralode[casadi]"``.
+
+        See Also
+        --------
+        to_pyomo : The learned ODE as a ``pyomo.dae`` block.
+        to_onnx : The network as an ONNX model for OMLT.
+
+        Notes
+        -----
+        CasADi's wheel ships IPOPT (``casadi.nlpsol("S", "ipopt", ...)``,
+        ``opti.solver("ipopt")``), so optimal control with the exported model needs
+        nothing beyond ``pip install "skneuralode[casadi]"``.
+        ``examples/plot_mpc_casadi.py`` builds a multiple-shooting MPC problem once and
+        re-solves it every step. Keep the optimizer inside the region of the training
+        data (``state_range_``, ``input_range_``), where the learned field is trustworthy.
+
+        Examples
+        --------
+        >>> f = model.to_casadi()              # model fitted with one input
+        >>> f(x=[1.0, 0.5], u=[0.2])["dxdt"]   # DM, equal to model.vector_field()
+        >>> import casadi
+        >>> x, u = casadi.SX.sym("x", 2), casadi.SX.sym("u", 1)
+        >>> J = casadi.Function("J", [x, u], [casadi.jacobian(f(x, u), x)])
+        """
+        check_is_fitted(self)
+        from ._casadi import build_function
+
+        greybox = getattr(self, "greybox_", None)
+        params = None if greybox is None else greybox.values
+        return build_function(self.coefs_, self.intercepts_, self.activation, self.scaling_,
+                              greybox=greybox, params=params)  # fmt: skip
+
+    def to_onnx(self, path=None, dtype="float64"):
+        """The learned network as an ONNX model that OMLT can load, with input bounds.
+
+        The graph maps ``"x"``, rows of the states then the inputs, to ``"dxdt"`` in
+        user units: the input standardization and the output scaling are folded into
+        the first and last ``Gemm`` layer; the hidden activations are ONNX's ``Tanh``,
+        ``Sigmoid`` or ``Softplus`` (``"identity"``: no operator). The training data's
+        range of every input (``state_range_`` for the states, latent collocation states
+        included, then ``input_range_``) is kept as the input bounds, with the names of
+        the states and inputs, in the model's ``metadata_props``.
+
+        Parameters
+        ----------
+        path : str or path-like, default=None
+            Also write the model to ``path`` and its input bounds to
+            ``<path>.bounds.json``, the two files of OMLT's
+            ``write_onnx_model_with_bounds``: ``load_onnx_neural_network_with_bounds(path)``
+            loads the network with its bounds.
+        dtype : {"float64", "float32"}, default="float64"
+            Element type of the weights and of ``"x"``/``"dxdt"``. ``"float64"`` keeps
+            the fitted weights exactly (what OMLT reads into Pyomo); onnxruntime's CPU
+            provider has no double-precision ``Softplus``, so to run a
+            ``activation="softplus"`` model there use ``"float32"``.
+
+        Returns
+        -------
+        model : onnx.ModelProto
+            Input ``"x"`` of shape ``(N, n_states_ + n_latent + n_inputs_)``, output
+            ``"dxdt"`` of shape ``(N, n_states_ + n_latent)``. ``metadata_props``:
+            ``"skneuralode.inputs"`` (column names of ``"x"``), ``"skneuralode.outputs"``
+            (the states), ``"skneuralode.input_bounds"`` (``[[lower, upper], ...]``),
+            ``"skneuralode.n_states"``, ``"skneuralode.n_latent"``,
+            ``"skneuralode.n_inputs"``, ``"skneuralode.activation"`` (JSON strings).
+
+        Raises
+        ------
+        ImportError
+            onnx is not installed: ``pip install "skneuralode[onnx]"``.
+        NotImplementedError
+            The model has known physics (``physics``): its right-hand side is the physics
+            function of the network's outputs, which is not a chain of dense layers that
+            OMLT reads. Use :meth:`to_pyomo` or :meth:`to_casadi`, which carry the
+            physics.
+
+        See Also
+        --------
+        to_pyomo : The learned ODE as a ``pyomo.dae`` block.
+        to_casadi : The right-hand side as a CasADi function.
+
+        Examples
+        --------
+        >>> model.to_onnx("vdp.onnx")  # also writes vdp.onnx.bounds.json
+        >>> from omlt import OmltBlock
+        >>> from omlt.io import load_onnx_neural_network_with_bounds
+        >>> from omlt.neuralnet import FullSpaceSmoothNNFormulation
+        >>> net = load_onnx_neural_network_with_bounds("vdp.onnx")
+        >>> m = pyo.ConcreteModel()
+        >>> m.f = OmltBlock()
+        >>> m.f.build_formulation(FullSpaceSmoothNNFormulation(net))
+        """
+        check_is_fitted(self)
+        from ._onnx import DTYPES, build_model, save
+
+        if dtype not in DTYPES:
+            raise ValueError(f"`dtype` must be one of {sorted(DTYPES)}; got {dtype!r}.")
+        if hasattr(self, "greybox_"):
+            raise NotImplementedError(
+                f"to_onnx exports a network that is the whole right-hand side; this model "
+                f"has known physics ({self.greybox_.physics.name!r}), whose rates are a "
+                "function of the network's outputs, not a chain of dense layers that ONNX "
+                "readers such as OMLT load. Use to_pyomo() or to_casadi(), which carry the "
+                "physics."
+            )
+        if not hasattr(self, "state_range_"):
+            raise AttributeError(
+                "this model was fitted by a version of skneuralode that did not keep the "
+                "training data's range (state_range_, input_range_), which to_onnx writes "
+                "as the input bounds; fit it again."
+            )
+        from . import __version__
+
+        bounds = self.state_range_ if self.input_range_ is None else np.hstack(
+            [self.state_range_, self.input_range_])  # fmt: skip
+        states, inputs = _names.state_names(self), _names.input_names(self)
+        model = build_model(self.coefs_, self.intercepts_, self.activation, self.scaling_,
+                            bounds=bounds.T, input_names=states + inputs, output_names=states,
+                            dtype=dtype, producer_version=__version__)  # fmt: skip
+        if path is not None:
+            save(model, path, bounds.T)
+        return model
 
     def predict(self, t, x0=None, u=None, return_latent=False, as_frame=None):
         """Simulate the learned ODE from ``x0`` at ``t[0]``.

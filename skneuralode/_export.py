@@ -3,7 +3,9 @@
 Components of the returned ``Block`` (all in user units; ``t`` runs over ``time``):
 
 - ``STATES``, ``INPUTS`` (with inputs only), ``HIDDEN``: index sets, ``HIDDEN`` holding
-  the ``(layer, unit)`` pairs of the hidden layers;
+  the ``(layer, unit)`` pairs of the hidden layers; ``STATES`` and ``INPUTS`` are the
+  integers ``0, 1, ...`` or, when names are given (a model fitted with names), the names
+  in order;
 - ``x[t, i]``, ``u[t, j]`` (with inputs only): variables, initialized at the training
   means; ``dxdt[t, i]``: ``DerivativeVar(x, wrt=time)``;
 - ``hidden[t, l, j]``: named expression, unit ``j`` of hidden layer ``l`` (shared by all
@@ -87,13 +89,16 @@ def build_block(
     *,
     greybox=None,
     params: np.ndarray | None = None,
+    state_names: list | None = None,
+    input_names: list | None = None,
 ) -> pyo.Block:
     """Build the unattached block of the module docstring for one fitted network acting
     on the scaled units of ``scaling`` (``_scaling.Scaling``, latent states included).
 
     With ``greybox`` (the fitted ``_greybox.GreyBox``) the network gives the physics'
     outputs ``nn`` and ``params`` holds every physical parameter in user units, in the
-    order of ``greybox.physics.param_names``.
+    order of ``greybox.physics.param_names``. ``state_names``/``input_names`` (strings,
+    one per state and input): index ``STATES``/``INPUTS`` by them instead of integers.
     """
     check_time_set(time)
     x_mean, x_scale, u_mean = scaling.mean, scaling.scale, scaling.u_mean
@@ -111,12 +116,14 @@ def build_block(
     act = ACTIVATIONS[activation].pyomo
 
     b = pyo.Block(concrete=True)
-    b.STATES = pyo.RangeSet(0, d - 1)
-    b.x = pyo.Var(time, b.STATES, initialize=lambda _, t, i: float(x_mean[i]))
+    b.STATES = _index_set(d, state_names, "state_names")
+    where = {key: k for k, key in enumerate(b.STATES)}  # STATES key -> position
+    b.x = pyo.Var(time, b.STATES, initialize=lambda _, t, i: float(x_mean[where[i]]))
     b.dxdt = DerivativeVar(b.x, wrt=time)
     if has_u:
-        b.INPUTS = pyo.RangeSet(0, len(u_mean) - 1)
-        b.u = pyo.Var(time, b.INPUTS, initialize=lambda _, t, j: float(u_mean[j]))
+        b.INPUTS = _index_set(len(u_mean), input_names, "input_names")
+        u_where = {key: k for k, key in enumerate(b.INPUTS)}
+        b.u = pyo.Var(time, b.INPUTS, initialize=lambda _, t, j: float(u_mean[u_where[j]]))
     b.HIDDEN = pyo.Set(
         initialize=[(layer, j) for layer in range(len(W) - 1) for j in range(W[layer].shape[1])],
         dimen=2,
@@ -133,8 +140,8 @@ def build_block(
     def hidden_rule(blk, t, layer, j):
         return act(_affine(W[layer], c[layer], layer_inputs(blk, t, layer), j))
 
-    def output_rule(blk, t, i):
-        return _affine(W[-1], c[-1], layer_inputs(blk, t, len(W) - 1), i)
+    def output_rule(blk, t, k):  # k: the position of the output
+        return _affine(W[-1], c[-1], layer_inputs(blk, t, len(W) - 1), k)
 
     first = time.first()
 
@@ -145,14 +152,24 @@ def build_block(
 
     b.hidden = pyo.Expression(time, b.HIDDEN, rule=hidden_rule)
     if greybox is None:
-        b.f = pyo.Expression(time, b.STATES, rule=output_rule)
+        b.f = pyo.Expression(time, b.STATES, rule=lambda blk, t, i: output_rule(blk, t, where[i]))
     else:
-        _add_physics(b, time, greybox, params, output_rule)
+        _add_physics(b, time, greybox, params, output_rule, where)
     b.ode = pyo.Constraint(time, b.STATES, rule=ode_rule)
     return b
 
 
-def _add_physics(b, time, greybox, params, output_rule) -> None:
+def _index_set(n: int, names, label: str):
+    """``0..n-1`` as a ``RangeSet``, or the ``n`` names (strings) as an ordered ``Set``."""
+    if names is None:
+        return pyo.RangeSet(0, n - 1)
+    names = [str(name) for name in names]
+    if len(names) != n or len(set(names)) != n:
+        raise ValueError(f"`{label}` must be {n} distinct names; got {names!r}.")
+    return pyo.Set(initialize=names, ordered=True)
+
+
+def _add_physics(b, time, greybox, params, output_rule, where) -> None:
     """``p``, ``nn`` and the field ``f`` of a grey-box block (module docstring)."""
     physics = greybox.physics
     names = physics.param_names
@@ -172,6 +189,6 @@ def _add_physics(b, time, greybox, params, output_rule) -> None:
         x = [blk.x[t, k] for k in blk.STATES]
         u = [blk.u[t, j] for j in blk.INPUTS] if physics.n_inputs else []
         nn = [blk.nn[t, k] for k in range(physics.n_network)]
-        return physics.pyomo_expressions(x, u, blk.p, nn)[i]
+        return physics.pyomo_expressions(x, u, blk.p, nn)[where[i]]
 
     b.f = pyo.Expression(time, b.STATES, rule=field_rule)

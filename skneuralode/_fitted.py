@@ -106,6 +106,7 @@ def store_fit(est, scaling: Scaling, theta, parts, results, build_time, n_iter=N
     store_network(est, theta, parts[0][0], scaling)
     store_names(est, *names)
     _store_collocation(est, parts, scaling)
+    _store_ranges(est, parts, scaling)
     est.train_mse_ = train_mse(parts, scaling)
     est.constraint_violation_ = max(constraint_violation(*part) for part in parts)
     est.objective_ = sum(objective(*part) for part in parts)
@@ -185,6 +186,29 @@ def _store_collocation(est, parts, scaling: Scaling) -> None:
     est.collocation_states_ = np.vstack(values)
     est.collocation_trajectory_ = np.concatenate(chains)
     est.initial_states_ = np.vstack(first)
+
+
+def _store_ranges(est, parts, scaling: Scaling) -> None:
+    """``state_range_`` and ``input_range_``: rows (min, max) in user units of the
+    observed samples and the collocation states (latent ones included), and of the inputs
+    at the collocation nodes (None without inputs): the region the model was fitted on,
+    which ``to_onnx`` writes as the network's input bounds."""
+    n_obs = scaling.n_observed
+    states = [est.collocation_states_]
+    for data, _, _ in parts:
+        X = data.targets[:, :n_obs] * scaling.x_scale + scaling.x_mean
+        seen = (
+            np.ones(X.shape, bool) if data.obs_weight is None else data.obs_weight[:, :n_obs] > 0
+        )
+        full = np.full((len(X), len(scaling.mean)), np.nan)
+        full[:, :n_obs] = np.where(seen, X, np.nan)
+        states.append(full)
+    states = np.vstack(states)
+    est.state_range_ = np.vstack([np.nanmin(states, axis=0), np.nanmax(states, axis=0)])
+    est.input_range_ = None
+    if scaling.u_mean is not None:
+        U = np.vstack([d.node_inputs for d, _, _ in parts]) * scaling.u_scale + scaling.u_mean
+        est.input_range_ = np.vstack([U.min(axis=0), U.max(axis=0)])
 
 
 def _check_discretization(est, parts, scaling: Scaling) -> None:

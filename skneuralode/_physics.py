@@ -1,6 +1,6 @@
 """Known physics as expressions: a user's right-hand side traced once into SymPy, then
 evaluated with exact first and second derivatives (numpy, vectorized over points) and
-written as Pyomo expressions.
+written as Pyomo or CasADi expressions.
 
 A physics function ``func(x, u, p, nn)`` returns the time derivatives ``dx/dt`` in user
 units from the states ``x``, the inputs ``u``, the physical parameters ``p`` (a mapping
@@ -19,13 +19,13 @@ each of ``n`` points :class:`Physics` gives
 
 Derivatives are taken with ``sympy.diff`` once and turned into numpy code with
 ``sympy.lambdify`` (common subexpressions shared). The functions a physics function may
-call form one table, :data:`FUNCTIONS` (SymPy form, numpy form, Pyomo form); anything
+call form one table, :data:`FUNCTIONS` (SymPy, numpy, Pyomo and CasADi forms); anything
 else in the traced expressions is an error at trace time.
 
 A :class:`Physics` keeps its expressions as ``sympy.srepr`` strings and rebuilds the SymPy
 trees, derivatives and numpy code lazily, so it pickles as plain strings and numbers
-whatever the user's function was (a lambda included). Pyomo is imported inside
-:meth:`Physics.pyomo_expressions` only.
+whatever the user's function was (a lambda included). Pyomo and CasADi are imported
+inside :meth:`Physics.pyomo_expressions` and :meth:`Physics.casadi_expressions` only.
 """
 
 from __future__ import annotations
@@ -65,11 +65,13 @@ class softplus(sympy.Function):
 
 
 class Function(NamedTuple):
-    """One function a physics function may call: its SymPy, numpy and Pyomo forms."""
+    """One function a physics function may call: its SymPy, numpy, Pyomo and CasADi
+    forms."""
 
     sympy: Callable  # SymPy expression -> SymPy expression
     numpy: Callable  # numbers or arrays -> numbers or arrays
     pyomo: Callable  # Pyomo expression -> Pyomo expression
+    casadi: Callable  # CasADi SX/MX expression -> CasADi expression (``to_casadi``)
 
 
 def _pyomo_function(name: str) -> Callable:
@@ -82,17 +84,35 @@ def _pyomo_function(name: str) -> Callable:
     return form
 
 
+def _casadi_function(name: str) -> Callable:
+    def form(z):
+        import casadi
+
+        return getattr(casadi, name)(z)
+
+    form.__name__ = f"casadi_{name}"
+    return form
+
+
+def _casadi_activation(name: str) -> Callable:
+    from ._casadi import CASADI_ACTIVATIONS
+
+    return CASADI_ACTIVATIONS[name]
+
+
 #: name -> Function; the names are those of ``skneuralode.physics``.
 FUNCTIONS = {
-    "sqrt": Function(sympy.sqrt, np.sqrt, _pyomo_function("sqrt")),
-    "exp": Function(sympy.exp, np.exp, _pyomo_function("exp")),
-    "log": Function(sympy.log, np.log, _pyomo_function("log")),
-    "tanh": Function(sympy.tanh, np.tanh, _pyomo_function("tanh")),
-    "sin": Function(sympy.sin, np.sin, _pyomo_function("sin")),
-    "cos": Function(sympy.cos, np.cos, _pyomo_function("cos")),
-    "sigmoid": Function(sigmoid, ACTIVATIONS["sigmoid"].value, ACTIVATIONS["sigmoid"].pyomo),
-    "softplus": Function(softplus, ACTIVATIONS["softplus"].value, ACTIVATIONS["softplus"].pyomo),
-}
+    "sqrt": Function(sympy.sqrt, np.sqrt, _pyomo_function("sqrt"), _casadi_function("sqrt")),
+    "exp": Function(sympy.exp, np.exp, _pyomo_function("exp"), _casadi_function("exp")),
+    "log": Function(sympy.log, np.log, _pyomo_function("log"), _casadi_function("log")),
+    "tanh": Function(sympy.tanh, np.tanh, _pyomo_function("tanh"), _casadi_function("tanh")),
+    "sin": Function(sympy.sin, np.sin, _pyomo_function("sin"), _casadi_function("sin")),
+    "cos": Function(sympy.cos, np.cos, _pyomo_function("cos"), _casadi_function("cos")),
+    "sigmoid": Function(sigmoid, ACTIVATIONS["sigmoid"].value, ACTIVATIONS["sigmoid"].pyomo,
+                        _casadi_activation("sigmoid")),
+    "softplus": Function(softplus, ACTIVATIONS["softplus"].value,
+                         ACTIVATIONS["softplus"].pyomo, _casadi_activation("softplus")),
+}  # fmt: skip
 
 #: SymPy node class -> name in FUNCTIONS (``sqrt`` is a power in SymPy's trees).
 _NODES = {row.sympy: name for name, row in FUNCTIONS.items() if isinstance(row.sympy, type)}
@@ -593,6 +613,17 @@ class Physics:
         nn : sequence of length n_network
             Pyomo expressions of the network's outputs.
         """
+        leaves = self._leaves(x, u, p, nn, "pyomo_expressions")
+        return [_walk(expr, leaves, "pyomo") for expr in self.expressions]
+
+    def casadi_expressions(self, x, u, p, nn) -> list:
+        """The rates as CasADi expressions: as :meth:`pyomo_expressions`, with CasADi
+        scalars (``SX``/``MX`` entries) or numbers for ``x``, ``u``, ``p`` and ``nn``."""
+        leaves = self._leaves(x, u, p, nn, "casadi_expressions")
+        return [_walk(expr, leaves, "casadi") for expr in self.expressions]
+
+    def _leaves(self, x, u, p, nn, where: str) -> dict:
+        """SymPy symbol -> the given entry, each group checked for its length."""
         if isinstance(p, Mapping) or hasattr(p, "keys"):  # a dict or an indexed Pyomo Var
             p = [p[k] for k in self.param_names]
         leaves = []
@@ -604,12 +635,9 @@ class Physics:
         ):
             given = _entries(given)
             if len(given) != n:
-                raise ValueError(
-                    f"pyomo_expressions: {label} must have {n} entries; got {len(given)}."
-                )
+                raise ValueError(f"{where}: {label} must have {n} entries; got {len(given)}.")
             leaves += given
-        leaves = dict(zip(self.symbols, leaves))
-        return [_to_pyomo(expr, leaves) for expr in self.expressions]
+        return dict(zip(self.symbols, leaves))
 
 
 def _entries(given) -> list:
@@ -639,23 +667,25 @@ def _fill(code: Callable, columns: list, n: int, width: int) -> np.ndarray:
     return out
 
 
-def _to_pyomo(expr, leaves: dict):
-    """Walk a checked SymPy tree into a Pyomo expression (see :func:`_check_tree`)."""
+def _walk(expr, leaves: dict, form: str):
+    """Walk a checked SymPy tree (see :func:`_check_tree`) into an expression of the
+    ``leaves`` with the ``form`` (``"pyomo"`` or ``"casadi"``) of each function of
+    :data:`FUNCTIONS`; ``+ * **`` are the leaves' own operators."""
     if expr.is_Symbol:
         return leaves[expr]
     if expr.is_Integer:
         return int(expr)
     if expr.is_Number or expr.is_NumberSymbol:
         return float(expr)
-    args = [_to_pyomo(a, leaves) for a in expr.args]
+    args = [_walk(a, leaves, form) for a in expr.args]
     if expr.is_Add:
         return functools.reduce(operator.add, args)
     if expr.is_Mul:
         return functools.reduce(operator.mul, args)
     if expr.is_Pow:
         if expr.exp == sympy.S.Half:
-            return FUNCTIONS["sqrt"].pyomo(args[0])
+            return getattr(FUNCTIONS["sqrt"], form)(args[0])
         return args[0] ** args[1]
     if type(expr) in _NODES:
-        return FUNCTIONS[_NODES[type(expr)]].pyomo(*args)
-    raise TypeError(f"{type(expr).__name__} has no Pyomo form; supported: {_SUPPORTED}.")
+        return getattr(FUNCTIONS[_NODES[type(expr)]], form)(*args)
+    raise TypeError(f"{type(expr).__name__} has no {form} form; supported: {_SUPPORTED}.")

@@ -1,18 +1,22 @@
 """The learned ODE exported as a pyomo.dae block (``_export``, ``to_pyomo``)."""
 
+import copy
+import warnings
+
 import numpy as np
 import pyomo.environ as pyo
 import pytest
 from _nlp_checks import evaluate_block
 from pyomo.dae import ContinuousSet
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from skneuralode import CollocationNeuralODE
 from skneuralode._export import build_block, fold_scaling
 from skneuralode._scaling import Scaling
 from skneuralode._simulate import VectorField
 from skneuralode._solver import available_solvers
-from skneuralode.datasets import van_der_pol
+from skneuralode.datasets import two_tank, van_der_pol
+from skneuralode.physics import sqrt
 
 # The block and the numpy network compute the same floating-point function, up to the
 # reassociation of folding the scaling into the weights.
@@ -201,3 +205,56 @@ def test_nl_writer_shares_the_hidden_units(tmp_path):
     n_shared, n_single = map(int, header.split()[1:4:2])
     # ode at the 2 points after the first: 5 hidden units each, in both state equations.
     assert (n_shared, n_single) == (2 * 5, 2 * 2)
+
+
+def fix_and_evaluate(block, t, x, u):
+    """``f[t, :]`` with ``x[t, :]`` and ``u[t, :]`` fixed to the given values, in order."""
+    for key, value in zip(block.STATES, x):
+        block.x[t, key].fix(value)
+    for key, value in zip(block.INPUTS, u):
+        block.u[t, key].fix(value)
+    return [pyo.value(block.f[t, key]) for key in block.STATES]
+
+
+def test_a_model_fitted_with_names_indexes_by_them(forced_model):
+    model = copy.deepcopy(forced_model[0])
+    model.state_names_, model.input_names_ = ["position", "velocity"], ["force"]  # as fit does
+    m = pyo.ConcreteModel()
+    m.t = ContinuousSet(bounds=(0.0, 1.0))
+    m.plant = model.to_pyomo(m.t)
+    assert list(m.plant.STATES) == ["position", "velocity"]
+    assert list(m.plant.INPUTS) == ["force"]
+    assert m.plant.x[0.0, "velocity"].value == pytest.approx(model.x_mean_[1])
+    pyo.TransformationFactory("dae.finite_difference").apply_to(m, wrt=m.t, nfe=2)
+    assert {i for _, i in m.plant.ode} == {"position", "velocity"}
+    x, u = np.array([0.3, -1.2]), np.array([0.4])
+    expected = model.vector_field()(x[None], u[None])[0]
+    np.testing.assert_allclose(fix_and_evaluate(m.plant, 1.0, x, u), expected, rtol=FIELD_RTOL)
+
+
+def test_without_names_the_indices_stay_integers(forced_model):
+    m = pyo.ConcreteModel()
+    m.t = ContinuousSet(bounds=(0.0, 1.0))
+    m.plant = forced_model[0].to_pyomo(m.t)
+    assert list(m.plant.STATES) == [0, 1] and list(m.plant.INPUTS) == [0]
+
+
+def tanks(x, u, p, nn):
+    return [p["k4"] * u[0] - p["k1"] * sqrt(x[0]), p["k2"] * sqrt(x[0]) + nn[0]]
+
+
+def test_a_grey_box_model_fitted_with_names_indexes_by_them():
+    b = two_tank(n_samples=30, random_state=0, return_bunch=True)
+    model = CollocationNeuralODE(physics=tanks, physics_params={"k1": 0.1, "k2": 0.1, "k4": 0.1},
+                                 max_iter=3, width=4)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(b.t, b.states, b.u)
+    model.state_names_, model.input_names_ = ["upper", "lower"], ["pump"]
+    m = pyo.ConcreteModel()
+    m.t = ContinuousSet(bounds=(0.0, 1.0))
+    m.plant = model.to_pyomo(m.t)
+    assert list(m.plant.STATES) == ["upper", "lower"] and list(m.plant.NETWORK) == [0]
+    x, u = np.array([3.0, 2.0]), np.array([1.5])
+    expected = model.vector_field()(x[None], u[None])[0]
+    np.testing.assert_allclose(fix_and_evaluate(m.plant, 0.0, x, u), expected, rtol=1e-12)
