@@ -38,6 +38,7 @@ PRINTS = {
     "plot_training_curves.py": ["collocation (IPOPT)", "diffrax (Adam)", "torchdiffeq (Adam)"],
     "plot_pretraining.py": ["JAX field check", "collocation model", "random start"],
     "plot_optimal_control.py": ["cost ratio", "MPC solve time", "MPC final state"],
+    "plot_mpc_casadi.py": ["to_casadi check", "MPC solve time", "MPC cost on [0, 6]"],
     "plot_two_tank.py": [
         "n_latent=0",
         "n_latent=1",
