@@ -1,6 +1,6 @@
 """
 10. Fast MPC with the CasADi export (forced Van der Pol)
-=======================================================
+========================================================
 
 The model predictive control of :ref:`sphx_glr_auto_examples_plot_optimal_control.py`,
 after a pip-only install (``pip install "skneuralode[ipopt,casadi]"``): the learned
