@@ -66,11 +66,11 @@ def _chain_gap(field, data, states, nodes, scaling: Scaling, simulation: dict) -
         u = scaling.unscale_inputs(data.node_inputs[nodes])
         if simulation["interpolation"] == "previous":
             u = np.vstack([u[1:], u[-1:]])  # a node holds its left limit: shift
-    x0 = scaling.unscale_states(states[nodes[0]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        sim = simulate(field, times, x0, u, **simulation)
-    return scaling.full_states(sim) - states[nodes]
+        # in scaled units throughout: an offset of the data (X + 1e9) costs no precision
+        sim = simulate(field, times, states[nodes[0]], u, **simulation, scaled=True)
+    return sim - states[nodes]
 
 
 def warn_if_coarse(error: float, converged: bool, n_elements, degree: int, scheme: str) -> None:

@@ -218,6 +218,15 @@ class GreyBoxField(VectorField):
             out = out + J[:, groups["nn"]] @ (dnn_dx / self.x_scale[None, :])
         return out
 
+    def scaled_rates(self, z: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """``dz/dtau`` in scaled units: the physics' rates (user units) rescaled."""
+        return self(z * self.x_scale + self.x_mean, u) * self.t_scale / self.x_scale
+
+    def scaled_jacobian(self, z: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """d (dz/dtau) / d z for one scaled state vector (d,) -> (d, d)."""
+        J = self.jacobian(z * self.x_scale + self.x_mean, u)
+        return J * (self.x_scale[None, :] / self.x_scale[:, None]) * self.t_scale
+
 
 # ----------------------------------------------------------------- pickling
 #: Modules whose pickling stores functions by value (or copies them): a lambda is fine there.

@@ -33,10 +33,10 @@ def smooth_trajectory(t: np.ndarray, X: np.ndarray, smoothing) -> list:
 
     ``"auto"``: cubic smoothing spline, penalty by generalized cross-validation;
     a float: that spline penalty (in the units of ``t``); ``"none"`` (or fewer than 5
-    samples): linear interpolation. The spline is fitted on the times as given, or, if
-    that fails (e.g. very short spans), on the normalized times ``(t - t[0]) / span``,
-    so any time unit works; if both fail or give
-    non-finite values, linear interpolation is used with a ``UserWarning``.
+    samples): linear interpolation. The spline is fitted on standardized times ``(t -
+    t[0]) / median(diff(t))``, so the result does not depend on the unit or the origin of
+    ``t`` (up to round-off); if that fails or gives non-finite values, linear
+    interpolation is used with a ``UserWarning``.
 
     NaN entries of ``X`` are missing samples: each state is smoothed through its own
     observed samples (a state observed once is that constant; never observed, zero: the
@@ -59,23 +59,26 @@ def _smooth_columns(t: np.ndarray, X: np.ndarray, smoothing) -> list:
     """:func:`smooth_trajectory` of fully observed columns."""
     if smoothing == "none" or len(t) < 5:
         return [_Linear(t, X[:, i]) for i in range(X.shape[1])]
-    origin, span = float(t[0]), float(t[-1] - t[0])
-    reason = ""
-    # On the user's times first (GCV picks its penalty there); on normalized times when
-    # that fails, e.g. for very short spans: lam int g''(t)^2 dt = lam / span^3 int g''(tau)^2.
-    for scale in (None, span):
-        tau = t if scale is None else (t - origin) / span
-        lam = None if smoothing == "auto" else float(smoothing) / (scale or 1.0) ** 3
-        try:
-            with np.errstate(all="ignore"):
-                splines = [make_smoothing_spline(tau, X[:, i], lam=lam) for i in range(X.shape[1])]
-                finite = all(np.all(np.isfinite(s(tau))) for s in splines)
-        except (ValueError, np.linalg.LinAlgError) as err:
-            reason = str(err)
-            continue
+    # The spline is fitted on standardized times, tau = (t - t[0]) / (median sampling
+    # interval), whatever the unit or the origin of t: GCV searches its penalty on a fixed
+    # interval (scipy: 0 to n), which on raw times of 1e-10 s over-smooths to a constant and
+    # on raw times of 1e6 s under-smooths. A float penalty is in the units of t:
+    # lam int g''(t)^2 dt = lam / unit^3 int g''(tau)^2 dtau.
+    origin = float(t[0])
+    unit = float(np.median(np.diff(t)))
+    if not (np.isfinite(unit) and unit > 0):
+        unit = float(t[-1] - t[0]) / (len(t) - 1)
+    tau = (t - origin) / unit
+    lam = None if smoothing == "auto" else float(smoothing) / unit**3
+    reason = "non-finite values"
+    try:
+        with np.errstate(all="ignore"):
+            splines = [make_smoothing_spline(tau, X[:, i], lam=lam) for i in range(X.shape[1])]
+            finite = all(np.all(np.isfinite(s(tau))) for s in splines)
         if finite:
-            return splines if scale is None else [_Rescaled(s, origin, span) for s in splines]
-        reason = "non-finite values"
+            return [_Rescaled(s, origin, unit) for s in splines]
+    except (ValueError, np.linalg.LinAlgError) as err:
+        reason = str(err)
     warn_user(
         f"The smoothing spline of a trajectory of {len(t)} samples on [{t[0]:g}, {t[-1]:g}] "
         f"failed ({reason}) with smoothing={smoothing!r}; its initial states are linear "
@@ -87,7 +90,7 @@ def _smooth_columns(t: np.ndarray, X: np.ndarray, smoothing) -> list:
 
 
 class _Rescaled:
-    """``g((s - origin) / span) / span**order``: a spline fitted on normalized times,
+    """``g((s - origin) / span) / span**order``: a spline fitted on standardized times,
     evaluated on (and differentiated with respect to) the original times."""
 
     def __init__(self, spline, origin: float, span: float, order: int = 0):

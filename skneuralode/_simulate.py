@@ -69,6 +69,22 @@ class VectorField:
         d = len(x)
         return J[:, :d] * (self.x_scale[:, None] / self.x_scale[None, :]) / self.t_scale
 
+    def _scaled_inputs(self, z: np.ndarray, u: np.ndarray | None) -> np.ndarray:
+        if u is None:
+            return z
+        return np.concatenate([z, (u - self.u_mean) / self.u_scale], axis=-1)
+
+    def scaled_rates(self, z: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """``dz/dtau`` in scaled units (``z = (x - x_mean) / x_scale``, ``tau = t /
+        t_scale``) for states ``z`` (n, d) and inputs ``u`` (n, m) in user units: the
+        network's output itself, so no offset of the states costs precision."""
+        return forward(self.coefs, self.intercepts, self._scaled_inputs(z, u), self.activation)
+
+    def scaled_jacobian(self, z: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """d (dz/dtau) / d z for one scaled state vector (d,) -> (d, d)."""
+        J = input_jacobian(self.coefs, self.intercepts, self._scaled_inputs(z, u), self.activation)
+        return J[:, : len(z)]
+
 
 def input_function(t: np.ndarray, u, n_inputs: int):
     """Turn ``u`` (callable, or samples aligned with ``t``) into ``u(time) -> (n_inputs,)``.
@@ -142,18 +158,24 @@ def simulate(
     method="LSODA",
     options=None,
     interpolation="linear",
+    scaled=False,
 ) -> np.ndarray:
     """States at times ``t`` (len(t), d) starting from ``x0`` at ``t[0]`` (row 0 is ``x0``).
 
-    The integrator runs in the model's time unit, ``tau = (t - t[0]) / t_scale``, so that
-    any unit of ``t`` (nanoseconds to years, or seconds since 1970) integrates alike;
-    ``max_step``/``first_step``/``min_step`` stay in the units of ``t``. Tolerances
-    default to ``rtol=1e-7`` and ``atol=1e-9 * x_scale`` (per state, so any unit of the
-    states integrates alike); a given ``atol`` is in the units of the states.
+    The integrator runs in standardized coordinates: the scaled states ``z = (x -
+    x_mean) / x_scale`` and the model's time unit, ``tau = (t - t[0]) / t_scale``, so that
+    any unit of ``t`` (nanoseconds to years, or seconds since 1970) and any unit or offset
+    of the states (``X + 1e9``) integrates alike. ``max_step``/``first_step``/``min_step``
+    stay in the units of ``t``. Tolerances default to ``rtol=1e-7`` and ``atol=1e-9`` on
+    the scaled states (``1e-9 * x_scale`` in the units of the states); a given ``atol``
+    is in the units of the states (converted: ``atol / x_scale``), a given ``rtol``
+    applies to the scaled states (relative to a state's deviation from its mean in the
+    data, in units of its standard deviation, not to its offset).
 
-    If the integrator fails, or the simulation blows up (a standardized state not finite
-    or beyond ``DIVERGED``), the rows from there on are NaN and a ``RuntimeWarning`` says
-    where.
+    ``scaled=True``: ``x0`` and the result are scaled states (no round trip through user
+    units). If the integrator fails, or the simulation blows up (a standardized state not
+    finite or beyond ``DIVERGED``), the rows from there on are NaN and a ``RuntimeWarning``
+    says where.
     """
     options = check_integrator_options(options, method, len(x0))
     n_inputs = 0 if field.u_mean is None else len(field.u_mean)
@@ -169,13 +191,15 @@ def simulate(
         )
     origin, unit = float(t[0]), float(field.t_scale)
     tau = (t - origin) / unit
-    # default atol: 1e-9 of each state's standard deviation in the data, in any unit
-    kwargs = {"rtol": 1e-7, "atol": 1e-9 * field.x_scale, **options}
+    z0 = np.asarray(x0, dtype=float) if scaled else field.scaled(x0)
+    kwargs = {"rtol": 1e-7, "atol": 1e-9, **options}
+    if "atol" in options:  # the units of the states -> scaled units
+        kwargs["atol"] = np.asarray(options["atol"], dtype=float) / field.x_scale
     for key in ("max_step", "first_step", "min_step"):
         if kwargs.get(key) is not None:
             kwargs[key] = kwargs[key] / unit
-    out = np.full((len(t), len(x0)), np.nan)
-    out[0] = x0
+    out = np.full((len(t), len(z0)), np.nan)
+    out[0] = z0
     stop = reason = None
     for first, last, u_of_t in segments:
         piece, stop, reason = _integrate_piece(
@@ -197,27 +221,32 @@ def simulate(
             RuntimeWarning,
             stacklevel=3,
         )
-    return out
+    if scaled:
+        return out
+    x = out * field.x_scale + field.x_mean
+    x[0] = x0  # row 0 is x0 exactly
+    return x
 
 
 def _integrate_piece(field, tau, x0, u_of_t, origin, unit, method, kwargs) -> tuple:
-    """:func:`_integrate` of one piece with smooth inputs ``u_of_t`` (user time)."""
+    """:func:`_integrate` of one piece with smooth inputs ``u_of_t`` (user time), in
+    scaled states ``z`` and scaled time ``tau``."""
 
     def inputs(s):
         return None if u_of_t is None else u_of_t(origin + s * unit)
 
-    def rhs(s, x):
+    def rhs(s, z):  # dz/dtau, scaled units
         us = inputs(s)
-        return field(x[None, :], None if us is None else us[None, :])[0] * unit
+        return field.scaled_rates(z[None, :], None if us is None else us[None, :])[0]
 
     kwargs = dict(kwargs)
     if method in IMPLICIT_METHODS:
-        kwargs["jac"] = lambda s, x: field.jacobian(x, inputs(s)) * unit
+        kwargs["jac"] = lambda s, z: field.scaled_jacobian(z, inputs(s))
     if kwargs.get("first_step") is not None:  # a short piece: no longer than the piece
         kwargs["first_step"] = min(kwargs["first_step"], tau[-1] - tau[0])
     with np.errstate(over="ignore", invalid="ignore"):
         solver = METHODS[method](rhs, tau[0], x0, tau[-1], **kwargs)
-        return _integrate(tau, x0, solver, lambda y: _diverged(field.scaled(y)))
+        return _integrate(tau, x0, solver, _diverged)
 
 
 def _diverged(scaled_state: np.ndarray) -> bool:
