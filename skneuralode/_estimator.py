@@ -195,10 +195,16 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         :func:`scipy.integrate.solve_ivp` method used by ``predict`` and ``score``
         (implicit methods get the network's exact Jacobian).
     integrator_options : dict, default=None
-        Extra ``solve_ivp`` keywords. Unless given, ``rtol=1e-7`` and
-        ``atol=1e-9 * x_scale_`` (per state: 1e-9 of the state's standard deviation in
-        the training data, so any unit integrates alike); a given ``atol`` is in the
-        units of the states.
+        Extra ``solve_ivp`` keywords. The integrator runs in scaled coordinates (states
+        ``(x - x_mean_) / x_scale_``, time ``t / t_scale_``), so any unit or offset of
+        the data integrates alike. Unless given, ``rtol=1e-7`` and ``atol=1e-9`` on the
+        scaled states (``1e-9 * x_scale_`` in the units of the states); a given ``atol``
+        is in the units of the states (converted to ``atol / x_scale_``), a given
+        ``rtol`` applies to the scaled states (relative to a state's standard deviation
+        in the training data, not to its offset); ``max_step``/``first_step``/
+        ``min_step`` are in the units of ``t``. A simulation setting, like
+        ``integrator`` and ``u_interpolation``: it may be changed after ``fit`` and
+        applies to the next ``predict``/``score`` (the fitted network is unchanged).
     random_state : int, RandomState instance or None, default=None
         Seeds the Glorot initialization of the weights.
     verbose : int, default=0
@@ -314,6 +320,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         ``dx/dt`` in user units.
     intercepts_ : list of ndarray
         Bias vectors, ``intercepts_[l]`` of shape (n_out,), scaled coordinates as above.
+    activation_ : str
+        The hidden-layer activation the network was fitted with: ``predict``, the exports
+        and ``summary`` use it, so changing the ``activation`` parameter after ``fit``
+        changes nothing until the next ``fit``.
     x_mean_, x_scale_ : ndarray of shape (n_states + n_latent,)
         State standardization (0 and 1 for the latent states, which live in scaled units).
     u_mean_, u_scale_ : ndarray of shape (n_inputs,) or None
@@ -812,6 +822,13 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         return self._vector_field(self._fitted_theta())
 
+    def _fitted_layers(self) -> dict:
+        """``width`` and ``depth`` of the fitted network (not the parameters, which may
+        have been changed since ``fit``); empty without a network."""
+        if not self.coefs_:
+            return {}
+        return {"width": self.coefs_[0].shape[1], "depth": len(self.coefs_) - 1}
+
     def _vector_field(self, theta):
         """The field of ``theta`` (network, then scaled physical parameters)."""
         n_net = len(self._network_theta())
@@ -819,11 +836,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         if coefs:
             coefs, intercepts = _mlp.Layout.from_coefs(coefs).unpack(theta[:n_net])
         if not hasattr(self, "greybox_"):
-            return VectorField.from_network(coefs, intercepts, self.activation, self.scaling_)
+            return VectorField.from_network(coefs, intercepts, self.activation_, self.scaling_)
         greybox = self.greybox_
         ps = theta[n_net:] if len(theta) > n_net else greybox.scaled_params()
         params = greybox.user_params(ps)
-        return GreyBoxField.from_greybox(greybox, coefs, intercepts, self.activation, params)
+        return GreyBoxField.from_greybox(greybox, coefs, intercepts, self.activation_, params)
 
     def to_pyomo(self, time):
         """The learned ODE as a ``pyomo.dae`` block, to optimize with (control, design).
@@ -921,7 +938,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         if _names.uses_names(self):
             names["state_names"] = _names.state_names(self)
             names["input_names"] = _names.input_names(self) if self.n_inputs_ else None
-        return build_block(time, self.coefs_, self.intercepts_, self.activation, self.scaling_,
+        return build_block(time, self.coefs_, self.intercepts_, self.activation_, self.scaling_,
                            greybox=greybox, params=params, **names)  # fmt: skip
 
     def to_casadi(self):
@@ -975,7 +992,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
         greybox = getattr(self, "greybox_", None)
         params = None if greybox is None else greybox.values
-        return build_function(self.coefs_, self.intercepts_, self.activation, self.scaling_,
+        return build_function(self.coefs_, self.intercepts_, self.activation_, self.scaling_,
                               greybox=greybox, params=params)  # fmt: skip
 
     def to_onnx(self, path=None, dtype="float64"):
@@ -1062,7 +1079,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         bounds = self.state_range_ if self.input_range_ is None else np.hstack(
             [self.state_range_, self.input_range_])  # fmt: skip
         states, inputs = _names.state_names(self), _names.input_names(self)
-        model = build_model(self.coefs_, self.intercepts_, self.activation, self.scaling_,
+        model = build_model(self.coefs_, self.intercepts_, self.activation_, self.scaling_,
                             bounds=bounds.T, input_names=states + inputs, output_names=states,
                             dtype=dtype, producer_version=__version__)  # fmt: skip
         if path is not None:
@@ -1195,7 +1212,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         t, X, u, groups = check_observations(t, X, u, None, self, min_samples=2)
         d, n_latent = self.n_states_, self._n_latent_fitted
-        spec = replace(ProblemSpec.from_params(self.get_params(deep=False)), n_latent=n_latent)
+        spec = replace(ProblemSpec.from_params(self.get_params(deep=False)), n_latent=n_latent,
+                       activation=self.activation_, **self._fitted_layers())  # fmt: skip
         spec = index_names(spec, getattr(self, "state_names_", None),
                            getattr(self, "input_names_", None))  # fmt: skip
         greybox = getattr(self, "greybox_", None)
@@ -1311,6 +1329,8 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 state.pop("u_mean_", None), state.pop("u_scale_", None),
                 n_latent=len(mean) - n_observed,
             )  # fmt: skip
+        if "coefs_" in state and "activation_" not in state:  # pickled before activation_
+            state = {**state, "activation_": state.get("activation", "tanh")}
         defaults = {**_GREYBOX_DEFAULTS, **_NAMES_DEFAULTS, "callback": None}
         missing = {k: v for k, v in defaults.items() if k not in state}
         if missing:  # pickled before grey-box models, names or `callback`: no such parameters

@@ -66,6 +66,7 @@ def store_network(est, theta: np.ndarray, data, scaling: Scaling) -> None:
         est.greybox_ = replace(data.physics, values=data.physics.user_params(ps))
         est.physics_params_ = est.greybox_.params_dict(est.greybox_.scaled_params())
     est.scaling_ = scaling
+    est.activation_ = data.activation  # predict's, not the parameter changed later
     est.n_features_in_ = 1
     est.n_states_ = scaling.n_observed
     est.n_inputs_ = 0 if scaling.u_mean is None else len(scaling.u_mean)
@@ -216,7 +217,7 @@ def _check_discretization(est, parts, scaling: Scaling) -> None:
     (an ADMM batch's own weights), and the warning after a converged solve."""
 
     def make_field(theta, data):
-        return vector_field(data, theta, est.activation, scaling)
+        return vector_field(data, theta, est.activation_, scaling)
 
     simulation = {
         "method": est.integrator,

@@ -71,7 +71,7 @@ def _network(est) -> str:
     layers = "hidden layer" if len(hidden) == 1 else "hidden layers"
     widths = " x ".join(str(h) for h in hidden)
     return (f"{' -> '.join(map(str, sizes))}: {len(hidden)} {layers} of {widths} "
-            f"({est.activation}), {n_params} parameters")  # fmt: skip
+            f"({est.activation_}), {n_params} parameters")  # fmt: skip
 
 
 def _physics_rows(est) -> list[tuple[str, str]]:

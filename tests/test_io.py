@@ -271,3 +271,72 @@ def test_estimate_initial_state_checks_its_data(io_model):
         io_model.estimate_initial_state(t, np.zeros((6, 2)), np.zeros((6, 1)))
     with pytest.raises(ValueError, match=r"fitted with 1 exogenous input"):
         io_model.estimate_initial_state(t, np.zeros((6, 1)))
+
+
+# ------------------------------------------------ the fitted activation (issue 21 item 10)
+@pytest.fixture(scope="module")
+def tanh_model():
+    t, X = van_der_pol(30, (0, 6), noise=0.02, random_state=0)
+    model = CollocationNeuralODE(width=8, alpha=1e-4, random_state=0, store_iterates=True)
+    return model.fit(t, X), t, X
+
+
+def test_changing_activation_after_fit_changes_nothing(tanh_model):
+    """``activation_`` is the fitted activation: predict, estimate_initial_state,
+    vector_field, the exports and summary use it, not the parameter changed since."""
+    fitted, t, X = tanh_model
+    before = (fitted.predict(t, X[0]), fitted.estimate_initial_state(t[:10], X[:10]),
+              fitted.vector_field()(X[:5]), fitted.summary())  # fmt: skip
+    model = clone(fitted).set_params(activation="sigmoid", width=4, depth=2)
+    model.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    assert model.activation_ == "tanh" and model.activation == "sigmoid"
+    np.testing.assert_array_equal(model.predict(t, X[0]), before[0])
+    np.testing.assert_allclose(model.estimate_initial_state(t[:10], X[:10]), before[1],
+                               rtol=1e-10)  # fmt: skip
+    np.testing.assert_array_equal(model.vector_field()(X[:5]), before[2])
+    np.testing.assert_array_equal(list(model.staged_predict(t, X[0]))[-1], before[0])
+    assert model.summary() == before[3] and "(tanh)" in str(model.summary())
+    casadi = pytest.importorskip("casadi")
+    f = model.to_casadi()
+    np.testing.assert_allclose(np.array(f(casadi.DM(X[3]))).ravel(), before[2][3], rtol=1e-10)
+    pyo = pytest.importorskip("pyomo.environ")
+    from pyomo.dae import ContinuousSet
+
+    m = pyo.ConcreteModel()
+    m.t = ContinuousSet(bounds=(0.0, 1.0))
+    m.plant = model.to_pyomo(m.t)
+    for i, value in enumerate(X[3]):
+        m.plant.x[1.0, i].set_value(value)
+    np.testing.assert_allclose([pyo.value(m.plant.f[1.0, i]) for i in (0, 1)], before[2][3],
+                               rtol=1e-10)  # fmt: skip
+
+
+def test_a_model_pickled_before_activation_was_stored_still_predicts(tanh_model):
+    """An old pickle has no ``activation_``: unpickling takes the ``activation``
+    parameter it was fitted with."""
+    import pickle
+
+    fitted, t, X = tanh_model
+    state = dict(fitted.__getstate__())  # a copy: it may be the model's own __dict__
+    del state["activation_"]
+    old = CollocationNeuralODE.__new__(CollocationNeuralODE)
+    old.__setstate__(state)
+    assert old.activation_ == "tanh"
+    restored = pickle.loads(pickle.dumps(old))
+    np.testing.assert_array_equal(restored.predict(t, X[0]), fitted.predict(t, X[0]))
+
+
+def test_admm_stores_the_fitted_activation():
+    t, X = van_der_pol(40, (0, 6), noise=0.02, random_state=0)
+    admm = ADMMNeuralODE(
+        CollocationNeuralODE(width=6, activation="softplus", alpha=1e-4),
+        n_batches=2, max_iter=2, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        admm.fit(t, X)
+    pred = admm.predict(t, X[0])
+    assert admm.estimator_.activation_ == "softplus"
+    admm.set_params(estimator__activation="tanh")
+    admm.estimator_.set_params(activation="tanh")
+    np.testing.assert_array_equal(admm.predict(t, X[0]), pred)
