@@ -2,6 +2,12 @@
 as the code computed them before the architecture refactor (issue 17, 2026-12-05: commit
 f6d4d17, the parent of the refactor).
 
+Regenerated once since (issue 21, 2026-12-06): the smoothing spline now works on standardized
+times ``(t - t[0]) / median(diff(t))``, which resolves the GCV penalty better than on raw
+times (scipy searches it on the fixed interval 0..n to an absolute 1e-5), so the time scale
+moved by ~5e-5 relative and the weights by up to 2e-3 (non-identifiable weights of the
+depth-2 softplus and the weight-bounded sigmoid case by up to 3, their trajectories by
+3e-6 and 5e-2); the latent cases (unit spacing from 0) are unchanged.
 ``tests/test_pinned.py`` fits the same cases and compares. Run this again only when a
 change of behaviour is intended, and say so in the commit:
 
