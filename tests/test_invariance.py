@@ -92,3 +92,17 @@ def test_user_atol_is_in_the_units_of_the_states(reference):
     pred = (model.predict(T * 1e-6, X[0] * 1e3 + 1e9) - 1e9) / 1e3
     ref.set_params(integrator_options=None)
     np.testing.assert_allclose(pred, base, rtol=0, atol=1e-5)
+
+
+def test_a_small_spread_on_a_large_offset_is_not_taken_for_a_constant():
+    """Standardization keeps a state of standard deviation 0.1 on an offset of 1e12 (it
+    was taken for a constant below 1e-12 of the magnitude, i.e. std 1 here), and a truly
+    constant column (round-off only) still gets scale 1."""
+    from skneuralode._scaling import standardize
+
+    col = np.sin(np.linspace(0, 6, 30))
+    A = np.c_[0.1 * col / col.std() + 1e12, np.full(30, 1e12) + np.r_[0.0, 1.2e-4].repeat(15)]
+    mean, scale = standardize(A)
+    assert scale[0] == pytest.approx(0.1, rel=1e-3)
+    assert mean[0] == pytest.approx(1e12 + 0.1 * col.mean() / col.std(), abs=1e-3)
+    assert scale[1] == 1.0  # one round-off unit of 1e12: a constant
