@@ -1,6 +1,7 @@
 """Input-output identification: missing samples, latent states, initial-state estimation
 and zero-order-hold inputs (both engines where PyNumero is available)."""
 
+import importlib.util
 import warnings
 
 import numpy as np
@@ -296,6 +297,10 @@ def test_changing_activation_after_fit_changes_nothing(tanh_model):
     np.testing.assert_array_equal(model.vector_field()(X[:5]), before[2])
     np.testing.assert_array_equal(list(model.staged_predict(t, X[0]))[-1], before[0])
     assert model.summary() == before[3] and "(tanh)" in str(model.summary())
+    if importlib.util.find_spec("onnx") is not None:
+        props = {p.key: p.value for p in model.to_onnx().metadata_props}
+        assert "tanh" in props["skneuralode.activation"]
+        assert [n.op_type for n in model.to_onnx().graph.node].count("Tanh") == 1
     casadi = pytest.importorskip("casadi")
     f = model.to_casadi()
     np.testing.assert_allclose(np.array(f(casadi.DM(X[3]))).ravel(), before[2][3], rtol=1e-10)
