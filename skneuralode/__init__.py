@@ -4,7 +4,12 @@ from . import callbacks, inspection
 from ._admm import ADMMNeuralODE
 from ._estimator import CollocationNeuralODE
 from ._solver import available_solvers
-from .exceptions import DiscretizationWarning, SolverError, SolverNotAvailableError
+from .exceptions import (
+    DiscretizationWarning,
+    SolverError,
+    SolverNotAvailableError,
+    UndeterminedStatesWarning,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -14,6 +19,7 @@ __all__ = [
     "DiscretizationWarning",
     "SolverError",
     "SolverNotAvailableError",
+    "UndeterminedStatesWarning",
     "available_solvers",
     "callbacks",
     "inspection",

@@ -391,7 +391,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         route = find_solver(est.engine, est.solver)
         frames = X, u
         t, X, u, groups = check_fit_data(t, X, u, trajectory, est.integrator,
-                                         est.integrator_options)  # fmt: skip
+                                         est.integrator_options, spec.n_latent)  # fmt: skip
         names = check_fit_names(*frames, est.state_names, est.input_names, X.shape[1],
                                 0 if u is None else u.shape[1], spec.n_latent)  # fmt: skip
         spec = index_names(spec, *names)  # state and input names in the grey-box parameters

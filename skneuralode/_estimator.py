@@ -701,7 +701,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         spec = ProblemSpec.from_params(self.get_params(deep=False))
         frames = X, u
         t, X, u, groups = check_fit_data(t, X, u, trajectory, self.integrator,
-                                         self.integrator_options)  # fmt: skip
+                                         self.integrator_options, spec.n_latent)  # fmt: skip
         n_inputs = 0 if u is None else u.shape[1]
         if spec.network_inputs is not None or spec.state_bounds is not None:
             names = check_fit_names(*frames, self.state_names, self.input_names, X.shape[1],
@@ -1227,7 +1227,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 latent[physical] = trained[:, physical].mean(axis=0)
             data.states0[:, d:] = latent
         options = {**ipopt_options(self.get_params(deep=False)), "print_level": 0}
-        result = solve(data, self.engine_, self.solver_, options)
+        # the fitted engine's route, if this process has it (else SolverNotAvailableError)
+        engine, route = find_solver(
+            self.engine_, self.solver_ if self.engine_ == "pyomo" else "auto"
+        )
+        result = solve(data, engine, route, options)
         if not result.converged:
             warn_user(
                 f"estimate_initial_state: IPOPT stopped with status {result.status!r} "

@@ -17,7 +17,7 @@ from ._progress import CALLBACK_STOP
 from ._scaling import Scaling
 from ._simulate import VectorField
 from ._status import STOPPED, failure_advice
-from .exceptions import SolverError, warn_user
+from .exceptions import SolverError, UndeterminedStatesWarning, warn_user
 
 #: Keys of ``timings_``.
 TIMINGS = ("setup", "nl_write", "ipopt", "evaluation", "total")
@@ -103,11 +103,52 @@ def store_fit(est, scaling: Scaling, theta, parts, results, build_time, n_iter=N
     (default: those of ``results``). ``names``: ``(state_names_, input_names_)`` from
     ``_validation.check_fit_names`` (None: not named). ``fit_time_`` and
     ``timings_["total"]`` are the caller's to set at the end.
+
+    Atomic: every attribute is computed on a :class:`_Staged` view of ``est`` first and
+    written only once all of them (the discretization check's simulation included)
+    succeeded; on an exception ``est`` keeps the attributes of its previous fit, or stays
+    unfitted.
     """
+    staged = _Staged(est)
+    _compute_fit(staged, scaling, theta, parts, results, build_time, n_iter, names)
+    staged.commit()
+
+
+class _Staged:
+    """Fitted attributes written to a staging area, not to the estimator: reads fall back
+    to the estimator (its parameters), ``__dict__.pop`` drops a staged attribute only, and
+    :meth:`commit` writes them all, removing the estimator's optional attributes
+    (:data:`OPTIONAL`) this fit did not set."""
+
+    def __init__(self, est):
+        object.__setattr__(self, "_est", est)
+
+    def __getattr__(self, name):
+        return getattr(self._est, name)
+
+    def commit(self) -> None:
+        staged = {k: v for k, v in vars(self).items() if k != "_est"}
+        for name in OPTIONAL:
+            if name not in staged:
+                self._est.__dict__.pop(name, None)
+        for name, value in staged.items():
+            setattr(self._est, name, value)
+
+
+#: Fitted attributes a fit may leave unset (names not given, no physics or covariance).
+OPTIONAL = (
+    "state_names_", "input_names_", "physics_params_", "greybox_", "physics_covariance_",
+    "physics_std_", "physics_covariance_info_",
+)  # fmt: skip
+
+
+def _compute_fit(est, scaling, theta, parts, results, build_time, n_iter, names) -> None:
+    """:func:`store_fit` on ``est`` (a :class:`_Staged` view)."""
     store_network(est, theta, parts[0][0], scaling)
     store_names(est, *names)
     _store_collocation(est, parts, scaling)
     _store_ranges(est, parts, scaling)
+    _check_determined(est.collocation_states_, parts, scaling)
     est.train_mse_ = train_mse(parts, scaling)
     est.constraint_violation_ = max(constraint_violation(*part) for part in parts)
     est.objective_ = sum(objective(*part) for part in parts)
@@ -210,6 +251,49 @@ def _store_ranges(est, parts, scaling: Scaling) -> None:
     if scaling.u_mean is not None:
         U = np.vstack([d.node_inputs for d, _, _ in parts]) * scaling.u_scale + scaling.u_mean
         est.input_range_ = np.vstack([U.min(axis=0), U.max(axis=0)])
+
+
+#: How far outside the range of its observed samples (in units of that range) a fitted
+#: collocation state of an observed state may lie before ``UndeterminedStatesWarning``.
+DATA_RANGES = 10.0
+
+
+def _check_determined(states: np.ndarray, parts, scaling: Scaling) -> None:
+    """An :class:`UndeterminedStatesWarning` when a collocation state of an observed state
+    (user units, ``collocation_states_``) lies more than ``DATA_RANGES`` data ranges
+    outside the range of its observed samples (a state observed once or constant: in
+    units of its magnitude)."""
+    n_obs = scaling.n_observed
+    X = np.vstack([d.targets[:, :n_obs] for d, _, _ in parts]) * scaling.x_scale
+    X = X + scaling.x_mean
+    seen = np.vstack([
+        np.ones((len(d.targets), n_obs), bool) if d.obs_weight is None
+        else d.obs_weight[:, :n_obs] > 0
+        for d, _, _ in parts
+    ])  # fmt: skip
+    X = np.where(seen, X, np.nan)
+    low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+    # a state observed once (or constant): the size of its value, else its scale
+    size = np.where(np.abs(low) > 0, np.abs(low), scaling.x_scale)
+    span = np.where(high > low, high - low, size)
+    fitted = states[:, :n_obs]
+    outside = np.maximum(np.max(low - fitted, axis=0), np.max(fitted - high, axis=0)) / span
+    if not np.nanmax(outside, initial=0.0) > DATA_RANGES:
+        return
+    i = int(np.nanargmax(outside))
+    where = (
+        f"{outside[i]:.3g} data ranges outside its observed range [{low[i]:.4g}, {high[i]:.4g}]"
+        if high[i] > low[i]
+        else f"{outside[i]:.3g} times its magnitude away from its observed value {low[i]:.4g}"
+    )
+    warn_user(
+        f"The data do not determine the fitted states: the collocation states of state {i} "
+        f"(and so `initial_states_`) reach {where} ({seen[:, i].sum()} observed of "
+        f"{len(seen)} samples). The fit is optimal for IPOPT but its states are not "
+        "supported by the data: use fewer latent states (`n_latent`), more observed "
+        "samples, or bound the states (`state_bound`).",
+        UndeterminedStatesWarning,
+    )
 
 
 def _check_discretization(est, parts, scaling: Scaling) -> None:

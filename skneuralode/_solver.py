@@ -163,10 +163,14 @@ def records_iterates(engine: str, route: str) -> bool:
 def check_ipopt_options(options: dict, name: str = "solver_options") -> dict:
     """IPOPT options with numpy scalars made plain, each checked by IPOPT itself.
 
-    Every option is set on a one-variable cyipopt problem before any model is built; one
-    that IPOPT rejects (unknown name, wrong type, value out of range) raises a
-    ``ValueError`` naming it, with IPOPT's own reason. Without the ``cyipopt`` package
-    (the ``ipopt`` executable route) only the types are checked here.
+    Checked here first, with a ``ValueError`` naming the option: numbers finite and ints
+    within IPOPT's C ``int`` (:func:`check_ipopt_number`), ``option_file_name`` an
+    existing file (IPOPT itself ignores a missing one and reads a directory until memory
+    runs out) and ``output_file`` a file that can be written. Then every option is set on
+    a one-variable cyipopt problem before any model is built; one that IPOPT rejects
+    (unknown name, wrong type, value out of range) raises a ``ValueError`` naming it,
+    with IPOPT's own reason. Without the ``cyipopt`` package (the ``ipopt`` executable
+    route) only the checks before that are made.
     """
     clean = {}
     for key, value in options.items():
@@ -179,7 +183,13 @@ def check_ipopt_options(options: dict, name: str = "solver_options") -> dict:
                 f"`{name}`[{key!r}] must be an int, float or str as IPOPT expects; got "
                 f"{value!r} ({type(value).__name__})."
             )
+        if not isinstance(value, str):
+            value = check_ipopt_number(value, f"`{name}`[{key!r}]")
         clean[key] = value
+    if "option_file_name" in clean:
+        _check_option_file(clean["option_file_name"], name)
+    if "output_file" in clean:
+        _check_output_file(clean["output_file"], name)
     try:
         from ._openblas import import_cyipopt
 
@@ -202,6 +212,50 @@ def check_ipopt_options(options: dict, name: str = "solver_options") -> dict:
     finally:
         problem.close()
     return clean
+
+
+#: IPOPT's integer options are C ``int``s.
+IPOPT_INT_MAX = 2**31 - 1
+
+
+def check_ipopt_number(value, what: str):
+    """``value`` for IPOPT: a finite float, or an int within a C ``int``
+    (``±IPOPT_INT_MAX``); else a ``ValueError`` naming ``what`` (e.g. "`max_iter`")."""
+    if isinstance(value, int) and not -IPOPT_INT_MAX - 1 <= value <= IPOPT_INT_MAX:
+        raise ValueError(
+            f"{what} must be within IPOPT's integer range [{-IPOPT_INT_MAX - 1}, "
+            f"{IPOPT_INT_MAX}]; got {value!r}."
+        )
+    if isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"{what} must be a finite number for IPOPT; got {value!r}.")
+    return value
+
+
+def _check_option_file(path: str, name: str) -> None:
+    """IPOPT reads ``option_file_name`` only if it is a file: it skips a missing one
+    silently and reads a directory without end."""
+    if not os.path.isfile(path):
+        what = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise ValueError(
+            f"`{name}`['option_file_name'] must name an existing IPOPT options file; "
+            f"{path!r} {what}. Give the path of the file, or remove the option."
+        )
+
+
+def _check_output_file(path: str, name: str) -> None:
+    """``output_file`` can be written: opened for appending (created and removed again
+    when it did not exist), before any model is built."""
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as err:
+        raise ValueError(
+            f"`{name}`['output_file']: cannot write {path!r} ({err.strerror}). Give a "
+            "path in a writable directory, or remove the option."
+        ) from None
+    if not existed:
+        os.remove(path)
 
 
 class _OptionProbe:

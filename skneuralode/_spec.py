@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from ._solver import check_ipopt_options
+from ._solver import check_ipopt_number, check_ipopt_options
 
 #: Samples a trajectory needs (the collocation polynomial of one element needs two).
 MIN_SAMPLES = 2
@@ -68,7 +68,7 @@ def ipopt_options(params: dict) -> dict:
     ``_solver.check_ipopt_options``)."""
     options = {
         "tol": float(params["tol"]),
-        "max_iter": int(params["max_iter"]),
+        "max_iter": check_ipopt_number(int(params["max_iter"]), "`max_iter`"),
         "print_level": 5 if params["verbose"] >= 2 else 0,
         "sb": "yes",
         **DEFAULT_IPOPT_OPTIONS,

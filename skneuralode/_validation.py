@@ -417,11 +417,12 @@ def _check_tolerance(value, key: str, n_states: int | None):
     return float(arr) if arr.ndim == 0 else arr.copy()
 
 
-def check_fit_data(t, X, u, trajectory, integrator: str, integrator_options):
+def check_fit_data(t, X, u, trajectory, integrator: str, integrator_options, n_latent=0):
     """Validated ``(t, X, u, groups)`` for ``fit``: times, states (NaN allowed, every
     column and trajectory observed once), inputs and trajectories of at least
-    ``_spec.MIN_SAMPLES`` samples each; the integrator options are checked too, before
-    any solve."""
+    ``_spec.MIN_SAMPLES`` samples each; ``n_latent`` against the data
+    (:func:`check_n_latent`) and the integrator options against the full state
+    (observed and latent) are checked too, before any solve."""
     from ._spec import MIN_SAMPLES
 
     check_target_given(X)
@@ -432,8 +433,40 @@ def check_fit_data(t, X, u, trajectory, integrator: str, integrator_options):
     u = check_inputs(u, len(t))
     groups = check_trajectory(trajectory, t, MIN_SAMPLES)
     check_observed(X, groups)
-    check_integrator_options(integrator_options, integrator, X.shape[1])
+    check_n_latent(n_latent, X.shape[1], len(t))
+    check_integrator_options(integrator_options, integrator, X.shape[1] + n_latent)
     return t, X, u, groups
+
+
+#: Derivatives of the smoothed states a latent state can start from: latent state ``k``
+#: starts as the derivative of order ``1 + k // n_states`` (``_init.latent_start``), and
+#: a cubic smoothing spline has three.
+MAX_LATENT_ORDER = 3
+
+
+def check_n_latent(n_latent, n_states: int, n_samples: int) -> None:
+    """``n_latent``: an int (not a bool), at most ``MAX_LATENT_ORDER * n_states``, and
+    (when > 0) at least 3 samples."""
+    if isinstance(n_latent, (bool, np.bool_)):
+        raise TypeError(
+            f"`n_latent` must be an int >= 0, the number of unmeasured states; got "
+            f"{n_latent!r} (a bool). Pass the number as an int, e.g. "
+            f"n_latent={int(n_latent)}."
+        )
+    if n_latent > MAX_LATENT_ORDER * n_states:
+        raise ValueError(
+            f"`n_latent`={n_latent} is more than {MAX_LATENT_ORDER} x the {n_states} "
+            f"observed state(s) (at most {MAX_LATENT_ORDER * n_states}): latent state k "
+            "starts as the time derivative of order 1 + k // n_states of a smoothed "
+            f"observed state, and a cubic spline has only {MAX_LATENT_ORDER} derivatives. "
+            f"Use n_latent <= {MAX_LATENT_ORDER * n_states} or observe more states."
+        )
+    if n_latent and n_samples < 3:
+        raise ValueError(
+            f"Too few samples for `n_latent`={n_latent}: got {n_samples} samples, latent "
+            "states need at least 3 (with 2 samples the collocation NLP with latent states "
+            "has no feasible point). Give more samples or set n_latent=0."
+        )
 
 
 def check_observations(t, X, u, trajectory, model, min_samples: int = 1):
@@ -450,6 +483,12 @@ def check_observations(t, X, u, trajectory, model, min_samples: int = 1):
         raise ValueError(
             f"`X` must have the {model.n_states_} state column(s) of the fitted model; "
             f"got {X.shape[1]}."
+        )
+    if not np.isfinite(X).any():
+        raise ValueError(
+            f"`X` has no observed entry: all its {X.size} values are NaN, so there is "
+            "nothing to score or to estimate a state from. Pass samples with at least one "
+            "observed (finite) entry."
         )
     u = check_inputs(u, len(t), model.n_inputs_)
     groups = check_trajectory(trajectory, t, min_samples=min_samples, min_gap=0.0)

@@ -29,6 +29,17 @@ class DiscretizationWarning(UserWarning):
     """
 
 
+class UndeterminedStatesWarning(UserWarning):
+    """The data do not determine the fitted states.
+
+    Raised after a fit whose collocation states (``collocation_states_``, hence
+    ``initial_states_``) of an observed state lie more than ten data ranges outside the
+    range of its observed samples: too few observations (many missing entries) or too
+    many latent states leave the states free, and IPOPT's optimum says nothing about
+    them.
+    """
+
+
 def warn_user(message: str, category: type[Warning]) -> None:
     """``warnings.warn`` attributed to the first caller outside skneuralode and
     scikit-learn: the user's ``fit`` line, whichever wrappers (``_fit_context``,
