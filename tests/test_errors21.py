@@ -253,11 +253,13 @@ def test_estimate_initial_state_without_ipopt_says_so(data, latent, monkeypatch)
 
 def test_states_far_outside_the_data_warn():
     """90% missing: state 0 observed once; the fitted states wander off to hundreds of
-    times its size, IPOPT says 'optimal'."""
+    times its size, IPOPT says 'optimal'. (An undetermined fit lands wherever the
+    numerics take it: this case was found by a sweep over seeds and start draws, and
+    may need another `random_state` after a numerical change.)"""
     t, X = van_der_pol(n_samples=50, random_state=1)
     X = X.copy()
     X[np.random.default_rng(1).random(X.shape) < 0.9] = np.nan
-    est = CollocationNeuralODE(width=4, n_latent=1, random_state=1)
+    est = CollocationNeuralODE(width=4, n_latent=1, random_state=2)
     with pytest.warns(
         UndeterminedStatesWarning,
         match=r"The data do not determine the fitted states: the collocation states of "
