@@ -263,7 +263,7 @@ def test_states_far_outside_the_data_warn():
     with pytest.warns(
         UndeterminedStatesWarning,
         match=r"The data do not determine the fitted states: the collocation states of "
-        r"state 0 \(and so `initial_states_`\) reach [\d.]+ times its magnitude away from "
+        r"state 0 \(and so `initial_states_`\) reach [\d.e+]+ times its magnitude away from "
         r"its observed value -0\.7046 \(1 observed of 50 samples\)\. .* use fewer latent "
         r"states \(`n_latent`\), more observed samples, or bound the states",
     ):
