@@ -31,7 +31,8 @@ def fit_scaling(
 def smooth_trajectory(t: np.ndarray, X: np.ndarray, smoothing) -> list:
     """One callable per state, ``s(times) -> values``, with ``.derivative()``.
 
-    ``"auto"``: cubic smoothing spline, penalty by generalized cross-validation;
+    ``"auto"``: cubic smoothing spline, penalty by generalized cross-validation (fitted
+    to at most about :data:`GCV_SAMPLES` evenly strided samples, :func:`gcv_subsample`);
     a float: that spline penalty (in the units of ``t``); ``"none"`` (or fewer than 5
     samples): linear interpolation. The spline is fitted on the times as given, or, if
     that fails (e.g. very short spans), on the normalized times ``(t - t[0]) / span``,
@@ -60,6 +61,7 @@ def _smooth_columns(t: np.ndarray, X: np.ndarray, smoothing) -> list:
     if smoothing == "none" or len(t) < 5:
         return [_Linear(t, X[:, i]) for i in range(X.shape[1])]
     origin, span = float(t[0]), float(t[-1] - t[0])
+    keep = gcv_subsample(len(t)) if smoothing == "auto" else slice(None)
     reason = ""
     # On the user's times first (GCV picks its penalty there); on normalized times when
     # that fails, e.g. for very short spans: lam int g''(t)^2 dt = lam / span^3 int g''(tau)^2.
@@ -68,7 +70,10 @@ def _smooth_columns(t: np.ndarray, X: np.ndarray, smoothing) -> list:
         lam = None if smoothing == "auto" else float(smoothing) / (scale or 1.0) ** 3
         try:
             with np.errstate(all="ignore"):
-                splines = [make_smoothing_spline(tau, X[:, i], lam=lam) for i in range(X.shape[1])]
+                splines = [
+                    make_smoothing_spline(tau[keep], X[keep, i], lam=lam)
+                    for i in range(X.shape[1])
+                ]
                 finite = all(np.all(np.isfinite(s(tau))) for s in splines)
         except (ValueError, np.linalg.LinAlgError) as err:
             reason = str(err)
@@ -84,6 +89,23 @@ def _smooth_columns(t: np.ndarray, X: np.ndarray, smoothing) -> list:
         UserWarning,
     )
     return [_Linear(t, X[:, i]) for i in range(X.shape[1])]
+
+
+#: Samples of a trajectory beyond which ``smoothing="auto"`` fits its spline (penalty by
+#: cross-validation) to an evenly strided subsample of about this many samples: the
+#: cross-validation's cost grows faster than the samples (1.6 s at 4 000 samples, 80 s at
+#: 100 000), a fixed-penalty spline's does not (``benchmarks/smoothing_time.py``).
+GCV_SAMPLES = 2000
+
+
+def gcv_subsample(n: int) -> slice | np.ndarray:
+    """The samples of an ``n``-sample trajectory that ``smoothing="auto"`` fits its spline
+    to: all up to :data:`GCV_SAMPLES`, else every k-th one and the last (the spline
+    then smooths away only what changes within k samples; the NLP fits every sample)."""
+    if n <= GCV_SAMPLES:
+        return slice(None)
+    step = -(-n // GCV_SAMPLES)
+    return np.unique(np.r_[np.arange(0, n, step), n - 1])
 
 
 class _Rescaled:
