@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from skneuralode import CollocationNeuralODE, _estimator, _init, _limits
 from skneuralode._engines import numpy as numpy_engine
 from skneuralode.datasets import van_der_pol
+from skneuralode.exceptions import SolverError
 
 
 def _slow(function, seconds):
@@ -181,3 +182,17 @@ def test_gcv_subsample_keeps_both_ends():
     assert _init.gcv_subsample(10) == slice(None)
     keep = _init.gcv_subsample(100_001)
     assert keep[0] == 0 and keep[-1] == 100_000 and len(keep) <= _init.GCV_SAMPLES + 1
+
+
+def test_running_out_of_memory_inside_ipopt_says_what_to_reduce(monkeypatch):
+    """Past the estimate (another process took the memory): numpy's MemoryError inside an
+    evaluation used to read "IPOPT (cyipopt) crashed: Unable to allocate 391 MiB"."""
+
+    def hessian(self, *args):
+        raise MemoryError("Unable to allocate 391. MiB for an array")
+
+    monkeypatch.setattr(numpy_engine.NumpyNLP, "hessian", hessian)
+    t, X = van_der_pol(40, (0, 6))
+    model = CollocationNeuralODE(width=8, degree=2, smoothing="none")
+    with pytest.raises(SolverError, match=r"ran out of memory .*391.*reduce `width`.*ADMM"):
+        model.fit(t, X)

@@ -1004,6 +1004,12 @@ def _solve_once(
         )
     except KeyboardInterrupt:
         raise
+    except MemoryError as exc:  # beyond _limits' estimate: the machine's memory was used
+        raise SolverError(
+            f"IPOPT ({driver}) ran out of memory in the numpy engine's evaluations ({exc}): "
+            "reduce `width`, `depth`, `n_elements` or `degree`, or fit with ADMMNeuralODE, "
+            "which solves the data in batches."
+        ) from exc
     except Exception as exc:  # unknown options, evaluation errors, crashes
         raise SolverError(f"IPOPT ({driver}) crashed: {exc}") from exc
     states, theta = nlp.split(x)
