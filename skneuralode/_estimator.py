@@ -165,8 +165,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     smoothing : {"auto", "none"} or float, default="auto"
         How the initial states are obtained from the data: ``"auto"`` fits a cubic
         smoothing spline per state with its penalty chosen by generalized
-        cross-validation; a float fixes that penalty; ``"none"`` interpolates linearly.
-        Smoothing also sets the time scale.
+        cross-validation (on about 2 000 evenly strided samples of a longer trajectory);
+        a float fixes that penalty; ``"none"`` interpolates linearly. Smoothing also sets
+        the time scale.
     init : {"lstsq", "random"}, default="lstsq"
         Initial network weights (the initial states always come from ``smoothing``):
 
