@@ -55,16 +55,18 @@ def test_the_memory_check_can_be_turned_off(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("samples", "states", "width", "most_gib"),
+    ("samples", "states", "inputs", "params", "most_gib"),
     [
-        ([200], 2, 32, 0.2),  # the paper's case
-        ([10_000], 2, 32, 4.0),  # 10 000 samples, width 32: measured 1.9 GiB
-        ([150] * 4, 2, 16, 0.2),  # the two-tank examples' size
+        ([200], 2, 1, dict(scheme="chebyshev"), 0.2),  # the paper's case (with its forcing)
+        ([10_000], 2, 0, dict(width=32), 4.0),  # 10 000 samples, width 32: measured 1.9 GiB
+        ([500], 1, 1, dict(width=16, n_latent=1), 0.2),  # the two-tank examples
     ],
 )
-def test_ordinary_fits_are_estimated_well_below_a_laptops_memory(samples, states, width, most_gib):
-    estimate = _limits.estimate_memory(samples, states, 0, CollocationNeuralODE(width=width))
-    assert estimate < most_gib * 2**30
+def test_ordinary_fits_are_estimated_well_below_a_laptops_memory(
+    samples, states, inputs, params, most_gib
+):
+    spec = CollocationNeuralODE(**params)
+    assert _limits.estimate_memory(samples, states, inputs, spec) < most_gib * 2**30
 
 
 def test_the_estimate_grows_with_states_times_parameters():
