@@ -28,7 +28,7 @@ import time
 #: measured peaks (``ru_maxrss`` above the imports, ``max_iter=2``) were 75 to 109 bytes
 #: per entry (200 samples x 10 states, width 32: 741 MiB; x 20 states: 2412 MiB; 2 000
 #: and 10 000 samples x 2 states: 412 and 1917 MiB; width 512: 953 MiB); 112 keeps the
-#: estimate above each of them by 13 % to 52 %.
+#: estimate above each of them by 13 % to 53 %.
 BYTES_PER_ENTRY = 112
 #: Fixed part of the estimate (temporaries of the Hessian's blocks, the solver's tables).
 BASE_BYTES = 64 * 2**20
