@@ -93,8 +93,9 @@ def _smooth_columns(t: np.ndarray, X: np.ndarray, smoothing) -> list:
 
 #: Samples of a trajectory beyond which ``smoothing="auto"`` fits its spline (penalty by
 #: cross-validation) to an evenly strided subsample of about this many samples: the
-#: cross-validation's cost grows faster than the samples (1.6 s at 4 000 samples, 80 s at
-#: 100 000), a fixed-penalty spline's does not (``benchmarks/smoothing_time.py``).
+#: cross-validation's cost grows faster than the samples (two states: 18 s at 4 000
+#: samples, 239 s at 100 000; subsampled 1.8 s and 4.8 s, ``benchmarks/smoothing_time.py``
+#: and the user guide's "Size and time limits").
 GCV_SAMPLES = 2000
 
 
