@@ -21,6 +21,7 @@ from ._fitted import check_result, store_fit, store_iterates
 from ._greybox import GreyBoxField, check_physics_pickles, make_greybox, param_scale
 from ._greybox import prepare as prepare_physics
 from ._init import fit_scaling
+from ._limits import check_deadline, check_memory
 from ._names import state_names, uses_names
 from ._problem import build_problem
 from ._progress import Progress, check_callback_pickles
@@ -109,7 +110,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         Wall-clock limit in seconds for the whole ``fit``: validation, smoothing and
         building the NLP count, and IPOPT gets the time left as its ``max_wall_time``
         (``None``: no limit). Reaching it keeps the last iterate with a
-        ``ConvergenceWarning`` (status ``"maxTimeLimit"``). A fit interrupted with Ctrl-C
+        ``ConvergenceWarning`` (status ``"maxTimeLimit"``); the numpy engine also checks
+        it in every evaluation IPOPT asks for, so a long iteration ends at its next
+        evaluation (one linear solve of MUMPS cannot be cut short). Reaching it before
+        IPOPT starts (while smoothing or building) raises a ``TimeoutError`` that names
+        the phase: there is no model to keep. A fit interrupted with Ctrl-C
         ends the same way, at the next IPOPT iteration (status ``"userInterrupt"``); a
         second Ctrl-C raises ``KeyboardInterrupt``.
     engine : {"auto", "numpy", "pyomo"}, default="auto"
@@ -160,8 +165,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
     smoothing : {"auto", "none"} or float, default="auto"
         How the initial states are obtained from the data: ``"auto"`` fits a cubic
         smoothing spline per state with its penalty chosen by generalized
-        cross-validation; a float fixes that penalty; ``"none"`` interpolates linearly.
-        Smoothing also sets the time scale.
+        cross-validation (on about 2 000 evenly strided samples of a longer trajectory);
+        a float fixes that penalty; ``"none"`` interpolates linearly. Smoothing also sets
+        the time scale.
     init : {"lstsq", "random"}, default="lstsq"
         Initial network weights (the initial states always come from ``smoothing``):
 
@@ -645,11 +651,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         engine, route = find_solver(self.engine, self.solver)
         self._check_store_iterates(engine, route)
         options = ipopt_options(self.get_params(deep=False))
-        data, scaling = self._prepare(t, X, u, trajectory)
+        deadline = None if self.max_time is None else start + self.max_time
+        data, scaling = self._prepare(t, X, u, trajectory, deadline)
         n_inputs = 0 if scaling.u_mean is None else len(scaling.u_mean)
         names = check_fit_names(X, u, self.state_names, self.input_names, scaling.n_observed,
                                 n_inputs, scaling.n_latent)  # fmt: skip
-        deadline = None if self.max_time is None else start + self.max_time
         progress = Progress.of(self.verbose, self.callback, start)
         result = solve(
             data, engine, route, options, self.verbose >= 2, self.store_iterates,
@@ -696,8 +702,9 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         model.t_scale = pyo.Param(initialize=scaling.t_scale)
         return model
 
-    def _prepare(self, t, X, u, trajectory):
-        """Validate, scale, discretize and pick the initial point -> (NLPData, Scaling)."""
+    def _prepare(self, t, X, u, trajectory, deadline=None):
+        """Validate, check the memory it needs, scale, discretize and pick the initial point
+        -> (NLPData, Scaling); ``TimeoutError`` after a phase that ends past ``deadline``."""
         spec = ProblemSpec.from_params(self.get_params(deep=False))
         frames = X, u
         t, X, u, groups = check_fit_data(t, X, u, trajectory, self.integrator,
@@ -708,13 +715,17 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                                     n_inputs, spec.n_latent)  # fmt: skip
             spec = index_names(spec, *names)  # "h1" -> "x[0]", as the grey-box code reads
         physics, start = prepare_physics(spec, X.shape[1], n_inputs)
+        check_memory([len(g) for g in groups], X.shape[1], n_inputs, spec)
+        check_deadline(deadline, "validating the data")
         scaling, smoothers = fit_scaling(t, X, u, groups, spec.smoothing, spec.n_latent, start)
+        check_deadline(deadline, "smoothing the data")
         greybox = None if physics is None else make_greybox(spec, physics, scaling)
         theta0, states0 = self._warm_start(X.shape[1] + spec.n_latent, n_inputs)
         if states0 is not None:
             states0 = scaling.full_states(states0)
         data = build_problem(t, X, u, groups, scaling, spec, smoothers=smoothers,
                              theta0=theta0, states0=states0, physics=greybox)  # fmt: skip
+        check_deadline(deadline, "building the NLP")
         return data, scaling
 
     def _warm_start(self, n_states: int, n_inputs: int):

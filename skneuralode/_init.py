@@ -31,7 +31,8 @@ def fit_scaling(
 def smooth_trajectory(t: np.ndarray, X: np.ndarray, smoothing) -> list:
     """One callable per state, ``s(times) -> values``, with ``.derivative()``.
 
-    ``"auto"``: cubic smoothing spline, penalty by generalized cross-validation;
+    ``"auto"``: cubic smoothing spline, penalty by generalized cross-validation (fitted
+    to at most about :data:`GCV_SAMPLES` evenly strided samples, :func:`gcv_subsample`);
     a float: that spline penalty (in the units of ``t``); ``"none"`` (or fewer than 5
     samples): linear interpolation. The spline is fitted on standardized times ``(t -
     t[0]) / median(diff(t))``, so the result does not depend on the unit or the origin of
@@ -63,17 +64,21 @@ def _smooth_columns(t: np.ndarray, X: np.ndarray, smoothing) -> list:
     # interval), whatever the unit or the origin of t: GCV searches its penalty on a fixed
     # interval (scipy: 0 to n), which on raw times of 1e-10 s over-smooths to a constant and
     # on raw times of 1e6 s under-smooths. A float penalty is in the units of t:
-    # lam int g''(t)^2 dt = lam / unit^3 int g''(tau)^2 dtau.
+    # lam int g''(t)^2 dt = lam / unit^3 int g''(tau)^2 dtau. With "auto", a long
+    # trajectory's spline is fitted to an evenly strided subsample (gcv_subsample).
     origin = float(t[0])
     unit = float(np.median(np.diff(t)))
     if not (np.isfinite(unit) and unit > 0):
         unit = float(t[-1] - t[0]) / (len(t) - 1)
     tau = (t - origin) / unit
     lam = None if smoothing == "auto" else float(smoothing) / unit**3
+    keep = gcv_subsample(len(t)) if smoothing == "auto" else slice(None)
     reason = "non-finite values"
     try:
         with np.errstate(all="ignore"):
-            splines = [make_smoothing_spline(tau, X[:, i], lam=lam) for i in range(X.shape[1])]
+            splines = [
+                make_smoothing_spline(tau[keep], X[keep, i], lam=lam) for i in range(X.shape[1])
+            ]
             finite = all(np.all(np.isfinite(s(tau))) for s in splines)
         if finite:
             return [_Rescaled(s, origin, unit) for s in splines]
@@ -87,6 +92,24 @@ def _smooth_columns(t: np.ndarray, X: np.ndarray, smoothing) -> list:
         UserWarning,
     )
     return [_Linear(t, X[:, i]) for i in range(X.shape[1])]
+
+
+#: Samples of a trajectory beyond which ``smoothing="auto"`` fits its spline (penalty by
+#: cross-validation) to an evenly strided subsample of about this many samples: the
+#: cross-validation's cost grows faster than the samples (two states: 18 s at 4 000
+#: samples, 239 s at 100 000; subsampled 1.8 s and 4.8 s, ``benchmarks/smoothing_time.py``
+#: and the user guide's "Size and time limits").
+GCV_SAMPLES = 2000
+
+
+def gcv_subsample(n: int) -> slice | np.ndarray:
+    """The samples of an ``n``-sample trajectory that ``smoothing="auto"`` fits its spline
+    to: all up to :data:`GCV_SAMPLES`, else every k-th one and the last (the spline
+    then smooths away only what changes within k samples; the NLP fits every sample)."""
+    if n <= GCV_SAMPLES:
+        return slice(None)
+    step = -(-n // GCV_SAMPLES)
+    return np.unique(np.r_[np.arange(0, n, step), n - 1])
 
 
 class _Rescaled:

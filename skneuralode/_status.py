@@ -89,8 +89,10 @@ TABLE = (
     IpoptStatus(-101, None, "error", "failed", _ERROR, False,
                 "Unknown Exception caught in Ipopt."),
     IpoptStatus(-102, None, "resourceInterrupt", "failed",
-                "IPOPT ran out of memory: split the data with ADMMNeuralODE, or use fewer "
-                "`n_elements` or a smaller `width`.", False, "Not enough memory."),
+                "IPOPT ran out of memory (or could not read an input it was given, such as "
+                "an `option_file_name` that is not a file): reduce `width`, `depth`, "
+                "`n_elements` or `degree`, or fit with ADMMNeuralODE, which solves the data "
+                "in batches.", False, "Not enough memory."),
     IpoptStatus(-199, None, "internalSolverError", "failed", _NAN, True,
                 "An unknown internal error occurred."),
 )

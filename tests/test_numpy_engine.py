@@ -336,9 +336,9 @@ def test_a_failed_adaptive_solve_is_solved_again_with_ipopts_rule(monkeypatch, s
     real = _numpy_engine.solve_numpy
     calls = []
 
-    def first_fails(nlp, options, record=False, progress=None):
+    def first_fails(nlp, options, record=False, progress=None, deadline=None):
         calls.append(nlp.adaptive_shift)
-        code, message, x, log, iterates = real(nlp, options, record, progress)
+        code, message, x, log, iterates = real(nlp, options, record, progress, deadline)
         return (
             (-3, "Error in step computation", x, log, iterates)
             if nlp.adaptive_shift
@@ -365,9 +365,9 @@ def test_limits_are_not_retried(monkeypatch, small_data):
     real = _numpy_engine.solve_numpy
     calls = []
 
-    def counted(nlp, options, record=False, progress=None):
+    def counted(nlp, options, record=False, progress=None, deadline=None):
         calls.append(nlp.adaptive_shift)
-        return real(nlp, options, record, progress)
+        return real(nlp, options, record, progress, deadline)
 
     monkeypatch.setattr(_numpy_engine, "solve_numpy", counted)
     t, X = small_data

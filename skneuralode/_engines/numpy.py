@@ -43,6 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _mlp
+from .._limits import check_deadline
 from .._problem import NLPData, latent_residuals
 from .._resident import task_data
 from .._status import IPOPT_STATUS, RETRY_WITH_IPOPT_RULE
@@ -809,14 +810,27 @@ def problem_class():
     return cyipopt.Problem
 
 
+class _DeadlineReached(Exception):
+    """Raised by an evaluation callback asked for after the fit's ``max_time``."""
+
+
 class _Timed:
-    """Forwards IPOPT's callbacks to an NLP and adds up the time spent evaluating it."""
+    """Forwards IPOPT's callbacks to an NLP and adds up the time spent evaluating it.
+
+    With a ``deadline`` (a ``time.perf_counter()`` value), an evaluation asked for after
+    it raises :class:`_DeadlineReached` instead (``expired`` becomes True): IPOPT stops
+    at once rather than at the start of its next iteration, which on a large problem can
+    be many seconds later. IPOPT's linear solves (MUMPS) are not callbacks and cannot be
+    cut short.
+    """
 
     _EVALUATIONS = ("objective", "gradient", "constraints", "jacobian", "hessian")
 
-    def __init__(self, nlp):
+    def __init__(self, nlp, deadline: float | None = None):
         self.nlp = nlp
         self.seconds = 0.0
+        self.deadline = deadline
+        self.expired = False
         for name in self._EVALUATIONS:
             setattr(self, name, self._timed(getattr(nlp, name)))
         self.jacobianstructure = nlp.jacobianstructure
@@ -826,6 +840,9 @@ class _Timed:
     def _timed(self, method):
         def call(*args):
             start = time.perf_counter()
+            if self.deadline is not None and start > self.deadline:
+                self.expired = True
+                raise _DeadlineReached
             try:
                 return method(*args)
             finally:
@@ -834,7 +851,7 @@ class _Timed:
         return call
 
 
-def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False, progress=None):
+def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False, progress=None, deadline=None):
     """Run IPOPT on ``nlp`` from ``data.theta0``/``data.states0`` (the driver from
     :func:`problem_class`).
 
@@ -844,6 +861,8 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False, progress=Non
     the NLP's evaluation callbacks are left in ``nlp.eval_time``. Ctrl-C while IPOPT
     runs stops it at its next iteration (``_interrupt``), and so does ``progress``
     (``_progress.Progress``, given every iteration's report) when it answers ``False``.
+    An evaluation asked for after ``deadline`` (``time.perf_counter()``) stops IPOPT and
+    returns status -4 (maximum wall time) with the last accepted iterate (``_Timed``).
     IPOPT reads no options file unless ``options`` names one (``option_file_name``).
     Option and evaluation errors propagate (the caller turns them into ``SolverError``).
     """
@@ -852,30 +871,39 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False, progress=Non
     interrupt = SolveInterrupt()
     lo, hi = nlp.bounds()
     zeros = np.zeros(nlp.m)
-    timed = _Timed(nlp)
+    timed = _Timed(nlp, deadline)
     problem = problem_class()(n=nlp.n, m=nlp.m, problem_obj=timed, lb=lo, ub=hi, cl=zeros,
                               cu=zeros)  # fmt: skip
     log, iterates = [], []
+    start = np.clip(nlp.join(nlp.data.theta0, nlp.data.states0), lo, hi)
+    accepted = [start]  # the last accepted iterate, kept when the deadline stops IPOPT
 
     def on_iteration(alg_mod, it, obj, inf_pr, inf_du, *rest):
         log.append((float(obj), float(inf_pr), float(inf_du)))
-        if record:
-            x_now = problem.get_current_iterate(scaled=False)["x"]
-            iterates.append((time.perf_counter(), np.array(x_now[nlp.nx :], dtype=float)))
+        if record or deadline is not None:
+            x_now = np.array(problem.get_current_iterate(scaled=False)["x"], dtype=float)
+            accepted[0] = x_now
+            if record:
+                iterates.append((time.perf_counter(), x_now[nlp.nx :].copy()))
         keep = progress is None or progress.report(alg_mod, it, obj, inf_pr, inf_du, *rest)
-        return interrupt.keep_going() and keep
+        return interrupt.keep_going() and keep and not timed.expired
 
     nlp.on_iteration = on_iteration
     try:
         for key, value in {"option_file_name": "", **options}.items():
             problem.add_option(key, value)
-        start = nlp.join(nlp.data.theta0, nlp.data.states0)
         with interrupt:
-            x, info = problem.solve(np.clip(start, lo, hi))
+            try:
+                x, info = problem.solve(start)
+            except _DeadlineReached:
+                pass
     finally:
         nlp.on_iteration = None
         nlp.eval_time = timed.seconds
         problem.close()
+    if timed.expired:
+        message = "Maximum wall time exceeded (max_time reached during an evaluation)."
+        return -4, message, accepted[0], log, iterates
     message = info["status_msg"]
     message = message.decode() if isinstance(message, bytes) else str(message)
     return int(info["status"]), message, x, log, iterates
@@ -939,6 +967,8 @@ def solve(data: NLPData, route: str, options: dict, *, tee=False, record=False, 
     result = _solve_once(data, options, record, rho, center, deadline, progress)
     if data.hessian_regularization != "adaptive" or result.status not in RETRY_WITH_IPOPT_RULE:
         return result
+    if deadline is not None and time.perf_counter() > deadline:
+        return result  # no time left to solve again
     if progress is not None:
         progress.note(
             f"IPOPT ended with status {result.status!r} under the adaptive Hessian shift; "
@@ -946,7 +976,7 @@ def solve(data: NLPData, route: str, options: dict, *, tee=False, record=False, 
         )
     retry = _solve_once(
         replace(data, hessian_regularization="ipopt"), options, record, rho, center, deadline,
-        progress,
+        progress, retry=True,
     )  # fmt: skip
     retry.message = (
         f"{retry.message} (solved again with IPOPT's own Hessian regularization after the "
@@ -958,18 +988,28 @@ def solve(data: NLPData, route: str, options: dict, *, tee=False, record=False, 
     return retry
 
 
-def _solve_once(data, options, record, rho, center, deadline, progress=None) -> SolveResult:
+def _solve_once(
+    data, options, record, rho, center, deadline, progress=None, retry=False
+) -> SolveResult:
     start = time.perf_counter()
     nlp = FixedThetaNLP(data) if data.fixed_theta else nlp_class(data)(data, rho, center)
     build_time = time.perf_counter() - start
+    if not retry:
+        check_deadline(deadline, "building the engine's structures")
     start = time.perf_counter()
     driver = route("numpy")
     try:
         code, message, x, log, iterates = solve_numpy(
-            nlp, time_limited(options, deadline), record, progress
+            nlp, time_limited(options, deadline), record, progress, deadline
         )
     except KeyboardInterrupt:
         raise
+    except MemoryError as exc:  # beyond _limits' estimate: the machine's memory was used
+        raise SolverError(
+            f"IPOPT ({driver}) ran out of memory in the numpy engine's evaluations ({exc}): "
+            "reduce `width`, `depth`, `n_elements` or `degree`, or fit with ADMMNeuralODE, "
+            "which solves the data in batches."
+        ) from exc
     except Exception as exc:  # unknown options, evaluation errors, crashes
         raise SolverError(f"IPOPT ({driver}) crashed: {exc}") from exc
     states, theta = nlp.split(x)

@@ -1,0 +1,200 @@
+"""Size and time limits of a fit: the up-front memory estimate, ``max_time`` between the
+phases of ``fit`` and inside IPOPT's evaluations, the subsampled cross-validation of the
+smoothing spline."""
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from skneuralode import CollocationNeuralODE, _estimator, _init, _limits
+from skneuralode._engines import numpy as numpy_engine
+from skneuralode.datasets import van_der_pol
+from skneuralode.exceptions import SolverError
+
+
+def _slow(function, seconds):
+    def call(*args, **kwargs):
+        time.sleep(seconds)
+        return function(*args, **kwargs)
+
+    return call
+
+
+# ------------------------------------------------------------------- memory
+
+
+def test_a_too_large_network_is_refused_before_anything_is_built(monkeypatch):
+    """The issue's ``width=20000`` used to end in a bare MemoryError (or IPOPT's crash
+    after reaching 6 GB); now the estimate is compared with the memory available first."""
+    monkeypatch.setattr(_limits, "available_memory", lambda: 2**30)
+    monkeypatch.delenv(_limits.MEMORY_CHECK_ENV, raising=False)
+    t, X = van_der_pol(40, (0, 6))
+    start = time.perf_counter()
+    model = CollocationNeuralODE(width=5000, random_state=0)
+    with pytest.raises(MemoryError, match=r"needs about [\d.]+ GiB .* and 1.00 GiB is avail"):
+        model.fit(t, X)
+    assert time.perf_counter() - start < 5.0  # refused, not attempted
+    with pytest.raises(MemoryError, match=r"Reduce `width` or `depth`.*ADMMNeuralODE"):
+        model.fit(t, X)
+    with pytest.raises(MemoryError, match="SKNEURALODE_MEMORY_CHECK=0"):
+        model.fit(t, X)
+    with pytest.raises(AttributeError):
+        check_is_fitted(model, "coefs_")
+
+
+def test_the_memory_check_can_be_turned_off(monkeypatch):
+    monkeypatch.setattr(_limits, "available_memory", lambda: 2**20)
+    spec = CollocationNeuralODE()
+    with pytest.raises(MemoryError):
+        _limits.check_memory([40], 2, 0, spec)
+    monkeypatch.setenv(_limits.MEMORY_CHECK_ENV, "0")
+    assert _limits.check_memory([40], 2, 0, spec) == _limits.estimate_memory([40], 2, 0, spec)
+
+
+@pytest.mark.parametrize(
+    ("samples", "states", "inputs", "params", "most_gib"),
+    [
+        ([200], 2, 1, dict(scheme="chebyshev"), 0.2),  # the paper's case (with its forcing)
+        ([10_000], 2, 0, dict(width=32), 4.0),  # 10 000 samples, width 32: measured 1.9 GiB
+        ([500], 1, 1, dict(width=16, n_latent=1), 0.2),  # the two-tank examples
+    ],
+)
+def test_ordinary_fits_are_estimated_well_below_a_laptops_memory(
+    samples, states, inputs, params, most_gib
+):
+    spec = CollocationNeuralODE(**params)
+    assert _limits.estimate_memory(samples, states, inputs, spec) < most_gib * 2**30
+
+
+def test_the_estimate_grows_with_states_times_parameters():
+    small = _limits.estimate_memory([200], 10, 0, CollocationNeuralODE())
+    large = _limits.estimate_memory([200], 50, 0, CollocationNeuralODE())
+    assert large > 20 * small  # 50 states: 5x the states and 5x the parameters
+    assert large > 6 * 2**30  # the issue's 50 states x 200 samples reached 6 GB
+
+
+def test_available_memory_respects_a_cgroup_limit(tmp_path, monkeypatch):
+    (tmp_path / "meminfo").write_text("MemTotal: 8000000 kB\nMemAvailable: 4000000 kB\n")
+    (tmp_path / "memory.max").write_text("1073741824\n")
+    (tmp_path / "memory.current").write_text("536870912\n")
+    monkeypatch.setattr(_limits, "MEMINFO", str(tmp_path / "meminfo"))
+    monkeypatch.setattr(_limits, "CGROUP", str(tmp_path))
+    assert _limits.available_memory() == 2**29  # the cgroup's 512 MiB left, not 3.8 GiB
+    (tmp_path / "memory.max").write_text("max\n")
+    assert _limits.available_memory() == 4_000_000 * 1024
+
+
+# --------------------------------------------------------- max_time, phases
+
+
+@pytest.mark.parametrize(
+    ("target", "phase"),
+    [("fit_scaling", "smoothing the data"), ("build_problem", "building the NLP")],
+)
+def test_max_time_spent_before_ipopt_raises_a_timeout_that_names_the_phase(
+    target, phase, monkeypatch
+):
+    """4 000 samples at max_time=3 used to take 6.6 s and return the initial point as a
+    model: the time went to smoothing, and IPOPT got 1 ms."""
+    monkeypatch.setattr(_estimator, target, _slow(getattr(_estimator, target), 1.5))
+    t, X = van_der_pol(40, (0, 6))
+    smoothing = "auto" if target == "fit_scaling" else "none"
+    model = CollocationNeuralODE(width=8, degree=2, max_time=1.0, smoothing=smoothing)
+    with pytest.raises(TimeoutError, match=f"max_time ran out while {phase} .* no fitted model"):
+        model.fit(t, X)
+    with pytest.raises(AttributeError):
+        check_is_fitted(model, "coefs_")
+
+
+def test_a_timeout_before_ipopt_leaves_the_previous_fit_in_place(monkeypatch):
+    t, X = van_der_pol(40, (0, 6))
+    model = CollocationNeuralODE(width=8, degree=2, random_state=0).fit(t, X)
+    coefs = [c.copy() for c in model.coefs_]
+    monkeypatch.setattr(_estimator, "fit_scaling", _slow(_estimator.fit_scaling, 1.5))
+    with pytest.raises(TimeoutError, match="Raise `max_time`, or set `smoothing`"):
+        model.set_params(max_time=1.0).fit(t, X)
+    assert all(np.array_equal(a, b) for a, b in zip(coefs, model.coefs_))
+
+
+def test_a_timeout_in_the_engines_structures_names_that_phase(monkeypatch):
+    cls = numpy_engine.NumpyNLP
+    monkeypatch.setattr(cls, "__init__", _slow(cls.__init__, 1.5))
+    t, X = van_der_pol(40, (0, 6))
+    model = CollocationNeuralODE(width=8, degree=2, max_time=1.0, smoothing="none")
+    with pytest.raises(TimeoutError, match="while building the engine's structures"):
+        model.fit(t, X)
+
+
+# ------------------------------------------------ max_time inside an iteration
+
+
+def test_max_time_stops_ipopt_at_its_next_evaluation(monkeypatch):
+    """One IPOPT iteration of 18 s used to overrun max_time=4 by 24 s: IPOPT checks its
+    wall time only between iterations. Every evaluation is slowed here, and none may
+    start after the deadline; the fit keeps the last accepted iterate."""
+    starts = []
+    for name in ("objective", "gradient", "constraints", "jacobian", "hessian"):
+        method = getattr(numpy_engine.NumpyNLP, name)
+
+        def call(self, *args, _method=method, _pause=0.3 if name == "hessian" else 0.02):
+            starts.append(time.perf_counter())
+            time.sleep(_pause)
+            return _method(self, *args)
+
+        monkeypatch.setattr(numpy_engine.NumpyNLP, name, call)
+    t, X = van_der_pol(40, (0, 6))
+    max_time = 1.0
+    before = time.perf_counter()
+    model = CollocationNeuralODE(width=8, degree=2, max_time=max_time, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_time"):
+        model.fit(t, X)
+    assert model.solver_status_ == "maxTimeLimit"
+    assert max(starts) <= before + max_time + 0.01  # no evaluation after the deadline
+    assert np.all(np.isfinite(model.predict(t, X[0])))
+
+
+# ------------------------------------------------------------------ smoothing
+
+
+def test_auto_smoothing_cross_validates_a_subsample_of_a_long_trajectory(monkeypatch):
+    """1e6 samples used to spend 330 s+ in the spline's cross-validation."""
+    sizes = []
+    original = _init.make_smoothing_spline
+
+    def spy(x, y, lam=None):
+        sizes.append((len(x), lam))
+        return original(x, y, lam=lam)
+
+    monkeypatch.setattr(_init, "make_smoothing_spline", spy)
+    n = 20 * _init.GCV_SAMPLES
+    t = np.linspace(0.0, 50.0, n)
+    X = np.sin(t)[:, None] + 0.01 * np.random.default_rng(0).standard_normal((n, 1))
+    (spline,) = _init.smooth_trajectory(t, X, "auto")
+    assert sizes == [(_init.GCV_SAMPLES + 1, None)]
+    assert np.max(np.abs(spline(t) - np.sin(t))) < 0.05  # the whole span, every sample
+    sizes.clear()
+    _init.smooth_trajectory(t, X, 1e-3)  # a fixed penalty: linear cost, every sample
+    assert sizes == [(n, 1e-3)]
+
+
+def test_gcv_subsample_keeps_both_ends():
+    assert _init.gcv_subsample(10) == slice(None)
+    keep = _init.gcv_subsample(100_001)
+    assert keep[0] == 0 and keep[-1] == 100_000 and len(keep) <= _init.GCV_SAMPLES + 1
+
+
+def test_running_out_of_memory_inside_ipopt_says_what_to_reduce(monkeypatch):
+    """Past the estimate (another process took the memory): numpy's MemoryError inside an
+    evaluation used to read "IPOPT (cyipopt) crashed: Unable to allocate 391 MiB"."""
+
+    def hessian(self, *args):
+        raise MemoryError("Unable to allocate 391. MiB for an array")
+
+    monkeypatch.setattr(numpy_engine.NumpyNLP, "hessian", hessian)
+    t, X = van_der_pol(40, (0, 6))
+    model = CollocationNeuralODE(width=8, degree=2, smoothing="none")
+    with pytest.raises(SolverError, match=r"ran out of memory .*391.*reduce `width`.*ADMM"):
+        model.fit(t, X)
