@@ -177,7 +177,9 @@ def test_auto_smoothing_cross_validates_a_subsample_of_a_long_trajectory(monkeyp
     assert np.max(np.abs(spline(t) - np.sin(t))) < 0.05  # the whole span, every sample
     sizes.clear()
     _init.smooth_trajectory(t, X, 1e-3)  # a fixed penalty: linear cost, every sample
-    assert sizes == [(n, 1e-3)]
+    unit = np.median(np.diff(t))  # the spline's standardized time unit, penalty converted
+    assert [size for size, _ in sizes] == [n]
+    assert sizes[0][1] == pytest.approx(1e-3 / unit**3, rel=1e-12)
 
 
 def test_gcv_subsample_keeps_both_ends():
