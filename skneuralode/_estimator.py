@@ -197,6 +197,11 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
           (piecewise-constant inputs, e.g. a valve or pump set by a digital controller).
           Exact for finite elements aligned with the samples (``n_elements=None``); the
           integrator restarts at every change of the input.
+
+        Both give the same NLP (size and sparsity); an IPOPT iteration can still cost
+        several times more in one fit than in another when IPOPT raises MUMPS's pivot
+        tolerance, whichever the interpolation (user guide, "Inputs held between
+        samples"; ``solver_options={"mumps_pivtolmax": 1e-3}`` limits it).
     integrator : {"LSODA", "RK45", "RK23", "DOP853", "Radau", "BDF"}, default="LSODA"
         :func:`scipy.integrate.solve_ivp` method used by ``predict`` and ``score``
         (implicit methods get the network's exact Jacobian).
