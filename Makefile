@@ -52,7 +52,7 @@ docs: bootstrap
 BENCH_EXTRA = @$(PY) -c "import torch, torchdiffeq, jax, diffrax, equinox, optax" 2>/dev/null \
 	|| $(VENV)/bin/pip install -q -e ".[ipopt,bench]"
 
-# `make benchmarks`: 7 of the 24 scripts, about 25 minutes on 2 cores (their recorded
+# `make benchmarks`: 7 of the 27 scripts, about 25 minutes on 2 cores (their recorded
 # elapsed times). scaling.py runs a reduced sweep here: widths 8, 32, 128 and a 30 s CPU
 # cap per IPOPT run.
 define PAPER_BENCHMARKS
@@ -70,7 +70,7 @@ benchmarks: bootstrap
 	$(PAPER_BENCHMARKS)
 	$(PY) benchmarks/report.py
 
-# `make benchmarks-all`: every script in benchmarks/, the 7 above and the other 17, about
+# `make benchmarks-all`: every script in benchmarks/, the 7 above and the other 20 (memory_estimate.py and smoothing_time.py print without recording), about
 # two hours on 2 cores (their recorded elapsed times; the longest are free_run_remedy.py
 # 28 min, scaling.py 15 min, admm_dask_scale.py 10 min for 100 000 samples with two 8 GB
 # workers, openblas.py 9 min). engines.py runs the pyomo engine through PyNumero, so the
@@ -101,6 +101,10 @@ benchmarks-all:
 	$(PY) benchmarks/covariance_coverage.py
 	$(PY) benchmarks/ude_selection.py
 	$(PY) benchmarks/ude_forecast.py
+	$(PY) benchmarks/input_interpolation.py
+	$(PY) benchmarks/input_interpolation.py --cases held --no-default --pivtols 0.001 0.01 --output benchmarks/results/input_interpolation_pivtol.jsonl
+	$(PY) benchmarks/memory_estimate.py
+	$(PY) benchmarks/smoothing_time.py
 	@if [ -n "$(AUTHORS_REPO)" ]; then \
 		$(PY) benchmarks/authors_code.py --authors-repo "$(AUTHORS_REPO)" --repeats 3; \
 	else \

@@ -136,7 +136,9 @@ def main() -> None:
     )
     add_output_options(parser, "input_interpolation")
     args = parser.parse_args()
-    results = ResultsFile("input_interpolation", args)
+    # a run saved elsewhere (--output .../input_interpolation_pivtol.jsonl) is its own section
+    name = "input_interpolation" if args.no_save else args.output.stem
+    results = ResultsFile(name, args)
     summaries, cells = [], []
     runs = [] if args.no_default else [("default", {})]
     if args.pivtol_iterations:

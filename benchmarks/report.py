@@ -294,6 +294,27 @@ SECTIONS = {
         ),  # fmt: skip
         more_columns=False,
     ),
+    "input_interpolation_pivtol": Section(
+        "Cost per IPOPT iteration at a fixed MUMPS pivot tolerance: linear vs zero-order hold",
+        "interpolation",
+        (
+            "case",
+            "run",
+            "interpolation",
+            "n_variables",
+            "jacobian_nnz",
+            "hessian_nnz",
+            "status",
+            "n_iter",
+            "cpu_per_iter",
+            "wall_per_iter",
+            "factorizations_per_iter",
+            "max_factor_doubles",
+            "pivtol_increases",
+            "restoration_iterations",
+        ),  # fmt: skip
+        more_columns=False,
+    ),
     "ude_selection": Section(
         "Lotka-Volterra UDE: choosing the networks inside the training window",
         "model",
