@@ -77,10 +77,11 @@ ADMM_CHILD = """
         print("FITTING", flush=True)
         time.sleep(600)
 
-    t, X = van_der_pol(80, (0, 10))
+    t, X = van_der_pol(40, (0, 6))
     warnings.simplefilter("ignore")
-    est = CollocationNeuralODE(width=6, depth=1, degree=2, random_state=0)
-    ADMMNeuralODE(est, n_batches=2, n_jobs=2, max_iter=5, callback=hold).fit(t, X)
+    est = CollocationNeuralODE(width=4, depth=1, degree=2, random_state=0)
+    ADMMNeuralODE(est, n_batches=2, n_jobs=2, max_iter=5, init="estimator",
+                  callback=hold).fit(t, X)
     print("ENDED", flush=True)
 """
 
@@ -104,6 +105,29 @@ def test_sigterm_during_an_admm_fit_leaves_no_worker_and_no_temporary_folder(tmp
     finally:
         proc.kill()
         _kill_all(started)
+
+
+def test_an_admm_fit_uses_one_worker_pool(tmp_path, monkeypatch):
+    """joblib gives every ``Parallel`` a memory-mapping folder that stays until the
+    process ends; a ``Parallel`` per iteration left one per iteration."""
+    import tempfile
+
+    from skneuralode import ADMMNeuralODE
+
+    def folders() -> int:
+        name = f"joblib_memmapping_folder_{os.getpid()}_*"
+        places = ("/dev/shm", tempfile.gettempdir(), os.environ.get("JOBLIB_TEMP_FOLDER", ""))
+        return len({p for place in places if place for p in glob.glob(f"{place}/{name}")})
+
+    t, X = van_der_pol(40, (0, 6))
+    est = CollocationNeuralODE(width=4, depth=1, degree=2, random_state=0)
+    admm = ADMMNeuralODE(est, n_batches=2, n_jobs=2, max_iter=4, init="estimator", tol=1e-12)
+    before = folders()
+    with pytest.warns(Warning):
+        admm.fit(t, X)
+    assert admm.n_iter_ == 4
+    assert folders() - before <= 1
+    assert not hasattr(admm, "_parallel")
 
 
 EXECUTABLE_CHILD = """
@@ -141,6 +165,63 @@ def test_sigterm_during_an_executable_solve_stops_ipopt_and_removes_its_files(tm
         proc.kill()
         if child is not None:
             _kill_all([child])
+
+
+FAKE_IPOPT = os.path.join(os.path.dirname(__file__), "fake_ipopt", "fake_ipopt.py")
+
+FAKE_CHILD = """
+    import sys, warnings
+    from skneuralode import CollocationNeuralODE
+    from skneuralode.datasets import van_der_pol
+
+    t, X = van_der_pol(40, (0, 6))
+    warnings.simplefilter("ignore")
+    CollocationNeuralODE(width=6, depth=2, degree=2, random_state=0, tol=1e-30,
+                         max_iter=100_000, solver="executable").fit(t, X)
+"""
+
+
+def test_sigterm_stops_the_fake_ipopt_executable(tmp_path):
+    """The same through Pyomo and the AMPL-protocol fake of ``tests/fake_ipopt`` (its
+    iterations are IPOPT's, in another process; it writes a file at the first one)."""
+    from skneuralode import _solver
+
+    if not _solver.available_solvers()["pynumero"][0]:
+        pytest.skip("the fake ipopt needs Pyomo's PyNumero ASL library")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "ipopt"
+    exe.write_text(
+        '#!/bin/sh\nif [ "$1" = "-v" ]; then echo "Ipopt 3.14.11 (fake), ASL(20190605)"; '
+        f'exit 0; fi\nexec "{sys.executable}" "{FAKE_IPOPT}" "$@"\n'
+    )
+    exe.chmod(0o755)
+    iterating = tmp_path / "iterating"
+    os.environ["FAKE_IPOPT_ITERATING"] = str(iterating)
+    path = os.environ["PATH"]
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{path}"
+    try:
+        proc = _start(FAKE_CHILD, tmp_path)
+    finally:
+        os.environ["PATH"] = path
+        del os.environ["FAKE_IPOPT_ITERATING"]
+    started = []
+    try:
+        end = time.monotonic() + WAIT
+        while not iterating.exists() and time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.05)
+        assert iterating.exists(), proc.communicate(timeout=WAIT)[1]
+        started = _interrupt.descendants(proc.pid)
+        assert any("fake_ipopt" in _interrupt._command(p) for p in started)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=WAIT)
+        assert proc.returncode == -signal.SIGTERM
+        assert _all_ended(started), [_interrupt._command(p) for p in started]
+        # ours is gone (the fake's own scratch folder, ended by SIGTERM, is not ours)
+        assert not glob.glob(str(tmp_path / "tmp" / "skneuralode-*"))
+    finally:
+        proc.kill()
+        _kill_all(started)
 
 
 def test_on_sigterm_cleans_up_and_keeps_a_programs_own_handler():
