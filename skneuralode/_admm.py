@@ -652,9 +652,9 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         """
         results = []
         try:
-            parallel = getattr(self, "_parallel", None) or Parallel(
-                n_jobs=self.n_jobs, return_as="generator"
-            )
+            parallel = getattr(self, "_parallel", None)  # the fit's pool (``_workers``)
+            if parallel is None:
+                parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
             for task, result in zip(tasks, parallel(delayed(solve_batch)(t) for t in tasks)):
                 if not result.missing and result.result.status == "userInterrupt":
                     return None
