@@ -38,7 +38,17 @@ def _start(code: str, tmp_path, *args) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_default_signals,
     )
+
+
+def _default_signals() -> None:
+    """In the child before it starts: SIGINT and SIGTERM unblocked and at their default
+    action, whatever the test process inherited or set (a blocked or ignored signal is
+    passed on to a child)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_line(proc: subprocess.Popen, prefix: str) -> str:
