@@ -9,8 +9,10 @@ worker keeps them (``_resident``) and later tasks carry only the iterate.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import pickle
+import shutil
 import time
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
@@ -23,7 +25,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from . import _resident, _summary
+from . import _interrupt, _resident, _summary
 from ._diagnostics import train_mse
 from ._engines import BatchResult, BatchTask, SolveResult, get_engine
 from ._estimator import CollocationNeuralODE
@@ -427,7 +429,7 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
                 physics=greybox,
             )
             extra.append(replace(fit, proximal=True))  # solved with rho = 0
-        with _resident.Placement(datas + extra) as placement:
+        with _resident.Placement(datas + extra) as placement, self._workers(placement):
             last, history, stop, initial = self._run(placement, len(batches), z, route,
                                                    options, scaling, start)  # fmt: skip
         self._finish(est, datas, scaling, route, last, history, stop, initial, start)
@@ -616,6 +618,29 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
                 results[i] = _add_transfer(result, results[i])
         return results
 
+    @contextlib.contextmanager
+    def _workers(self, placement):
+        """One joblib worker pool for the whole fit (``self._parallel``, used by
+        :meth:`_run_tasks`): joblib gives each ``Parallel`` its own memory-mapping
+        folder, which a ``Parallel`` per iteration left behind, one per iteration, until
+        the process ended. SIGTERM meanwhile (main thread) stops loky's worker
+        processes and removes the batch files before the process ends
+        (``_interrupt.on_sigterm``)."""
+
+        def cleanup():
+            _interrupt.stop_loky_workers()
+            shutil.rmtree(placement.folder, ignore_errors=True)
+
+        with (
+            _interrupt.on_sigterm(cleanup),
+            Parallel(n_jobs=self.n_jobs, return_as="generator") as parallel,
+        ):
+            self._parallel = parallel
+            try:
+                yield
+            finally:
+                del self._parallel
+
     def _run_tasks(self, tasks) -> list | None:
         """One joblib call over ``tasks`` -> their results, each with its transfer
         (``_measure``); ``None`` if Ctrl-C stopped it.
@@ -627,7 +652,9 @@ class ADMMNeuralODE(RegressorMixin, BaseEstimator):
         """
         results = []
         try:
-            parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
+            parallel = getattr(self, "_parallel", None)  # the fit's pool (``_workers``)
+            if parallel is None:
+                parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
             for task, result in zip(tasks, parallel(delayed(solve_batch)(t) for t in tasks)):
                 if not result.missing and result.result.status == "userInterrupt":
                     return None

@@ -337,9 +337,11 @@ class Problem:
         return {"x": x}
 
     def close(self) -> None:
-        if self._handle:
-            self._lib.FreeIpoptProblem(self._handle)
-            self._handle = None
+        # forget the handle before freeing it: a KeyboardInterrupt (a Ctrl-C) raised as
+        # FreeIpoptProblem returns must not leave it for __del__ to free a second time
+        handle, self._handle = self._handle, None
+        if handle:
+            self._lib.FreeIpoptProblem(handle)
 
     def __del__(self):
         try:

@@ -222,12 +222,21 @@ def _solve_executable(model, options: dict, tee: bool, progress=None) -> SolveRe
     afterwards, also when the solve is interrupted; an empty options file stands in for
     a stray ``ipopt.opt`` in the working directory unless ``options`` names one. The
     first Ctrl-C is forwarded to the ``ipopt`` child, which stops at its next iteration
-    and writes its iterate. The iterations in IPOPT's log reach ``progress`` (without
-    their times) once the executable has finished.
+    and writes its iterate. SIGTERM (in the main thread) stops the child and removes the
+    directory before the process ends (``_interrupt.on_sigterm``). The iterations in
+    IPOPT's log reach ``progress`` (without their times) once the executable has finished.
     """
-    from .._interrupt import SolveInterrupt, forward_sigint_to_children
+    from .._interrupt import SolveInterrupt, forward_sigint_to_children, on_sigterm, stop_children
 
-    with tempfile.TemporaryDirectory(prefix="skneuralode-") as tmp, _pyomo_tempdir(tmp):
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="skneuralode-"))
+
+        def cleanup():  # on SIGTERM: the NL file, hence the child's command line, is in tmp
+            stop_children(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+        stack.enter_context(on_sigterm(cleanup))
+        stack.enter_context(_pyomo_tempdir(tmp))
         log_file = os.path.join(tmp, "ipopt.log")
         options = {**options, "output_file": log_file, "file_print_level": 5}
         if "option_file_name" not in options:
