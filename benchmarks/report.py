@@ -79,6 +79,13 @@ def _dask_section(size: str) -> Section:
     )
 
 
+#: The columns of both input-interpolation sections (default and fixed pivot tolerance).
+_INTERPOLATION_COLUMNS = (
+    "case", "run", "interpolation", "n_variables", "jacobian_nnz", "hessian_nnz", "status",
+    "n_iter", "cpu_per_iter", "wall_per_iter", "factorizations_per_iter",
+    "max_factor_doubles", "pivtol_increases", "restoration_iterations",
+)  # fmt: skip
+
 SECTIONS = {
     "table1": Section(
         "Table 1: the paper's case, every method",
@@ -276,43 +283,13 @@ SECTIONS = {
     "input_interpolation": Section(
         "Cost per IPOPT iteration: linear input interpolation vs zero-order hold",
         "interpolation",
-        (
-            "case",
-            "run",
-            "interpolation",
-            "n_variables",
-            "jacobian_nnz",
-            "hessian_nnz",
-            "status",
-            "n_iter",
-            "cpu_per_iter",
-            "wall_per_iter",
-            "factorizations_per_iter",
-            "max_factor_doubles",
-            "pivtol_increases",
-            "restoration_iterations",
-        ),  # fmt: skip
+        _INTERPOLATION_COLUMNS,
         more_columns=False,
     ),
     "input_interpolation_pivtol": Section(
         "Cost per IPOPT iteration at a fixed MUMPS pivot tolerance: linear vs zero-order hold",
         "interpolation",
-        (
-            "case",
-            "run",
-            "interpolation",
-            "n_variables",
-            "jacobian_nnz",
-            "hessian_nnz",
-            "status",
-            "n_iter",
-            "cpu_per_iter",
-            "wall_per_iter",
-            "factorizations_per_iter",
-            "max_factor_doubles",
-            "pivtol_increases",
-            "restoration_iterations",
-        ),  # fmt: skip
+        _INTERPOLATION_COLUMNS,
         more_columns=False,
     ),
     "ude_selection": Section(

@@ -24,8 +24,6 @@ builds a :class:`GreyBox`. Everything here pickles (arrays, numbers and the trac
 
 from __future__ import annotations
 
-import pickle
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Real
@@ -35,6 +33,7 @@ import numpy as np
 from ._mlp import forward, input_jacobian
 from ._physics import Physics, trace_physics
 from ._simulate import VectorField
+from ._validation import check_function_pickles
 
 #: Network outputs a physics function is traced with to find how many it reads.
 MAX_NETWORK = 64
@@ -229,33 +228,15 @@ class GreyBoxField(VectorField):
 
 
 # ----------------------------------------------------------------- pickling
-#: Modules whose pickling stores functions by value (or copies them): a lambda is fine there.
-_BY_VALUE = ("copy", "cloudpickle", "joblib", "loky", "dask", "distributed")
-
-
 def check_physics_pickles(func) -> None:
-    """Raise a clear ``pickle.PicklingError`` when ``func`` cannot be pickled by reference
-    and no by-value pickler (``_BY_VALUE``) is on the call stack."""
-    if func is None:
-        return
-    try:
-        pickle.dumps(func)
-    except Exception as exc:  # PicklingError, AttributeError (a lambda in __main__), ...
-        frame = sys._getframe(1)
-        while frame is not None:
-            module = frame.f_globals.get("__name__", "")
-            if module.split(".")[0] in _BY_VALUE:
-                return
-            frame = frame.f_back
-        name = getattr(func, "__qualname__", repr(func))
-        raise pickle.PicklingError(
-            f"this model's physics function {name!r} cannot be pickled: pickle stores a "
-            "function by reference (module and name), and a lambda or a function defined "
-            "inside another cannot be found that way. Define it with def at the top level of "
-            "a module that the loading side can import, or set model.physics = None before "
-            "pickling: the fitted model keeps its traced physics (greybox_) and predicts "
-            "without it, but cannot be refitted."
-        ) from exc
+    """A clear ``pickle.PicklingError`` for a ``physics`` function pickle cannot store."""
+    check_function_pickles(
+        func,
+        "physics function",
+        "Define it with def at the top level of a module that the loading side can import, "
+        "or set model.physics = None before pickling: the fitted model keeps its traced "
+        "physics (greybox_) and predicts without it, but cannot be refitted.",
+    )
 
 
 # ----------------------------------------------------------------- building

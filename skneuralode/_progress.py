@@ -17,14 +17,14 @@ Every table (IPOPT's iterations here, ADMM's iterations in ``_admm``) is a tuple
 from __future__ import annotations
 
 import math
-import pickle
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+
+from ._validation import check_function_pickles
 
 
 @dataclass(frozen=True)
@@ -261,26 +261,11 @@ class Progress:
 
 # ----------------------------------------------------------------- pickling
 def check_callback_pickles(func) -> None:
-    """Raise a clear ``pickle.PicklingError`` when ``callback`` cannot be pickled by
-    reference (a lambda, a nested function) and no by-value pickler is on the call stack:
-    pickling a model pickles its parameters, as scikit-learn does."""
-    if func is None:
-        return
-    try:
-        pickle.dumps(func)
-    except Exception as exc:  # PicklingError, AttributeError (a lambda in __main__), ...
-        from ._greybox import _BY_VALUE  # modules that pickle functions by value
-
-        frame = sys._getframe(1)
-        while frame is not None:
-            if frame.f_globals.get("__name__", "").split(".")[0] in _BY_VALUE:
-                return
-            frame = frame.f_back
-        name = getattr(func, "__qualname__", repr(func))
-        raise pickle.PicklingError(
-            f"this model's callback {name!r} cannot be pickled: pickle stores a function by "
-            "reference (module and name), and a lambda or a function defined inside another "
-            "cannot be found that way. Set model.callback = None before pickling (the "
-            "fitted model does not need it), or define it with def at the top level of a "
-            "module that the loading side can import."
-        ) from exc
+    """A clear ``pickle.PicklingError`` for a ``callback`` pickle cannot store (pickling a
+    model pickles its parameters, as scikit-learn does)."""
+    check_function_pickles(
+        func,
+        "callback",
+        "Set model.callback = None before pickling (the fitted model does not need it), or "
+        "define it with def at the top level of a module that the loading side can import.",
+    )

@@ -4,6 +4,8 @@ argument, shows the offending value and says the fix."""
 from __future__ import annotations
 
 import math
+import pickle
+import sys
 from numbers import Number, Real
 
 import numpy as np
@@ -691,3 +693,31 @@ def index_names(spec, state_names, input_names):
             )
         changes["state_bounds"] = dict(zip(keys, spec.state_bounds.values()))
     return replace(spec, **changes)
+
+
+# ------------------------------------------------------------ functions as parameters
+#: Modules whose pickling stores functions by value (or copies them): a lambda is fine there.
+BY_VALUE_PICKLERS = ("copy", "cloudpickle", "joblib", "loky", "dask", "distributed")
+
+
+def check_function_pickles(func, what: str, fix: str) -> None:
+    """Raise a clear ``pickle.PicklingError`` when the function parameter ``func`` (``what``,
+    e.g. "physics function") cannot be pickled by reference (a lambda, a nested function)
+    and no by-value pickler (:data:`BY_VALUE_PICKLERS`) is on the call stack; ``fix`` says
+    what to do instead."""
+    if func is None:
+        return
+    try:
+        pickle.dumps(func)
+    except Exception as exc:  # PicklingError, AttributeError (a lambda in __main__), ...
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_globals.get("__name__", "").split(".")[0] in BY_VALUE_PICKLERS:
+                return
+            frame = frame.f_back
+        name = getattr(func, "__qualname__", repr(func))
+        raise pickle.PicklingError(
+            f"this model's {what} {name!r} cannot be pickled: pickle stores a function by "
+            "reference (module and name), and a lambda or a function defined inside another "
+            f"cannot be found that way. {fix}"
+        ) from exc
