@@ -1,7 +1,13 @@
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from skneuralode import CollocationNeuralODE
+from skneuralode import CollocationNeuralODE, _solver
 from skneuralode.datasets import van_der_pol
 
 # Accuracy targets, named once.
@@ -39,3 +45,41 @@ def small_model(small_data):
 
 def span_mse(pred, truth, mask):
     return float(np.mean((pred[mask] - truth[mask]) ** 2))
+
+
+FAKE_IPOPT = Path(__file__).parent / "fake_ipopt" / "fake_ipopt.py"
+
+
+def forget_found_solvers() -> None:
+    """Drop both caches of where `ipopt` is: Pyomo's Executable registry and ours."""
+    from pyomo.common import Executable
+
+    Executable("ipopt").rehash()
+    _solver.available_solvers.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def fake_ipopt(tmp_path_factory):
+    """An `ipopt` on PATH that runs the fake (``tests/fake_ipopt``) with the interpreter
+    running pytest.
+
+    The shell wrapper answers the version probe (`ipopt -v`) itself: Pyomo waits for it
+    only 2 s, which a Python start-up on a loaded machine can exceed.
+    """
+    bin_dir = tmp_path_factory.mktemp("fake_ipopt_bin")
+    version = subprocess.run(
+        [sys.executable, str(FAKE_IPOPT), "-v"], capture_output=True, text=True, timeout=300
+    ).stdout.strip()
+    exe = bin_dir / "ipopt"
+    exe.write_text(
+        f'#!/bin/sh\nif [ "$1" = "-v" ]; then echo {shlex.quote(version)}; exit 0; fi\n'
+        f'exec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE_IPOPT))} "$@"\n'
+    )
+    exe.chmod(0o755)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+        mp.delenv("ipopt_options", raising=False)
+        mp.chdir(bin_dir)  # no stray ipopt.opt in the working directory
+        forget_found_solvers()
+        yield exe
+    forget_found_solvers()

@@ -8,14 +8,10 @@ import contextlib
 import copy
 import io
 import logging
-import os
 import pickle
 import re
-import shlex
 import signal
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -324,35 +320,12 @@ def test_log_iterations_reads_ipopts_log():
     assert rows[1][7] == 0.0 and rows[1][9] == 0.125
 
 
-FAKE_IPOPT = Path(__file__).parent / "fake_ipopt" / "fake_ipopt.py"
-
-
 @pytest.fixture(scope="module")
-def fake_ipopt(tmp_path_factory):
-    """An `ipopt` on PATH that runs the fake (as in test_solver_executable.py)."""
+def fake_ipopt(fake_ipopt):
+    """conftest's fake `ipopt` on PATH, where the executable route can run it."""
     if sys.platform == "win32" or not _pynumero():
         pytest.skip("the fake executable needs a POSIX shell, cyipopt and PyNumero's ASL")
-    from pyomo.common import Executable
-
-    bin_dir = tmp_path_factory.mktemp("fake_ipopt_bin")
-    version = subprocess.run(
-        [sys.executable, str(FAKE_IPOPT), "-v"], capture_output=True, text=True, timeout=300
-    ).stdout.strip()
-    exe = bin_dir / "ipopt"
-    exe.write_text(
-        f'#!/bin/sh\nif [ "$1" = "-v" ]; then echo {shlex.quote(version)}; exit 0; fi\n'
-        f'exec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE_IPOPT))} "$@"\n'
-    )
-    exe.chmod(0o755)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-        mp.delenv("ipopt_options", raising=False)
-        mp.chdir(bin_dir)
-        Executable("ipopt").rehash()
-        _solver.available_solvers.cache_clear()
-        yield exe
-    Executable("ipopt").rehash()
-    _solver.available_solvers.cache_clear()
+    return fake_ipopt
 
 
 def test_a_callback_with_the_executable_is_a_value_error(fake_ipopt, data):

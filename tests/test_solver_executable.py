@@ -6,23 +6,20 @@ with the real IPOPT inside cyipopt, so the estimator sees genuine IPOPT results 
 """
 
 import os
-import shlex
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import forget_found_solvers
 from sklearn.exceptions import ConvergenceWarning
 
 from skneuralode import CollocationNeuralODE, SolverError, _solver
 from skneuralode.datasets import van_der_pol
 
-FAKE_IPOPT = Path(__file__).parent / "fake_ipopt" / "fake_ipopt.py"
 PARAMS = dict(width=8, degree=2, alpha=1e-4, random_state=0)
 
 
@@ -36,40 +33,6 @@ pytestmark = [
         not _cyipopt_route_works(), reason="the fake needs cyipopt and PyNumero's ASL library"
     ),
 ]
-
-
-def _forget_found_solvers() -> None:
-    """Drop both caches of where `ipopt` is: Pyomo's Executable registry and ours."""
-    from pyomo.common import Executable
-
-    Executable("ipopt").rehash()
-    _solver.available_solvers.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def fake_ipopt(tmp_path_factory):
-    """An `ipopt` on PATH that runs the fake with the interpreter running pytest.
-
-    The shell wrapper answers the version probe (`ipopt -v`) itself: Pyomo waits for it
-    only 2 s, which a Python start-up on a loaded machine can exceed.
-    """
-    bin_dir = tmp_path_factory.mktemp("fake_ipopt_bin")
-    version = subprocess.run(
-        [sys.executable, str(FAKE_IPOPT), "-v"], capture_output=True, text=True, timeout=300
-    ).stdout.strip()
-    exe = bin_dir / "ipopt"
-    exe.write_text(
-        f'#!/bin/sh\nif [ "$1" = "-v" ]; then echo {shlex.quote(version)}; exit 0; fi\n'
-        f'exec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE_IPOPT))} "$@"\n'
-    )
-    exe.chmod(0o755)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-        mp.delenv("ipopt_options", raising=False)
-        mp.chdir(bin_dir)  # no stray ipopt.opt in the working directory
-        _forget_found_solvers()
-        yield exe
-    _forget_found_solvers()
 
 
 @pytest.fixture(scope="module")
@@ -190,9 +153,9 @@ def test_a_broken_executable_gets_a_clear_error(data, tmp_path, monkeypatch):
     exe.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.chdir(tmp_path)  # Pyomo looks in the working directory first
-    _forget_found_solvers()
+    forget_found_solvers()
     try:
         with pytest.raises(SolverError, match=r"executable .*ipopt\) wrote no solution.*ipopt -v"):
             CollocationNeuralODE(solver="executable", **PARAMS).fit(*data)
     finally:
-        _forget_found_solvers()
+        forget_found_solvers()
