@@ -657,10 +657,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         self._check_store_iterates(engine, route)
         options = ipopt_options(self.get_params(deep=False))
         deadline = None if self.max_time is None else start + self.max_time
-        data, scaling = self._prepare(t, X, u, trajectory, deadline)
-        n_inputs = 0 if scaling.u_mean is None else len(scaling.u_mean)
-        names = check_fit_names(X, u, self.state_names, self.input_names, scaling.n_observed,
-                                n_inputs, scaling.n_latent)  # fmt: skip
+        data, scaling, names = self._prepare(t, X, u, trajectory, deadline)
         progress = Progress.of(self.verbose, self.callback, start)
         result = solve(
             data, engine, route, options, self.verbose >= 2, self.store_iterates,
@@ -699,7 +696,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
         from ._pyomo_model import build_model
 
-        data, scaling = self._prepare(t, X, u, trajectory)
+        data, scaling, _ = self._prepare(t, X, u, trajectory)
         model = build_model(data)
         d = range(scaling.n_observed)  # the observed states (latent ones are scaled already)
         model.x_mean = pyo.Param(d, initialize=dict(enumerate(scaling.x_mean)))
@@ -709,15 +706,16 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
 
     def _prepare(self, t, X, u, trajectory, deadline=None):
         """Validate, check the memory it needs, scale, discretize and pick the initial point
-        -> (NLPData, Scaling); ``TimeoutError`` after a phase that ends past ``deadline``."""
+        -> (NLPData, Scaling, the user's names of the states and inputs (``check_fit_names``));
+        ``TimeoutError`` after a phase that ends past ``deadline``."""
         spec = ProblemSpec.from_params(self.get_params(deep=False))
         frames = X, u
         t, X, u, groups = check_fit_data(t, X, u, trajectory, self.integrator,
                                          self.integrator_options, spec.n_latent)  # fmt: skip
         n_inputs = 0 if u is None else u.shape[1]
+        names = check_fit_names(*frames, self.state_names, self.input_names, X.shape[1],
+                                n_inputs, spec.n_latent)  # fmt: skip
         if spec.network_inputs is not None or spec.state_bounds is not None:
-            names = check_fit_names(*frames, self.state_names, self.input_names, X.shape[1],
-                                    n_inputs, spec.n_latent)  # fmt: skip
             spec = index_names(spec, *names)  # "h1" -> "x[0]", as the grey-box code reads
         physics, start = prepare_physics(spec, X.shape[1], n_inputs)
         check_memory([len(g) for g in groups], X.shape[1], n_inputs, spec)
@@ -731,7 +729,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         data = build_problem(t, X, u, groups, scaling, spec, smoothers=smoothers,
                              theta0=theta0, states0=states0, physics=greybox)  # fmt: skip
         check_deadline(deadline, "building the NLP")
-        return data, scaling
+        return data, scaling, names
 
     def _warm_start(self, n_states: int, n_inputs: int):
         """With ``warm_start``, this fit's weights and collocation states (user units), when

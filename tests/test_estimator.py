@@ -204,7 +204,7 @@ def test_parameters_are_keyword_only():
 def test_start_is_clipped_into_the_bounds(small_data):
     t, X = small_data
     est = CollocationNeuralODE(width=8, degree=2, state_bound=0.5, weight_bound=0.05)
-    data, _ = est._prepare(t, X, None, None)
+    data, _, _ = est._prepare(t, X, None, None)
     assert np.abs(data.states0).max() == 0.5 and np.abs(data.theta0).max() <= 0.05
 
 

@@ -204,7 +204,7 @@ def test_held_inputs_are_left_limits_at_the_nodes():
     t = np.array([0.0, 1.0, 2.0, 3.0])
     X = np.column_stack([t, t**2])
     u = np.array([[1.0], [-1.0], [2.0], [0.0]])
-    data, scaling = est._prepare(t, X, u, None)
+    data, scaling, _ = est._prepare(t, X, u, None)
     node_u = data.node_inputs * scaling.u_scale + scaling.u_mean
     node_t = data.disc.node_times * scaling.t_scale
     expected = u[np.clip(np.ceil(node_t - 1e-9).astype(int) - 1, 0, None), 0]
@@ -224,7 +224,7 @@ def test_input_interpolation_leaves_the_nlp_structure_unchanged():
     structures = []
     for interpolation in ("linear", "previous"):
         est = CollocationNeuralODE(n_latent=1, width=4, u_interpolation=interpolation)
-        data, _ = est._prepare(t, y, u, None)
+        data, _, _ = est._prepare(t, y, u, None)
         nlp = nlp_class(data)(data)
         structures.append((data, nlp.jacobianstructure(), nlp.hessianstructure()))
     (lin, jac_lin, hess_lin), (held, jac_held, hess_held) = structures

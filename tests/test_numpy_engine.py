@@ -68,7 +68,7 @@ def _problem(
         width=width, depth=depth, activation=activation, scheme=scheme, degree=2, alpha=0.1,
         n_latent=n_latent,
     )  # fmt: skip
-    data, _ = est._prepare(t, X, u, traj)
+    data, _, _ = est._prepare(t, X, u, traj)
     data.proximal = proximal
     rng = np.random.RandomState(7)
     rho, center = (0.7, rng.normal(size=len(data.theta0))) if proximal else (0.0, None)

@@ -24,7 +24,7 @@ ORACLE = 1e-10
 def test_model_matches_numpy_oracle(params, with_u):
     b = van_der_pol(25, (0, 5), forcing_amplitude=0.5, return_bunch=True)
     est = CollocationNeuralODE(width=5, random_state=0, **params)
-    data, _ = est._prepare(b.t, b.X, b.u if with_u else None, None)
+    data, _, _ = est._prepare(b.t, b.X, b.u if with_u else None, None)
     m = build_model(data)
     rng = np.random.RandomState(3)
     theta = rng.normal(size=len(data.theta0))
@@ -52,7 +52,7 @@ def test_model_matches_numpy_oracle(params, with_u):
 def test_initial_point_is_loaded_and_sizes_are_as_documented():
     t, X = van_der_pol(30, (0, 5))
     est = CollocationNeuralODE(width=4, degree=2, state_bound=5.0, weight_bound=20.0)
-    data, info = est._prepare(t, X, None, None)
+    data, info, _ = est._prepare(t, X, None, None)
     m = build_model(data)
     assert m.nvariables() == 2 * (1 + 29 * 2) + (3 * 4 + 5 * 2)
     assert m.nconstraints() == 2 * 29 * 2
