@@ -70,7 +70,7 @@ benchmarks: bootstrap
 	$(PAPER_BENCHMARKS)
 	$(PY) benchmarks/report.py
 
-# `make benchmarks-all`: every script in benchmarks/, the 7 above and the other 20 (memory_estimate.py and smoothing_time.py print without recording), about
+# `make benchmarks-all`: every script in benchmarks/, the 7 above and the other 21 (memory_estimate.py, smoothing_time.py and max_time.py print without recording), about
 # two hours on 2 cores (their recorded elapsed times; the longest are free_run_remedy.py
 # 28 min, scaling.py 15 min, admm_dask_scale.py 10 min for 100 000 samples with two 8 GB
 # workers, openblas.py 9 min). engines.py runs the pyomo engine through PyNumero, so the
@@ -105,6 +105,8 @@ benchmarks-all:
 	$(PY) benchmarks/input_interpolation.py --cases held --no-default --pivtols 0.001 0.01 --output benchmarks/results/input_interpolation_pivtol.jsonl
 	$(PY) benchmarks/memory_estimate.py
 	$(PY) benchmarks/smoothing_time.py
+	$(PY) benchmarks/max_time.py
+	$(PY) benchmarks/max_time.py --overhead
 	@if [ -n "$(AUTHORS_REPO)" ]; then \
 		$(PY) benchmarks/authors_code.py --authors-repo "$(AUTHORS_REPO)" --repeats 3; \
 	else \

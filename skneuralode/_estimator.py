@@ -111,8 +111,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         building the NLP count, and IPOPT gets the time left as its ``max_wall_time``
         (``None``: no limit). Reaching it keeps the last iterate with a
         ``ConvergenceWarning`` (status ``"maxTimeLimit"``); the numpy engine also checks
-        it in every evaluation IPOPT asks for, so a long iteration ends at its next
-        evaluation (one linear solve of MUMPS cannot be cut short). Reaching it before
+        it in every evaluation IPOPT asks for, and on Linux runs IPOPT in a child
+        process that is stopped 0.5 s after the limit if it is still running (in a MUMPS
+        factorization, which takes no callback); see the user guide, "Size and time
+        limits". Reaching it before
         IPOPT starts (while smoothing or building) raises a ``TimeoutError`` that names
         the phase: there is no model to keep. A fit interrupted with Ctrl-C
         ends the same way, at the next IPOPT iteration (status ``"userInterrupt"``); a

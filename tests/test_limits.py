@@ -2,14 +2,17 @@
 phases of ``fit`` and inside IPOPT's evaluations, the subsampled cross-validation of the
 smoothing spline."""
 
+import os
+import signal
 import time
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from skneuralode import CollocationNeuralODE, _estimator, _init, _limits
+from skneuralode import CollocationNeuralODE, _child, _estimator, _init, _interrupt, _limits
 from skneuralode._engines import numpy as numpy_engine
 from skneuralode.datasets import van_der_pol
 from skneuralode.exceptions import SolverError
@@ -134,7 +137,9 @@ def test_a_timeout_in_the_engines_structures_names_that_phase(monkeypatch):
 def test_max_time_stops_ipopt_at_its_next_evaluation(monkeypatch):
     """One IPOPT iteration of 18 s used to overrun max_time=4 by 24 s: IPOPT checks its
     wall time only between iterations. Every evaluation is slowed here, and none may
-    start after the deadline; the fit keeps the last accepted iterate."""
+    start after the deadline; the fit keeps the last accepted iterate. (In this process:
+    the evaluations' start times are recorded here.)"""
+    monkeypatch.setenv("SKNEURALODE_SOLVE_IN_CHILD", "0")
     starts = []
     for name in ("objective", "gradient", "constraints", "jacobian", "hessian"):
         method = getattr(numpy_engine.NumpyNLP, name)
@@ -154,6 +159,126 @@ def test_max_time_stops_ipopt_at_its_next_evaluation(monkeypatch):
     assert model.solver_status_ == "maxTimeLimit"
     assert max(starts) <= before + max_time + 0.01  # no evaluation after the deadline
     assert np.all(np.isfinite(model.predict(t, X[0])))
+
+
+# -------------------------------------- max_time inside a linear solve: a child process
+# A MUMPS factorization takes no callback: 4 000 samples at depth=2 spent 28 s in
+# iteration 0's factorizations at max_time=15. With a deadline the solve runs in a forked
+# child that is stopped shortly after it. A long evaluation stands in for the
+# factorization here: both are one call that started before the deadline.
+
+needs_fork = pytest.mark.skipif(not _child.available(), reason="solves in a child: Linux")
+
+
+def _stuck_after(monkeypatch, calls, seconds=600.0):
+    """From its ``calls``-th call on, the Hessian takes ``seconds`` (in whichever process
+    IPOPT runs)."""
+    count = [0]
+    method = numpy_engine.NumpyNLP.hessian
+
+    def hessian(self, *args):
+        count[0] += 1
+        if count[0] >= calls:
+            time.sleep(seconds)
+        return method(self, *args)
+
+    monkeypatch.setattr(numpy_engine.NumpyNLP, "hessian", hessian)
+
+
+@needs_fork
+def test_max_time_stops_a_solve_stuck_in_one_long_call(monkeypatch):
+    """In one process this fit would take 600 s (the call started before the deadline
+    and runs to its end); the child is stopped ``KILL_GRACE`` after the deadline and the
+    fit keeps the last iterate IPOPT reported, with status maxTimeLimit."""
+    monkeypatch.delenv("SKNEURALODE_SOLVE_IN_CHILD", raising=False)
+    _stuck_after(monkeypatch, calls=4)
+    t, X = van_der_pol(40, (0, 6))
+    max_time = 3.0
+    before = time.perf_counter()
+    model = CollocationNeuralODE(width=8, degree=2, max_time=max_time, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_time"):
+        model.fit(t, X)
+    took = time.perf_counter() - before
+    assert max_time + _child.KILL_GRACE <= took < max_time + 30.0  # not 600 s
+    assert model.solver_status_ == "maxTimeLimit"
+    assert "stopped 0.5 s after max_time" in model.solver_message_
+    assert model.n_iter_ == 3  # iterations 0 to 3 reported, then iteration 3's Hessian hangs
+    assert np.all(np.isfinite(model.predict(t, X[0])))
+    assert not _interrupt.child_processes()  # stopped and reaped
+
+
+@needs_fork
+def test_a_solve_in_the_child_gives_the_same_model_as_in_this_process(monkeypatch):
+    t, X = van_der_pol(60, (0, 8), noise=0.02)
+    fits = {}
+    for where in ("1", "0"):
+        monkeypatch.setenv("SKNEURALODE_SOLVE_IN_CHILD", where)
+        model = CollocationNeuralODE(width=8, degree=2, max_time=600.0, random_state=0)
+        fits[where] = model.fit(t, X)
+    child, here = fits["1"], fits["0"]
+    assert child.solver_status_ == here.solver_status_ == "optimal"
+    assert child.n_iter_ == here.n_iter_
+    for a, b in zip(child.coefs_ + child.intercepts_, here.coefs_ + here.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(child.predict(t, X[0]), here.predict(t, X[0]))
+
+
+@needs_fork
+def test_the_child_answers_to_the_callback_verbose_and_warnings_of_this_process(
+    monkeypatch, capsys
+):
+    """The callback runs here (it may stop IPOPT), the compact lines are printed here,
+    a warning raised in an evaluation is raised here, an error is the fit's error."""
+    monkeypatch.delenv("SKNEURALODE_SOLVE_IN_CHILD", raising=False)
+    seen = []
+    t, X = van_der_pol(40, (0, 6))
+
+    def callback(info):
+        seen.append((os.getpid(), info.iteration))
+        return info.iteration < 3
+
+    model = CollocationNeuralODE(width=8, degree=2, max_time=600.0, random_state=0,
+                                 verbose=1, callback=callback)  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="stopped by `callback` after 3"):
+        model.fit(t, X)
+    assert seen == [(os.getpid(), i) for i in range(4)]
+    assert model.solver_status_ == "userInterrupt" and model.n_iter_ == 3
+    assert "IPOPT stopped (userInterrupt) after 3 iterations" in capsys.readouterr().out
+
+    method = numpy_engine.NumpyNLP.objective
+
+    def objective(self, x):
+        warnings.warn("an evaluation's warning", RuntimeWarning, stacklevel=1)
+        return method(self, x)
+
+    monkeypatch.setattr(numpy_engine.NumpyNLP, "objective", objective)
+    with pytest.warns(RuntimeWarning, match="an evaluation's warning"):
+        CollocationNeuralODE(width=8, degree=2, max_time=600.0).fit(t, X)
+
+    def jacobian(self, x):
+        raise ValueError("the Jacobian failed")
+
+    monkeypatch.setattr(numpy_engine.NumpyNLP, "jacobian", jacobian)
+    with pytest.raises(SolverError, match=r"crashed: the Jacobian failed"):
+        CollocationNeuralODE(width=8, degree=2, max_time=600.0).fit(t, X)
+
+
+@needs_fork
+def test_a_child_killed_from_outside_is_a_solver_error_that_suspects_memory(monkeypatch):
+    monkeypatch.delenv("SKNEURALODE_SOLVE_IN_CHILD", raising=False)
+    method = numpy_engine.NumpyNLP.hessian
+
+    def hessian(self, *args):
+        os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does
+        return method(self, *args)
+
+    monkeypatch.setattr(numpy_engine.NumpyNLP, "hessian", hessian)
+    t, X = van_der_pol(40, (0, 6))
+    model = CollocationNeuralODE(width=8, degree=2, max_time=600.0, random_state=0)
+    with pytest.raises(SolverError, match=r"ended by signal SIGKILL .*out-of-memory"):
+        model.fit(t, X)
+    with pytest.raises(AttributeError):
+        check_is_fitted(model, "coefs_")
 
 
 # ------------------------------------------------------------------ smoothing

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from skneuralode import CollocationNeuralODE, _interrupt, _ipopt_c
+from skneuralode import CollocationNeuralODE, _child, _interrupt, _ipopt_c
 from skneuralode._engines import numpy as _numpy_engine
 from skneuralode.datasets import van_der_pol
 
@@ -362,3 +362,117 @@ def test_solve_interrupt_keeps_a_second_sigint_for_after_the_solve():
     assert interrupt.requested and not interrupt.forced
     # a single Ctrl-C: the solve returns after the grace for a second one
     assert time.monotonic() - start >= _interrupt.SECOND_SIGINT_GRACE
+
+
+# ----------------------------------------- with max_time: IPOPT in a child process
+# (``_child``): the child is stopped with its parent, and Ctrl-C stays the parent's.
+
+STUCK_CHILD = """
+    import os, sys, time, warnings
+    from skneuralode import CollocationNeuralODE
+    from skneuralode._engines import numpy as engine
+    from skneuralode.datasets import van_der_pol
+
+    original, calls = engine.NumpyNLP.hessian, []
+
+    def hessian(self, *args):  # runs in IPOPT's process: the fit's child
+        calls.append(1)
+        if len(calls) == 3:  # stuck as in a long factorization
+            print("STUCK", os.getpid(), flush=True)
+            time.sleep(600)
+        return original(self, *args)
+
+    engine.NumpyNLP.hessian = hessian
+    t, X = van_der_pol(40, (0, 6))
+    model = CollocationNeuralODE(width=6, degree=2, random_state=0, max_time=float(sys.argv[1]))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(t, X)
+        print("RESULT " + model.solver_status_, flush=True)
+    except KeyboardInterrupt:
+        print("RESULT KeyboardInterrupt " + str(hasattr(model, "coefs_")), flush=True)
+"""
+
+needs_fork = pytest.mark.skipif(not _child.available(), reason="solves in a child: Linux")
+
+
+def _stuck(tmp_path, max_time=600.0):
+    proc = _start(STUCK_CHILD, tmp_path, str(max_time))
+    child = int(_wait_for_line(proc, "STUCK"))
+    assert _interrupt.child_processes(proc.pid) == [child]
+    return proc, child
+
+
+@needs_fork
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_the_solving_child_ends_with_its_parent(tmp_path, sig):
+    """SIGTERM: the parent stops its child and ends; SIGKILL (nothing of the parent
+    runs): the kernel stops the child (``PR_SET_PDEATHSIG``)."""
+    proc, child = _stuck(tmp_path)
+    try:
+        proc.send_signal(sig)
+        proc.wait(timeout=WAIT)
+        assert proc.returncode == -sig
+        assert _all_ended([child])
+    finally:
+        _kill_all([proc.pid, child])
+
+
+@needs_fork
+def test_two_sigints_stop_a_stuck_child_at_once(tmp_path):
+    """The child is in one long call (a factorization): the first Ctrl-C waits for the
+    next iteration, the second stops the child and raises KeyboardInterrupt."""
+    proc, child = _stuck(tmp_path)
+    try:
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=WAIT)
+        assert time.monotonic() - start < 60.0  # not the child's 600 s
+        assert proc.returncode == 0, err
+        assert "RESULT KeyboardInterrupt False" in out, (out, err)
+        assert _all_ended([child], timeout=5.0)
+    finally:
+        _kill_all([proc.pid, child])
+
+
+ENDLESS_WITH_LIMIT = """
+    import sys, warnings
+    from skneuralode import CollocationNeuralODE
+    from skneuralode.datasets import van_der_pol
+
+    def hold(info):
+        if info.iteration == 3:
+            print("SOLVING", flush=True)
+        return True
+
+    t, X = van_der_pol(40, (0, 6))
+    model = CollocationNeuralODE(width=6, depth=2, degree=2, random_state=0, max_iter=10_000,
+                                 tol=1e-30, max_time=600.0, callback=hold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(t, X)
+    print("RESULT", model.solver_status_, model.n_iter_ > 3, flush=True)
+"""
+
+
+@needs_fork
+def test_a_terminals_ctrl_c_reaches_parent_and_child_and_stops_the_fit_once(tmp_path):
+    """A terminal sends SIGINT to the whole foreground process group: the child ignores
+    it, the parent asks IPOPT to stop at its next iteration; the fit keeps the iterate."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(ENDLESS_WITH_LIMIT)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: (_default_signals(), os.setpgid(0, 0)),
+    )  # fmt: skip
+    try:
+        _wait_for_line(proc, "SOLVING")
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=WAIT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "RESULT userInterrupt True" in out, (out, err)

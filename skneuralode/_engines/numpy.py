@@ -863,50 +863,93 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False, progress=Non
     (``_progress.Progress``, given every iteration's report) when it answers ``False``.
     An evaluation asked for after ``deadline`` (``time.perf_counter()``) stops IPOPT and
     returns status -4 (maximum wall time) with the last accepted iterate (``_Timed``).
+    With a deadline, IPOPT runs in a child process (``_child``) that is stopped if it is
+    still running shortly after the deadline (in a factorization, which takes no
+    callback): the same status and iterate, on time.
     IPOPT reads no options file unless ``options`` names one (``option_file_name``).
     Option and evaluation errors propagate (the caller turns them into ``SolverError``).
     """
+    from .. import _child
     from .._interrupt import SolveInterrupt
 
     interrupt = SolveInterrupt()
+    log, iterates = [], []
+    start = np.clip(nlp.join(nlp.data.theta0, nlp.data.states0), *nlp.bounds())
+    accepted = [start]  # the last accepted iterate, kept when the deadline stops IPOPT
+    keep_x = record or deadline is not None
+
+    def on_iteration(args, x_now) -> bool:  # in this process, wherever IPOPT runs
+        log.append((float(args[2]), float(args[3]), float(args[4])))
+        if x_now is not None:
+            accepted[0] = x_now
+            if record:
+                iterates.append((time.perf_counter(), x_now[nlp.nx :].copy()))
+        keep = progress is None or progress.report(*args)
+        return interrupt.keep_going() and keep
+
+    def work(report) -> tuple:
+        return _run_ipopt(nlp, options, start, deadline, keep_x, report)
+
+    with interrupt:
+        if deadline is not None and _child.available():
+            try:
+                code, message, x, nlp.eval_time = _child.run(
+                    work, on_iteration, deadline, interrupt
+                )
+            except _child.Killed as killed:
+                nlp.eval_time = killed.eval_time
+                if interrupt.forced:
+                    return None  # the context raises KeyboardInterrupt
+                message = (
+                    f"Maximum wall time exceeded (IPOPT's process was stopped "
+                    f"{_child.KILL_GRACE} s after max_time, in a linear solve)."
+                )
+                return -4, message, accepted[0], log, iterates
+        else:
+            code, message, x, nlp.eval_time = work(
+                lambda args, x_now, seconds: on_iteration(args, x_now)
+            )
+    if code == -4 and x is None:  # an evaluation past the deadline stopped IPOPT
+        x = accepted[0]
+    return code, message, x, log, iterates
+
+
+def _run_ipopt(nlp, options, start, deadline, keep_x, report) -> tuple:
+    """IPOPT on ``nlp`` from ``start``: ``(status code, message, x, seconds evaluating)``,
+    ``x`` None when an evaluation past ``deadline`` stopped it. ``report(args, x,
+    seconds)`` at every iteration (``x`` the current iterate when ``keep_x``) answers
+    whether IPOPT goes on."""
     lo, hi = nlp.bounds()
     zeros = np.zeros(nlp.m)
     timed = _Timed(nlp, deadline)
     problem = problem_class()(n=nlp.n, m=nlp.m, problem_obj=timed, lb=lo, ub=hi, cl=zeros,
                               cu=zeros)  # fmt: skip
-    log, iterates = [], []
-    start = np.clip(nlp.join(nlp.data.theta0, nlp.data.states0), lo, hi)
-    accepted = [start]  # the last accepted iterate, kept when the deadline stops IPOPT
 
-    def on_iteration(alg_mod, it, obj, inf_pr, inf_du, *rest):
-        log.append((float(obj), float(inf_pr), float(inf_du)))
-        if record or deadline is not None:
-            x_now = np.array(problem.get_current_iterate(scaled=False)["x"], dtype=float)
-            accepted[0] = x_now
-            if record:
-                iterates.append((time.perf_counter(), x_now[nlp.nx :].copy()))
-        keep = progress is None or progress.report(alg_mod, it, obj, inf_pr, inf_du, *rest)
-        return interrupt.keep_going() and keep and not timed.expired
+    def hook(*args) -> bool:
+        x_now = (
+            np.array(problem.get_current_iterate(scaled=False)["x"], dtype=float)
+            if keep_x
+            else None
+        )
+        return report(args, x_now, timed.seconds) and not timed.expired
 
-    nlp.on_iteration = on_iteration
+    nlp.on_iteration = hook
     try:
         for key, value in {"option_file_name": "", **options}.items():
             problem.add_option(key, value)
-        with interrupt:
-            try:
-                x, info = problem.solve(start)
-            except _DeadlineReached:
-                pass
+        try:
+            x, info = problem.solve(start)
+        except _DeadlineReached:
+            pass
     finally:
         nlp.on_iteration = None
-        nlp.eval_time = timed.seconds
         problem.close()
     if timed.expired:
         message = "Maximum wall time exceeded (max_time reached during an evaluation)."
-        return -4, message, accepted[0], log, iterates
+        return -4, message, None, timed.seconds
     message = info["status_msg"]
     message = message.decode() if isinstance(message, bytes) else str(message)
-    return int(info["status"]), message, x, log, iterates
+    return int(info["status"]), message, x, timed.seconds
 
 
 # ------------------------------------------------------- the engine interface
