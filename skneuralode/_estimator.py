@@ -40,6 +40,7 @@ from ._validation import (
     check_times,
     check_trajectory,
     check_x0,
+    check_x0_names,
     index_names,
 )
 from .exceptions import warn_user
@@ -1113,8 +1114,10 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
         x0 : array-like of shape (n_states + n_latent,)
             Required: the state at ``t[0]``, the observed states, then (with
             ``n_latent > 0``) the latent ones, e.g. from :meth:`estimate_initial_state` or
-            ``initial_states_``. The default ``None`` only exists to raise an error that
-            says so: scikit-learn's scorers and meta-estimators such as
+            ``initial_states_``. A pandas Series (e.g. ``X.iloc[0]``) or one-row DataFrame
+            given to a model fitted with names must have all of ``state_names_`` as its
+            index or columns, in order. The default ``None`` only exists to raise an error
+            that says so: scikit-learn's scorers and meta-estimators such as
             ``TransformedTargetRegressor`` call ``predict(t)`` and cannot simulate; score
             with :meth:`score` or :func:`skneuralode.metrics.make_simulation_scorer`.
         u : array-like of shape (n_times, n_inputs) or callable, default=None
@@ -1190,6 +1193,7 @@ class CollocationNeuralODE(RegressorMixin, BaseEstimator):
                 "`scoring=` in GridSearchCV and cross_val_score; the states need no target "
                 "transform (the model standardizes them)."
             )
+        check_x0_names(x0, getattr(self, "state_names_", None))
         x0 = check_x0(x0, self.n_states_, self._n_latent_fitted)
         u = self._check_u(u, len(t))
         return t, x0, u

@@ -181,8 +181,9 @@ def build_problem(
         lo, hi = box
         push = np.minimum(1e-2 * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, hi))),
                           0.5 * (hi - lo))  # fmt: skip
-        states0 = np.clip(states0, np.where(np.isfinite(lo), lo + push, lo),
-                          np.where(np.isfinite(hi), hi - push, hi))  # fmt: skip
+        # no push at an infinite bound (it is inf there: -inf + inf would warn)
+        states0 = np.clip(states0, lo + np.where(np.isfinite(lo), push, 0.0),
+                          hi - np.where(np.isfinite(hi), push, 0.0))  # fmt: skip
     node_u = None
     if u is not None:
         node_u = interpolate_inputs(

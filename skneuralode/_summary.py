@@ -17,6 +17,12 @@ from ._names import input_names, state_names
 KEY_WIDTH = 22
 #: Lines are wrapped to this width.
 LINE_WIDTH = 88
+#: The value of an attribute that a model fitted by an older version lacks (a pickle made
+#: before it existed): ``engine_``, ``discretization_error_`` (2026-12-02), ``timings_``,
+#: ``physics_std_`` (2026-12-05), ADMM's ``stop_reason_`` (2026-12-02), ``init_time_``
+#: (2026-12-06). The other attributes read here exist since the first version.
+OLDER = "model fitted by an older version"
+NOT_RECORDED = f"not recorded ({OLDER})"
 
 
 def summary(model) -> str:
@@ -76,11 +82,15 @@ def _network(est) -> str:
 
 def _physics_rows(est) -> list[tuple[str, str]]:
     """One row per physical parameter: value (user units) and standard error."""
-    std = getattr(est, "physics_std_", {})
+    std = getattr(est, "physics_std_", None)
+    names = est.greybox_.physics.param_names
+    free = [names[k] for k in est.greybox_.free]
     rows = []
     for name, value in est.physics_params_.items():
-        if name not in std:
+        if name not in free:
             rows.append((name, f"{value:.6g} (fixed)"))
+        elif std is None:
+            rows.append((name, f"{value:.6g} (std error not recorded: {OLDER})"))
         elif np.isfinite(std[name]):
             rows.append((name, f"{value:.6g} ± {std[name]:.2g} (std error)"))
         else:
@@ -114,49 +124,65 @@ def _nlp_rows(est) -> list[tuple[str, str]]:
 
 
 def _solver_rows(est, admm: bool) -> list[tuple[str, str]]:
-    t = est.timings_
-    times = (f"{est.fit_time_:.3g} s (setup {t['setup']:.3g} s, IPOPT {t['ipopt']:.3g} s, "
-             f"of which evaluations {t['evaluation']:.3g} s")  # fmt: skip
-    times += f", NL file {t['nl_write']:.3g} s)" if t["nl_write"] else ")"
     converged = "converged" if est.converged_ else "not converged"
     if admm:  # the consensus's status is ADMM's; IPOPT's is the last iteration's
         converged = "the last iteration's sub-problems"
+    engine = (f"{est.engine_} (route {est.solver_})" if hasattr(est, "engine_")
+              else f"{NOT_RECORDED}; route {est.solver_}")  # fmt: skip
     return [
-        ("engine", f"{est.engine_} (route {est.solver_})"),
+        ("engine", engine),
         ("status", f"{est.solver_status_} ({converged})"),
         ("message", est.solver_message_.strip()),
         ("IPOPT iterations", f"{est.n_iter_}"),
-        ("fit time", times),
+        ("fit time", _fit_time(est)),
     ]
 
 
+def _fit_time(est) -> str:
+    t = getattr(est, "timings_", None)
+    if t is None:
+        return f"{est.fit_time_:.3g} s (its phases not recorded: {OLDER})"
+    times = (f"{est.fit_time_:.3g} s (setup {t['setup']:.3g} s, IPOPT {t['ipopt']:.3g} s, "
+             f"of which evaluations {t['evaluation']:.3g} s")  # fmt: skip
+    return times + (f", NL file {t['nl_write']:.3g} s)" if t["nl_write"] else ")")
+
+
 def _quality_rows(est) -> list[tuple[str, str]]:
-    error = est.discretization_error_
-    verdict = (
-        f"above the tolerance {DISCRETIZATION_TOLERANCE}: increase n_elements or degree"
-        if not error <= DISCRETIZATION_TOLERANCE
-        else f"tolerance {DISCRETIZATION_TOLERANCE}"
-    )
     return [
         ("train MSE", f"{est.train_mse_:.4g} (collocation trajectory vs data, user units)"),
-        ("discretization error", f"{error:.3g} (RMS, standard deviations; {verdict})"),
+        ("discretization error", _discretization_error(est)),
         ("constraint violation", f"{est.constraint_violation_:.3g} (largest, scaled units)"),
         ("objective", f"{est.objective_:.6g}"),
     ]
 
 
+def _discretization_error(est) -> str:
+    error = getattr(est, "discretization_error_", None)
+    if error is None:
+        return NOT_RECORDED
+    verdict = (
+        f"above the tolerance {DISCRETIZATION_TOLERANCE}: increase n_elements or degree"
+        if not error <= DISCRETIZATION_TOLERANCE
+        else f"tolerance {DISCRETIZATION_TOLERANCE}"
+    )
+    return f"{error:.3g} (RMS, standard deviations; {verdict})"
+
+
 def _admm_rows(admm) -> list[tuple[str, str]]:
     h = admm.history_
+    converged = "converged" if admm.converged_ else "not converged"
+    stop = getattr(admm, "stop_reason_", None)
     rows = [
         ("batches", f"{admm.n_batches} (batching={admm.batching!r}, n_jobs={admm.n_jobs!r})"),
         ("iterations", f"{admm.n_iter_} (max_iter={admm.max_iter})"),
-        ("stop reason", f"{admm.stop_reason_} "
-                        f"({'converged' if admm.converged_ else 'not converged'})"),
-    ]  # fmt: skip
+        ("stop reason", f"{stop} ({converged})" if stop else f"{NOT_RECORDED}; {converged}"),
+    ]
     if admm.n_iter_:
         for kind in ("primal", "dual"):
             rows.append((f"{kind} residual", f"{h[kind + '_residual'][-1]:.3g} "
                          f"(tolerance {h[kind + '_tolerance'][-1]:.3g})"))  # fmt: skip
         rows.append(("rho", f"{h['rho'][-1]:.3g}"))
-    rows.append(("time", f"{admm.fit_time_:.3g} s (initial fit {admm.init_time_:.3g} s)"))
+    init = getattr(admm, "init_time_", None)
+    init = f"{init:.3g} s" if init is not None else f"not recorded: {OLDER}"
+    rows.append(("time", f"{admm.fit_time_:.3g} s (initial fit {init})"))
     return rows

@@ -649,20 +649,36 @@ def check_columns(data, expected, name: str, count: int | None = None) -> None:
     them the DataFrame holds (the observed states of ``state_names_``)."""
     if expected is None or not _is_frame(data):
         return
-    expected = [str(n) for n in expected][:count]
-    columns = list(data.columns)
-    if columns == expected:
+    _check_labels(list(data.columns), expected[:count], f"columns of `{name}`",
+                  f"Reorder them: `{name}[{{}}]`.")  # fmt: skip
+
+
+def check_x0_names(x0, expected) -> None:
+    """``x0`` given to a model fitted with names (``expected``: all its states, observed
+    then latent; None: no names, nothing to check) as a pandas Series must have them as
+    its index, as a one-row DataFrame as its columns, in the fitted order."""
+    if expected is None:
         return
-    if sorted(map(str, columns)) == sorted(expected):
+    check_columns(x0, expected, "x0")
+    if hasattr(x0, "index") and hasattr(x0, "iloc") and getattr(x0, "ndim", None) == 1:
+        _check_labels(list(x0.index), expected, "index of `x0`", "Reorder it: `x0[{}]`.")
+
+
+def _check_labels(labels: list, expected, what: str, reorder: str) -> None:
+    """``labels`` must be the fitted names ``expected``, in order (``check_columns``)."""
+    expected = [str(n) for n in expected]
+    if labels == expected:
+        return
+    if sorted(map(str, labels)) == sorted(expected):
         raise ValueError(
-            f"The columns of `{name}` must be in the order of fit, {expected!r}; got "
-            f"{columns!r}. Reorder them: `{name}[{expected!r}]`."
+            f"The {what} must be in the order of fit, {expected!r}; got {labels!r}. "
+            + reorder.format(repr(expected))
         )
-    missing = [c for c in expected if c not in columns]
-    extra = [c for c in columns if c not in expected]
+    missing = [c for c in expected if c not in labels]
+    extra = [c for c in labels if c not in expected]
     raise ValueError(
-        f"The columns of `{name}` must be the names seen in fit, {expected!r}; got "
-        f"{columns!r} (missing {missing!r}, unexpected {extra!r})."
+        f"The {what} must be the names seen in fit, {expected!r}; got "
+        f"{labels!r} (missing {missing!r}, unexpected {extra!r})."
     )
 
 

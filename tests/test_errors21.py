@@ -283,3 +283,24 @@ def test_no_stray_output_file_is_left(tmp_path, data):
     path = tmp_path / "out.txt"
     _solver.check_ipopt_options({"output_file": str(path)})
     assert not os.path.exists(path)
+
+
+# ------------------------------------------------------------------ follow-up: state_bounds
+
+
+def test_state_bounds_on_some_states_warn_nothing_and_keep_the_start(data):
+    """A state without bounds has the box (-inf, inf): the start's push into the box
+    computed -inf + inf and inf - inf (two numpy RuntimeWarnings in `fit` and
+    `estimate_initial_state`), then discarded them. The start is what it was: here the
+    data lie inside the box, so it is the start without bounds, bit for bit."""
+    t, X = data
+    bounded = CollocationNeuralODE(**SMALL, state_bounds={"x[0]": (-2.5, 2.5)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bounded.fit(t, X)
+        x0 = bounded.estimate_initial_state(t, X)
+    assert bounded.solver_status_ == "optimal" and x0.shape == (2,)
+    assert abs(x0[0] - X[0, 0]) < 0.1 and abs(x0[1] - X[0, 1]) < 0.1
+    start = bounded._prepare(t, X, None, None)[0].states0
+    free = CollocationNeuralODE(**SMALL)._prepare(t, X, None, None)[0].states0
+    np.testing.assert_array_equal(start, free)

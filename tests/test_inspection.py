@@ -1,6 +1,7 @@
 """SimulationDisplay (skneuralode.inspection) and the estimators' summary()."""
 
 import copy
+import pickle
 import re
 import sys
 import warnings
@@ -271,10 +272,10 @@ def test_from_estimator_errors(vdp):
 
 # ------------------------------------------------------------------ summary
 def value_of(text, key):
-    """The value on the ``key`` line of a summary."""
-    match = re.search(rf"^  {re.escape(key)} +(.*)$", text, flags=re.MULTILINE)
+    """The value on the ``key`` line of a summary (with its wrapped continuation lines)."""
+    match = re.search(rf"^  {re.escape(key)} +(.*(?:\n {{25}}\S.*)*)$", text, flags=re.MULTILINE)
     assert match, f"no {key!r} line in\n{text}"
-    return match.group(1)
+    return " ".join(part.strip() for part in match.group(1).splitlines())
 
 
 def test_summary_reports_the_fitted_attributes(vdp):
@@ -330,18 +331,79 @@ def tanks(x, u, p, nn):
     return [p["k2"] * sqrt(h1) + nn[0], p["k4"] * u[0] - p["k1"] * sqrt(h1)]
 
 
-def test_summary_lists_physical_parameters_with_standard_errors():
+@pytest.fixture(scope="module")
+def greybox():
+    """Two-tank physics with k2 fixed, k1 and k4 fitted, a network on one state."""
     data = two_tank(n_samples=100, noise=0.02, random_state=0, return_bunch=True)
-    model = CollocationNeuralODE(
+    return CollocationNeuralODE(
         physics=tanks, physics_params={"k1": 0.1, "k2": 0.2, "k4": 0.1}, physics_fixed=["k2"],
         physics_bounds={"k1": (0, None), "k4": (0, None)}, n_latent=1, latent_start=[3.0],
         network_inputs=["x[0]"], alpha=1e-5, width=4, u_interpolation="previous",
         random_state=0,
     ).fit(data.t, data.y, u=data.u)  # fmt: skip
+
+
+def test_summary_lists_physical_parameters_with_standard_errors(greybox):
+    model = greybox
     text = model.summary()
     assert "\nPhysical parameters\n" in text
     p, std = model.physics_params_, model.physics_std_
     assert value_of(text, "k1") == f"{p['k1']:.6g} ± {std['k1']:.2g} (std error)"
+    assert value_of(text, "k2") == "0.2 (fixed)"
+
+
+#: Fitted attributes the summary reads that models fitted before they existed lack (git
+#: history of skneuralode/_fitted.py and _estimator.py): engine_ (2026-12-02, the numpy
+#: engine), discretization_error_ (2026-12-02), timings_ (2026-12-05).
+OLDER = ("engine_", "discretization_error_", "timings_")
+NOT_RECORDED = r"not recorded \(model fitted by an older version\)"
+
+
+def _older(model, *names):
+    """A copy of ``model`` as an older version pickled it: without ``names`` (an ADMM
+    model's own attributes, or else its consensus model's)."""
+    old = copy.deepcopy(model)
+    for name in names:
+        delattr(old if name in vars(old) else old.estimator_, name)
+    return pickle.loads(pickle.dumps(old))
+
+
+def test_summary_of_a_model_fitted_by_an_older_version(vdp):
+    """A model pickled before `engine_`, `discretization_error_` or `timings_` existed: its
+    summary says they were not recorded (it raised AttributeError), the rest as before."""
+    _, _, model = vdp
+    text = _older(model, *OLDER).summary()
+    assert re.fullmatch(rf"{NOT_RECORDED}; route {model.solver_}", value_of(text, "engine"))
+    assert value_of(text, "fit time") == (
+        f"{model.fit_time_:.3g} s (its phases not recorded: model fitted by an older version)"
+    )
+    assert re.fullmatch(NOT_RECORDED, value_of(text, "discretization error"))
+    now = model.summary()
+    keys = [line[2:24].strip() for line in text.splitlines() if re.match(r"  \S", line)]
+    differ = [key for key in keys if value_of(text, key) != value_of(now, key)]
+    assert differ == ["engine", "fit time", "discretization error"]
+
+
+def test_summary_of_admm_fitted_by_an_older_version(admm):
+    """ADMM's `stop_reason_` (2026-12-02) and `init_time_` (2026-12-06), and its consensus
+    model's attributes above."""
+    text = _older(admm, "stop_reason_", "init_time_", *OLDER).summary()
+    assert re.fullmatch(rf"{NOT_RECORDED}; not converged", value_of(text, "stop reason"))
+    assert value_of(text, "time") == (
+        f"{admm.fit_time_:.3g} s (initial fit not recorded: model fitted by an older version)"
+    )
+    assert re.fullmatch(NOT_RECORDED, value_of(text, "discretization error"))
+
+
+def test_summary_of_a_greybox_model_fitted_before_standard_errors(greybox):
+    """`physics_std_` and `physics_covariance_info_` (2026-12-05): the fitted parameters'
+    standard errors were not recorded (the summary called every parameter "fixed")."""
+    text = _older(greybox, "physics_std_", "physics_covariance_info_").summary()
+    p = greybox.physics_params_
+    for name in ("k1", "k4"):
+        assert value_of(text, name) == (
+            f"{p[name]:.6g} (std error not recorded: model fitted by an older version)"
+        )
     assert value_of(text, "k2") == "0.2 (fixed)"
 
 

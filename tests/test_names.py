@@ -253,3 +253,44 @@ def test_greybox_parameters_accept_the_names():
         CollocationNeuralODE(**params, state_bounds={"h1": (0, None), "x[0]": (0, None)}).fit(
             b.t, pd.DataFrame(b.states, columns=["h1", "h2"]), b.u
         )
+
+
+# ------------------------------------------------------------ x0 with labels (issue 21)
+
+
+def test_predict_checks_the_index_of_a_series_x0(data, frames, named):
+    """`x0` as a Series (e.g. `X.iloc[0]`) on a model fitted with names: its index must be
+    the fitted names in their order, as the columns of a DataFrame `X` (it was not
+    checked: `x0[["v", "x"]]` swapped the states silently). On a model fitted without
+    names its values are taken in their order, as before."""
+    t, X, _ = data
+    x0 = frames[1].iloc[0]
+    expected = named.predict(t, X[0], as_frame=False)
+    np.testing.assert_array_equal(named.predict(t, x0, as_frame=False), expected)
+    order = (r"^The index of `x0` must be in the order of fit, \['x', 'v'\]; got "
+             r"\['v', 'x'\]\. Reorder it: `x0\[\['x', 'v'\]\]`\.$")  # fmt: skip
+    with pytest.raises(ValueError, match=order):
+        named.predict(t, x0[["v", "x"]])
+    names = (r"^The index of `x0` must be the names seen in fit, \['x', 'v'\]; got "
+             r"\['x', 'w'\] \(missing \['v'\], unexpected \['w'\]\)\.$")  # fmt: skip
+    with pytest.raises(ValueError, match=names):
+        named.predict(t, x0.set_axis(["x", "w"]))
+    with pytest.raises(ValueError, match=r"index of `x0` must be the names seen in fit, "
+                       r"\['x', 'v'\]; got \[0, 1\]"):  # fmt: skip
+        named.predict(t, pd.Series(X[0]))
+    plain = CollocationNeuralODE(**PARAMS).fit(t, X)
+    np.testing.assert_array_equal(
+        plain.predict(t, pd.Series(X[0], index=["v", "x"])), plain.predict(t, X[0])
+    )
+
+
+def test_predict_checks_the_columns_of_a_one_row_dataframe_x0(data, frames, named):
+    t, X, _ = data
+    np.testing.assert_array_equal(
+        named.predict(t, frames[1].iloc[:1], as_frame=False),
+        named.predict(t, X[0], as_frame=False),
+    )
+    order = (r"^The columns of `x0` must be in the order of fit, \['x', 'v'\]; got "
+             r"\['v', 'x'\]\. Reorder them: `x0\[\['x', 'v'\]\]`\.$")  # fmt: skip
+    with pytest.raises(ValueError, match=order):
+        named.predict(t, frames[1][["v", "x"]].iloc[:1])
