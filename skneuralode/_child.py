@@ -44,6 +44,12 @@ from multiprocessing.connection import Pipe
 #: by itself at its first evaluation past the deadline; this is for a factorization.
 KILL_GRACE = 0.5
 
+#: The message of a solve whose child was stopped at the deadline (status -4).
+KILLED_MESSAGE = (
+    f"Maximum wall time exceeded (IPOPT's process was stopped {KILL_GRACE} s after "
+    "max_time, in a linear solve)."
+)
+
 #: Seconds between the parent's checks of the deadline and of a second Ctrl-C.
 _POLL = 0.05
 

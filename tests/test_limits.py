@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skneuralode import CollocationNeuralODE, _child, _estimator, _init, _interrupt, _limits
 from skneuralode._engines import numpy as numpy_engine
+from skneuralode._solver import available_solvers
 from skneuralode.datasets import van_der_pol
 from skneuralode.exceptions import SolverError
 
@@ -194,6 +195,7 @@ def test_max_time_stops_a_solve_stuck_in_one_long_call(monkeypatch):
     _stuck_after(monkeypatch, calls=4)
     t, X = van_der_pol(40, (0, 6))
     max_time = 3.0
+    children = set(_interrupt.child_processes())  # e.g. loky workers of earlier tests
     before = time.perf_counter()
     model = CollocationNeuralODE(width=8, degree=2, max_time=max_time, random_state=0)
     with pytest.warns(ConvergenceWarning, match="max_time"):
@@ -204,7 +206,7 @@ def test_max_time_stops_a_solve_stuck_in_one_long_call(monkeypatch):
     assert "stopped 0.5 s after max_time" in model.solver_message_
     assert model.n_iter_ == 3  # iterations 0 to 3 reported, then iteration 3's Hessian hangs
     assert np.all(np.isfinite(model.predict(t, X[0])))
-    assert not _interrupt.child_processes()  # stopped and reaped
+    assert set(_interrupt.child_processes()) <= children  # stopped and reaped
 
 
 @needs_fork
@@ -279,6 +281,48 @@ def test_a_child_killed_from_outside_is_a_solver_error_that_suspects_memory(monk
         model.fit(t, X)
     with pytest.raises(AttributeError):
         check_is_fitted(model, "coefs_")
+
+
+needs_pynumero = pytest.mark.skipif(
+    not available_solvers()["pynumero"][0], reason="the pyomo engine's PyNumero route"
+)
+
+
+@needs_fork
+@needs_pynumero
+def test_the_pyomo_engine_solves_in_a_child_too(monkeypatch):
+    """The same model as in this process; a stuck call is stopped at the deadline."""
+    from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
+
+    t, X = van_der_pol(40, (0, 6))
+    params = dict(width=6, degree=2, engine="pyomo", random_state=0)
+    fits = {}
+    for where in ("1", "0"):
+        monkeypatch.setenv("SKNEURALODE_SOLVE_IN_CHILD", where)
+        fits[where] = CollocationNeuralODE(max_time=600.0, **params).fit(t, X)
+    assert fits["1"].solver_ == "pynumero" and fits["1"].solver_status_ == "optimal"
+    assert fits["1"].n_iter_ == fits["0"].n_iter_
+    for a, b in zip(fits["1"].coefs_, fits["0"].coefs_):
+        np.testing.assert_array_equal(a, b)
+
+    monkeypatch.setenv("SKNEURALODE_SOLVE_IN_CHILD", "1")
+    count, method = [0], CyIpoptNLP.hessian
+
+    def hessian(self, *args):
+        count[0] += 1
+        if count[0] >= 4:
+            time.sleep(600.0)
+        return method(self, *args)
+
+    monkeypatch.setattr(CyIpoptNLP, "hessian", hessian)
+    start = time.perf_counter()
+    model = CollocationNeuralODE(max_time=3.0, **params)
+    with pytest.warns(ConvergenceWarning, match="max_time"):
+        model.fit(t, X)
+    assert time.perf_counter() - start < 33.0  # not 600 s
+    assert model.solver_status_ == "maxTimeLimit" and model.n_iter_ == 3
+    assert "stopped 0.5 s after max_time" in model.solver_message_
+    assert np.all(np.isfinite(model.predict(t, X[0])))
 
 
 # ------------------------------------------------------------------ smoothing

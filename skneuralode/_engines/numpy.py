@@ -900,11 +900,7 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False, progress=Non
                 nlp.eval_time = killed.eval_time
                 if interrupt.forced:
                     return None  # the context raises KeyboardInterrupt
-                message = (
-                    f"Maximum wall time exceeded (IPOPT's process was stopped "
-                    f"{_child.KILL_GRACE} s after max_time, in a linear solve)."
-                )
-                return -4, message, accepted[0], log, iterates
+                return -4, _child.KILLED_MESSAGE, accepted[0], log, iterates
         else:
             code, message, x, nlp.eval_time = work(
                 lambda args, x_now, seconds: on_iteration(args, x_now)

@@ -147,14 +147,15 @@ def _solve_pynumero(
     nlp = PyomoNLP(model)
     nl_time = time.perf_counter() - start
     indices = None if record is None else np.asarray(nlp.get_primal_indices([record]))
-    result, x = solve_nlp(nlp, time_limited(options, deadline), tee, indices, progress)
+    result, x = solve_nlp(nlp, time_limited(options, deadline), tee, indices, progress,
+                          deadline)  # fmt: skip
     nlp.set_primals(x)
     nlp.load_state_into_pyomo()
     result.nl_time = nl_time
     return result
 
 
-def solve_nlp(nlp, options: dict, tee: bool = False, record=None, progress=None):
+def solve_nlp(nlp, options: dict, tee: bool = False, record=None, progress=None, deadline=None):
     """Run cyipopt on a PyNumero NLP from ``nlp.init_primals()`` -> (SolveResult, x).
 
     The NLP object is left intact, so a caller may change its bounds and starting point
@@ -162,48 +163,72 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None, progress=None)
     values are copied, with a time stamp, at every iteration into ``result.iterates``.
     Ctrl-C stops IPOPT at its next iteration (``_interrupt``), and so does ``progress``
     (``_progress.Progress``, given every iteration's report) when it answers ``False``;
-    no options file is read unless ``options`` names one.
+    no options file is read unless ``options`` names one. With a ``deadline``
+    (``time.perf_counter()``), IPOPT runs in a child process that is stopped if it is
+    still running shortly after it (``_child``); the last iterate it reported is kept.
     """
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
+    from .. import _child
     from .._interrupt import SolveInterrupt
     from .._openblas import import_cyipopt
 
     import_cyipopt()  # before Pyomo imports cyipopt itself (ADMM workers come here first)
     log, iterates = [], []
     interrupt = SolveInterrupt()
+    in_child = deadline is not None and _child.available()
+    accepted = [nlp.init_primals().copy()]
 
-    # All 13 arguments spelled out: Pyomo passes ``problem`` only to a 13-argument
-    # callback (with ``*args`` it falls back to the pre-6.8 signature without it).
-    def callback(nlp, problem, alg_mod, it, obj, inf_pr, inf_du, mu, d_norm, reg, a_du, a_pr, ls):
-        log.append((float(obj), float(inf_pr), float(inf_du)))
-        if record is not None:
-            x_now = problem.get_current_iterate(scaled=False)["x"]
-            iterates.append((time.perf_counter(), np.array(x_now[record], dtype=float)))
-        keep = progress is None or progress.report(
-            alg_mod, it, obj, inf_pr, inf_du, mu, d_norm, reg, a_du, a_pr, ls
-        )
+    def on_iteration(args, x_now) -> bool:  # in this process, wherever IPOPT runs
+        log.append((float(args[2]), float(args[3]), float(args[4])))
+        if x_now is not None:
+            accepted[0] = x_now
+            if record is not None:
+                iterates.append((time.perf_counter(), np.array(x_now[record], dtype=float)))
+        keep = progress is None or progress.report(*args)
         return interrupt.keep_going() and keep
 
+    def work(report) -> tuple:
+        # All 13 arguments spelled out: Pyomo passes ``problem`` only to a 13-argument
+        # callback (with ``*args`` it falls back to the pre-6.8 signature without it).
+        def callback(nlp, problem, alg_mod, it, obj, inf_pr, inf_du, mu, d_norm, reg, a_du,
+                     a_pr, ls):  # fmt: skip
+            x_now = None
+            if in_child or record is not None:
+                x_now = np.array(problem.get_current_iterate(scaled=False)["x"], dtype=float)
+            args = (alg_mod, it, obj, inf_pr, inf_du, mu, d_norm, reg, a_du, a_pr, ls)
+            return report(args, x_now, 0.0)
+
+        problem = CyIpoptNLP(nlp, intermediate_callback=callback)
+        try:
+            for key, value in {"option_file_name": "", **options}.items():
+                problem.add_option(key, value)
+            x, info = problem.solve(accepted[0].copy())
+        finally:
+            problem.close()
+        message = info["status_msg"]
+        message = message.decode() if isinstance(message, bytes) else str(message)
+        return x, int(info["status"]), message
+
     start = time.perf_counter()
-    problem = CyIpoptNLP(nlp, intermediate_callback=callback)
     try:
-        for key, value in {"option_file_name": "", **options}.items():
-            problem.add_option(key, value)
         with interrupt:
-            x, info = problem.solve(nlp.init_primals().copy())
+            if in_child:
+                try:
+                    x, code, message = _child.run(work, on_iteration, deadline, interrupt)
+                except _child.Killed:
+                    x, code, message = accepted[0], -4, _child.KILLED_MESSAGE
+            else:
+                x, code, message = work(lambda args, x_now, seconds: on_iteration(args, x_now))
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # unknown options, evaluation errors, crashes
         raise SolverError(f"IPOPT (cyipopt) crashed: {exc}") from exc
-    finally:
-        problem.close()
-    message = info["status_msg"]
     result = SolveResult(
         solver="pynumero",
         engine="pyomo",
-        status=IPOPT_STATUS.get(int(info["status"]), "error"),
-        message=message.decode() if isinstance(message, bytes) else str(message),
+        status=IPOPT_STATUS.get(code, "error"),
+        message=message,
         n_iter=max(len(log) - 1, 0),
         solve_time=time.perf_counter() - start,
         iterations=log,
