@@ -106,7 +106,19 @@ def run(
         # a lock held by a thread it does not have. The child only runs IPOPT and numpy
         # (glibc's malloc and OpenBLAS prepare for fork) and talks through its own pipe.
         warnings.filterwarnings("ignore", r".*multi-threaded.*fork", DeprecationWarning)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as err:  # e.g. ENOMEM under strict overcommit, a process limit
+            parent.close()
+            child.close()
+            warnings.warn(
+                f"max_time: could not start a process for IPOPT ({err}); IPOPT runs in "
+                "this process, where a factorization that starts before the limit runs "
+                "to its end.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return work(lambda args, x, seconds: on_iteration(args, x))
     if pid == 0:  # pragma: no cover - runs in the child (tested through its effects)
         parent.close()
         _child_main(child, work, ppid)

@@ -434,16 +434,17 @@ def test_max_time_stops_with_the_current_consensus(admm_data, monkeypatch):
     t, X = admm_data
     seen = []
     _slowed(monkeypatch, 0.15, seen)
-    with pytest.warns(ConvergenceWarning, match=r"ADMM stopped at max_time=2 s after \d+ iter"):
-        admm = _admm(n_jobs=1, max_time=2.0).fit(t, X)
+    with pytest.warns(ConvergenceWarning, match=r"ADMM stopped at max_time=3 s after \d+ iter"):
+        admm = _admm(n_jobs=1, max_time=3.0).fit(t, X)
     assert admm.stop_reason_ == "max_time" and not admm.converged_
-    assert 2 <= admm.n_iter_ < admm.max_iter
+    assert 1 <= admm.n_iter_ < admm.max_iter  # (a loaded machine may fit only one in)
     wall = admm.history_["wall_time"]
-    assert wall[-1] >= 2.0 > wall[-2]  # checked after every iteration
+    assert wall[-1] >= 3.0  # checked after every iteration: stopped at the first past it
+    assert all(w < 3.0 for w in wall[:-1])
     # each sub-problem got the time left at its dispatch as IPOPT's max_wall_time
     limits = [o["max_wall_time"] for o in seen]
     assert len(limits) == 1 + 2 * admm.n_iter_  # the initial fit and two per iteration
-    assert all(0 < a <= 2.0 for a in limits) and limits[0] > limits[-1]
+    assert all(0 < a <= 3.0 for a in limits) and limits[0] > limits[-1]
     # a usable model: the consensus of the last iteration (how good depends on the
     # machine's speed, i.e. on how many iterations fit into 2 s)
     assert np.all(np.isfinite(admm.predict(t, X[0])))

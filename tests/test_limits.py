@@ -283,6 +283,22 @@ def test_a_child_killed_from_outside_is_a_solver_error_that_suspects_memory(monk
         check_is_fitted(model, "coefs_")
 
 
+@needs_fork
+def test_without_a_child_process_the_solve_runs_here_with_a_warning(monkeypatch):
+    """fork can fail (no memory to commit under strict overcommit, a process limit)."""
+
+    def no_fork():
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.delenv("SKNEURALODE_SOLVE_IN_CHILD", raising=False)
+    monkeypatch.setattr(_child.os, "fork", no_fork)
+    t, X = van_der_pol(40, (0, 6))
+    with pytest.warns(RuntimeWarning, match=r"could not start a process for IPOPT .*Cannot"):
+        model = CollocationNeuralODE(width=8, degree=2, max_time=600.0, random_state=0)
+        model.fit(t, X)
+    assert model.solver_status_ == "optimal"
+
+
 needs_pynumero = pytest.mark.skipif(
     not available_solvers()["pynumero"][0], reason="the pyomo engine's PyNumero route"
 )
