@@ -260,7 +260,19 @@ def test_on_sigterm_cleans_up_and_keeps_a_programs_own_handler():
 
 # -------------------------------------------------------------------------- SIGINT
 
-DOUBLE_CHILD = """
+#: The end of a child script: fit ``model`` and print how the fit ended.
+FIT_AND_REPORT = """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(t, X)
+        print("RESULT " + model.solver_status_, flush=True)
+    except KeyboardInterrupt:
+        print("RESULT KeyboardInterrupt " + str(hasattr(model, "coefs_")), flush=True)
+"""
+
+DOUBLE_CHILD = (
+    """
     import json, signal, sys, warnings
     from skneuralode import CollocationNeuralODE
     from skneuralode.datasets import van_der_pol
@@ -273,14 +285,9 @@ DOUBLE_CHILD = """
     t, X = van_der_pol(40, (0, 6))
     model = CollocationNeuralODE(width=6, depth=2, degree=2, random_state=0, max_iter=10_000,
                                  tol=1e-30, callback=hold, engine=sys.argv[1])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(t, X)
-        print("RESULT " + model.solver_status_, flush=True)
-    except KeyboardInterrupt:
-        print("RESULT KeyboardInterrupt " + str(hasattr(model, "coefs_")), flush=True)
 """
+    + FIT_AND_REPORT
+)
 
 
 @pytest.mark.parametrize("gap", [0.02, 0.2])
@@ -367,7 +374,8 @@ def test_solve_interrupt_keeps_a_second_sigint_for_after_the_solve():
 # ----------------------------------------- with max_time: IPOPT in a child process
 # (``_child``): the child is stopped with its parent, and Ctrl-C stays the parent's.
 
-STUCK_CHILD = """
+STUCK_CHILD = (
+    """
     import os, sys, time, warnings
     from skneuralode import CollocationNeuralODE
     from skneuralode._engines import numpy as engine
@@ -385,14 +393,9 @@ STUCK_CHILD = """
     engine.NumpyNLP.hessian = hessian
     t, X = van_der_pol(40, (0, 6))
     model = CollocationNeuralODE(width=6, degree=2, random_state=0, max_time=float(sys.argv[1]))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(t, X)
-        print("RESULT " + model.solver_status_, flush=True)
-    except KeyboardInterrupt:
-        print("RESULT KeyboardInterrupt " + str(hasattr(model, "coefs_")), flush=True)
 """
+    + FIT_AND_REPORT
+)
 
 needs_fork = pytest.mark.skipif(not _child.available(), reason="solves in a child: Linux")
 
