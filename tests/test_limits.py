@@ -266,6 +266,21 @@ def test_the_child_answers_to_the_callback_verbose_and_warnings_of_this_process(
 
 
 @needs_fork
+def test_ipopts_own_log_from_the_child_is_written_once(monkeypatch, capfd):
+    """``verbose=2`` with ``max_time``: IPOPT's log, written by the child to the fit's
+    file descriptor 1 (a file here), arrives whole and once, and what this process had
+    written before the fork is not repeated."""
+    monkeypatch.delenv("SKNEURALODE_SOLVE_IN_CHILD", raising=False)
+    t, X = van_der_pol(40, (0, 6))
+    print("before the fit", end="\n", flush=False)
+    CollocationNeuralODE(width=8, degree=2, max_time=600.0, verbose=2).fit(t, X)
+    out = capfd.readouterr().out
+    assert out.count("before the fit") == 1
+    assert out.count("This is Ipopt version") == 1
+    assert out.count("EXIT: Optimal Solution Found.") == 1
+
+
+@needs_fork
 def test_a_child_killed_from_outside_is_a_solver_error_that_suspects_memory(monkeypatch):
     monkeypatch.delenv("SKNEURALODE_SOLVE_IN_CHILD", raising=False)
     method = numpy_engine.NumpyNLP.hessian
