@@ -55,6 +55,15 @@ def random_points(field, n_inputs, seed=1):
     return X, U
 
 
+def assert_jacobian_matches(f, field, X, U):
+    """CasADi's Jacobian of ``f`` over the states equals ``field.jacobian`` at each point."""
+    x, u = casadi.SX.sym("x", X.shape[1]), casadi.SX.sym("u", U.shape[1])
+    jac = casadi.Function("J", [x, u], [casadi.jacobian(f(x, u), x)])
+    for xk, uk in zip(X, U):
+        np.testing.assert_allclose(np.array(jac(xk, uk)), field.jacobian(xk, uk), rtol=1e-9,
+                                   atol=1e-12)  # fmt: skip
+
+
 def test_every_activation_has_a_casadi_form():
     assert set(CASADI_ACTIVATIONS) == set(ACTIVATIONS)
     z = np.linspace(-30.0, 30.0, 121)
@@ -94,11 +103,7 @@ def test_to_casadi_equals_vector_field_and_its_jacobian(forced_model):
     np.testing.assert_allclose(evaluate(f, X, U), field(X, U), rtol=FIELD_RTOL, atol=FIELD_ATOL)
     out = f(x=X[0], u=U[0])  # named arguments, as do-mpc and Opti users call it
     np.testing.assert_allclose(np.array(out["dxdt"]).ravel(), field(X[:1], U[:1])[0], rtol=1e-10)
-    x, u = casadi.SX.sym("x", 2), casadi.SX.sym("u", 1)
-    jac = casadi.Function("J", [x, u], [casadi.jacobian(f(x, u), x)])
-    for xk, uk in zip(X, U):
-        np.testing.assert_allclose(np.array(jac(xk, uk)), field.jacobian(xk, uk), rtol=1e-9,
-                                   atol=1e-12)  # fmt: skip
+    assert_jacobian_matches(f, field, X, U)
 
 
 def test_to_casadi_with_latent_states_and_no_inputs(small_data):
@@ -174,11 +179,7 @@ def test_grey_box_to_casadi_equals_vector_field_and_its_jacobian(grey_model):
     X = rng.uniform(0.5, 4.0, size=(N_POINTS, 2))
     U = rng.uniform(0.5, 2.0, size=(N_POINTS, 1))
     np.testing.assert_allclose(evaluate(f, X, U), field(X, U), rtol=FIELD_RTOL, atol=FIELD_ATOL)
-    x, u = casadi.SX.sym("x", 2), casadi.SX.sym("u", 1)
-    jac = casadi.Function("J", [x, u], [casadi.jacobian(f(x, u), x)])
-    for xk, uk in zip(X, U):
-        np.testing.assert_allclose(np.array(jac(xk, uk)), field.jacobian(xk, uk), rtol=1e-9,
-                                   atol=1e-12)  # fmt: skip
+    assert_jacobian_matches(f, field, X, U)
 
 
 # ------------------------------------------------------------ delegation and errors
