@@ -81,25 +81,31 @@ class Killed(Exception):
 def run(
     work: Callable[[Callable], tuple],
     on_iteration: Callable[[tuple, object], bool],
-    deadline: float,
+    deadline: float | None = None,
     interrupt=None,
 ) -> tuple:
-    """Run ``work(report)`` in a forked child and return what it returns.
+    """Run ``work(report)`` and return what it returns: in a forked child when there is a
+    ``deadline`` (``time.perf_counter()``) and :func:`available`, else in this process.
 
     ``work`` gets ``report(args, x, eval_time) -> bool`` to call at every IPOPT
     iteration (IPOPT's per-iteration arguments, the current iterate, the seconds spent
     evaluating so far); each call is answered by ``on_iteration(args, x)`` run in this
     process. ``work``'s return value (picklable) comes back; an exception it raises is
     raised here. Raises :class:`Killed` when the child was still running
-    :data:`KILL_GRACE` seconds after ``deadline`` (``time.perf_counter()``), or when
-    ``interrupt`` (a ``_interrupt.SolveInterrupt``) saw a second Ctrl-C.
+    :data:`KILL_GRACE` seconds after ``deadline``, or when ``interrupt`` (a
+    ``_interrupt.SolveInterrupt``) saw a second Ctrl-C.
     """
     from ._interrupt import on_sigterm
 
+    def here(args, x, seconds) -> bool:
+        return on_iteration(args, x)
+
+    if deadline is None or not available():
+        return work(here)
     parent, child = Pipe(duplex=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    _flush_c_stdio()  # what C code buffered would otherwise be written twice
+    flush_c_stdio()  # what C code buffered would otherwise be written twice
     ppid = os.getpid()
     with warnings.catch_warnings():
         # Python >= 3.12 warns that a child forked from a multi-threaded process may find
@@ -118,15 +124,14 @@ def run(
                 RuntimeWarning,
                 stacklevel=4,
             )
-            return work(lambda args, x, seconds: on_iteration(args, x))
+            return work(here)
     if pid == 0:  # pragma: no cover - runs in the child (tested through its effects)
         parent.close()
         _child_main(child, work, ppid)
     child.close()
-    state = {"eval_time": 0.0}
     try:
         with on_sigterm(lambda: _kill(pid)):
-            outcome = _serve(parent, pid, on_iteration, deadline, interrupt, state)
+            outcome = _serve(parent, pid, on_iteration, deadline, interrupt)
     except BaseException:
         _kill(pid)
         raise
@@ -136,14 +141,14 @@ def run(
     return outcome
 
 
-def _serve(conn, pid, on_iteration, deadline, interrupt, state) -> tuple:
-    limit = deadline + KILL_GRACE
+def _serve(conn, pid, on_iteration, deadline, interrupt) -> tuple:
+    limit, eval_time = deadline + KILL_GRACE, 0.0
     while True:
         if interrupt is not None and interrupt.forced:
-            raise Killed(state["eval_time"])
+            raise Killed(eval_time)
         wait = min(_POLL, limit - time.perf_counter())
         if wait <= 0:
-            raise Killed(state["eval_time"])
+            raise Killed(eval_time)
         if not conn.poll(wait):
             continue
         try:
@@ -151,7 +156,7 @@ def _serve(conn, pid, on_iteration, deadline, interrupt, state) -> tuple:
         except (EOFError, OSError):
             raise RuntimeError(_death(pid)) from None
         if kind == "iteration":
-            args, x, state["eval_time"] = payload
+            args, x, eval_time = payload
             conn.send(bool(on_iteration(args, x)))
             continue
         caught, outcome = payload
@@ -191,7 +196,7 @@ def _child_main(conn, work, ppid: int) -> None:  # pragma: no cover - runs in th
 def _flush() -> None:  # pragma: no cover - runs in the child
     """IPOPT's journal (``verbose=2``) is C stdio, which ``os._exit`` would drop."""
     with contextlib.suppress(BaseException):
-        _flush_c_stdio()
+        flush_c_stdio()
         sys.stdout.flush()
         sys.stderr.flush()
 
@@ -209,13 +214,16 @@ def _picklable(exc: Exception) -> Exception:
 
 
 def _death(pid: int) -> str:
-    """Why the child ended without an answer (it is reaped here)."""
+    """Why the child ended without an answer. It stays to be reaped by :func:`_kill`
+    (``WNOWAIT``): a reaped process id could be another process's by then."""
     try:
-        _, status = os.waitpid(pid, 0)
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
     except ChildProcessError:
+        info = None
+    if info is None:
         return "IPOPT's child process ended without an answer"
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+    if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
+        sig = info.si_status
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig
         hint = (
             " (SIGKILL from outside: often the kernel's out-of-memory killer; reduce "
@@ -224,7 +232,7 @@ def _death(pid: int) -> str:
             else ""
         )
         return f"IPOPT's child process was ended by signal {name}{hint}"
-    return f"IPOPT's child process exited with status {os.WEXITSTATUS(status)} without an answer"
+    return f"IPOPT's child process exited with status {info.si_status} without an answer"
 
 
 def _kill(pid: int) -> None:
@@ -258,6 +266,7 @@ def _die_with_parent(ppid: int) -> None:  # pragma: no cover - runs in the child
         os._exit(1)
 
 
-def _flush_c_stdio() -> None:
-    with contextlib.suppress(OSError, AttributeError, TypeError):
+def flush_c_stdio() -> None:
+    """Write out what C code (IPOPT's journal) holds in its stdio buffers."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # no C library handle
         ctypes.CDLL(None).fflush(None)

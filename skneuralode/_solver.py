@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ._child import flush_c_stdio
 from ._engines import ENGINES as _ENGINE_MODULES
 from ._engines import SolveResult, get_engine, time_limited
 from ._status import CONVERGED, IPOPT_STATUS, STOPPED, failure_advice
@@ -302,7 +303,7 @@ class _captured_stdout(contextlib.AbstractContextManager):
         if self._saved is None:
             return False
         try:
-            _flush_c_stdout()
+            flush_c_stdio()
         finally:
             os.dup2(self._saved, 1)
             os.close(self._saved)
@@ -310,15 +311,6 @@ class _captured_stdout(contextlib.AbstractContextManager):
         self.text = self._file.read().decode(errors="replace")
         self._file.close()
         return False
-
-
-def _flush_c_stdout() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError, TypeError):  # no C library handle (Windows)
-        pass
 
 
 def solve(

@@ -121,3 +121,28 @@ def time_limited(options: dict, deadline: float | None) -> dict:
         return options
     left = max(deadline - time.perf_counter(), 1e-3)  # IPOPT needs a positive limit
     return {**options, "max_wall_time": min(left, float(options.get("max_wall_time", left)))}
+
+
+class IterationLog:
+    """What the fit's process keeps of IPOPT's iterations, wherever IPOPT runs (in this
+    process or in ``_child``'s): called with IPOPT's per-iteration arguments and the
+    current iterate (``None`` when not fetched), it returns whether IPOPT goes on.
+
+    ``log``: ``(obj, inf_pr, inf_du)`` per iteration; ``last``: the last iterate reported
+    (``start`` before any); ``iterates``: ``(time.perf_counter(), pick(x))`` per
+    iteration when ``pick`` is given. ``progress`` (``_progress.Progress``) and
+    ``interrupt`` (``_interrupt.SolveInterrupt``) may stop IPOPT.
+    """
+
+    def __init__(self, start, progress, interrupt, pick=None):
+        self.log, self.iterates, self.last = [], [], start
+        self.progress, self.interrupt, self.pick = progress, interrupt, pick
+
+    def __call__(self, args: tuple, x_now) -> bool:
+        self.log.append((float(args[2]), float(args[3]), float(args[4])))
+        if x_now is not None:
+            self.last = x_now
+            if self.pick is not None:
+                self.iterates.append((time.perf_counter(), self.pick(x_now)))
+        keep = self.progress is None or self.progress.report(*args)
+        return self.interrupt.keep_going() and keep

@@ -48,7 +48,7 @@ from .._problem import NLPData, latent_residuals
 from .._resident import task_data
 from .._status import IPOPT_STATUS, RETRY_WITH_IPOPT_RULE
 from ..exceptions import SolverError
-from . import BatchResult, SolveResult, time_limited
+from . import BatchResult, IterationLog, SolveResult, time_limited
 
 #: IPOPT's default ``nlp_lower/upper_bound_inf`` is 1e19: beyond it a bound is no bound.
 _INF = 2e19
@@ -873,49 +873,32 @@ def solve_numpy(nlp: NumpyNLP, options: dict, record: bool = False, progress=Non
     from .._interrupt import SolveInterrupt
 
     interrupt = SolveInterrupt()
-    log, iterates = [], []
-    start = np.clip(nlp.join(nlp.data.theta0, nlp.data.states0), *nlp.bounds())
-    accepted = [start]  # the last accepted iterate, kept when the deadline stops IPOPT
-    keep_x = record or deadline is not None
-
-    def on_iteration(args, x_now) -> bool:  # in this process, wherever IPOPT runs
-        log.append((float(args[2]), float(args[3]), float(args[4])))
-        if x_now is not None:
-            accepted[0] = x_now
-            if record:
-                iterates.append((time.perf_counter(), x_now[nlp.nx :].copy()))
-        keep = progress is None or progress.report(*args)
-        return interrupt.keep_going() and keep
+    bounds = nlp.bounds()
+    start = np.clip(nlp.join(nlp.data.theta0, nlp.data.states0), *bounds)
+    pick = (lambda x: x[nlp.nx :].copy()) if record else None
+    iterations = IterationLog(start, progress, interrupt, pick)
+    keep_x = record or deadline is not None  # the last iterate, kept at the deadline
 
     def work(report) -> tuple:
-        return _run_ipopt(nlp, options, start, deadline, keep_x, report)
+        return _run_ipopt(nlp, options, bounds, start, deadline, keep_x, report)
 
     with interrupt:
-        if deadline is not None and _child.available():
-            try:
-                code, message, x, nlp.eval_time = _child.run(
-                    work, on_iteration, deadline, interrupt
-                )
-            except _child.Killed as killed:
-                nlp.eval_time = killed.eval_time
-                if interrupt.forced:
-                    return None  # the context raises KeyboardInterrupt
-                return -4, _child.KILLED_MESSAGE, accepted[0], log, iterates
-        else:
-            code, message, x, nlp.eval_time = work(
-                lambda args, x_now, seconds: on_iteration(args, x_now)
-            )
-    if code == -4 and x is None:  # an evaluation past the deadline stopped IPOPT
-        x = accepted[0]
-    return code, message, x, log, iterates
+        try:
+            code, message, x, nlp.eval_time = _child.run(work, iterations, deadline, interrupt)
+        except _child.Killed as killed:  # in a factorization at the deadline, or Ctrl-C twice
+            nlp.eval_time = killed.eval_time
+            code, message, x = -4, _child.KILLED_MESSAGE, None
+    if code == -4 and x is None:  # stopped at the deadline
+        x = iterations.last
+    return code, message, x, iterations.log, iterations.iterates
 
 
-def _run_ipopt(nlp, options, start, deadline, keep_x, report) -> tuple:
+def _run_ipopt(nlp, options, bounds, start, deadline, keep_x, report) -> tuple:
     """IPOPT on ``nlp`` from ``start``: ``(status code, message, x, seconds evaluating)``,
     ``x`` None when an evaluation past ``deadline`` stopped it. ``report(args, x,
     seconds)`` at every iteration (``x`` the current iterate when ``keep_x``) answers
     whether IPOPT goes on."""
-    lo, hi = nlp.bounds()
+    lo, hi = bounds
     zeros = np.zeros(nlp.m)
     timed = _Timed(nlp, deadline)
     problem = problem_class()(n=nlp.n, m=nlp.m, problem_obj=timed, lb=lo, ub=hi, cl=zeros,

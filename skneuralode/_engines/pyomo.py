@@ -32,7 +32,7 @@ import numpy as np
 from .._resident import task_data
 from .._status import AMPL_STATUS, IPOPT_STATUS
 from ..exceptions import SolverError
-from . import BatchResult, SolveResult, time_limited
+from . import BatchResult, IterationLog, SolveResult, time_limited
 
 # ------------------------------------------------------- the engine interface
 
@@ -174,19 +174,11 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None, progress=None,
     from .._openblas import import_cyipopt
 
     import_cyipopt()  # before Pyomo imports cyipopt itself (ADMM workers come here first)
-    log, iterates = [], []
     interrupt = SolveInterrupt()
-    in_child = deadline is not None and _child.available()
-    accepted = [nlp.init_primals().copy()]
-
-    def on_iteration(args, x_now) -> bool:  # in this process, wherever IPOPT runs
-        log.append((float(args[2]), float(args[3]), float(args[4])))
-        if x_now is not None:
-            accepted[0] = x_now
-            if record is not None:
-                iterates.append((time.perf_counter(), np.array(x_now[record], dtype=float)))
-        keep = progress is None or progress.report(*args)
-        return interrupt.keep_going() and keep
+    start = nlp.init_primals().copy()
+    pick = None if record is None else (lambda x: np.array(x[record], dtype=float))
+    iterations = IterationLog(start, progress, interrupt, pick)
+    keep_x = record is not None or deadline is not None  # the last iterate, kept at the deadline
 
     def work(report) -> tuple:
         # All 13 arguments spelled out: Pyomo passes ``problem`` only to a 13-argument
@@ -194,7 +186,7 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None, progress=None,
         def callback(nlp, problem, alg_mod, it, obj, inf_pr, inf_du, mu, d_norm, reg, a_du,
                      a_pr, ls):  # fmt: skip
             x_now = None
-            if in_child or record is not None:
+            if keep_x:
                 x_now = np.array(problem.get_current_iterate(scaled=False)["x"], dtype=float)
             args = (alg_mod, it, obj, inf_pr, inf_du, mu, d_norm, reg, a_du, a_pr, ls)
             return report(args, x_now, 0.0)
@@ -203,23 +195,20 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None, progress=None,
         try:
             for key, value in {"option_file_name": "", **options}.items():
                 problem.add_option(key, value)
-            x, info = problem.solve(accepted[0].copy())
+            x, info = problem.solve(start.copy())
         finally:
             problem.close()
         message = info["status_msg"]
         message = message.decode() if isinstance(message, bytes) else str(message)
         return x, int(info["status"]), message
 
-    start = time.perf_counter()
+    begin = time.perf_counter()
     try:
         with interrupt:
-            if in_child:
-                try:
-                    x, code, message = _child.run(work, on_iteration, deadline, interrupt)
-                except _child.Killed:
-                    x, code, message = accepted[0], -4, _child.KILLED_MESSAGE
-            else:
-                x, code, message = work(lambda args, x_now, seconds: on_iteration(args, x_now))
+            try:
+                x, code, message = _child.run(work, iterations, deadline, interrupt)
+            except _child.Killed:  # in a factorization at the deadline, or Ctrl-C twice
+                x, code, message = iterations.last, -4, _child.KILLED_MESSAGE
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # unknown options, evaluation errors, crashes
@@ -229,10 +218,10 @@ def solve_nlp(nlp, options: dict, tee: bool = False, record=None, progress=None,
         engine="pyomo",
         status=IPOPT_STATUS.get(code, "error"),
         message=message,
-        n_iter=max(len(log) - 1, 0),
-        solve_time=time.perf_counter() - start,
-        iterations=log,
-        iterates=iterates,
+        n_iter=max(len(iterations.log) - 1, 0),
+        solve_time=time.perf_counter() - begin,
+        iterations=iterations.log,
+        iterates=iterations.iterates,
     )
     return result, x
 
